@@ -1,0 +1,24 @@
+"""The registry of dock panels: each is built as `Class(state, window)` and placed in its area.
+
+Adding a panel to the app is one line here; the main window builds the docks, lists them in View and saves
+their layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DockSpec:
+    title: str
+    object_name: str          # stable name for QSettings' saveState
+    factory: str              # "module:Class"; Class(state: AppState, window: MainWindow) -> QWidget
+    area: str = "right"       # "left", "right", "bottom", "top"
+    visible: bool = True      # shown on first start (later starts restore the saved layout)
+    tabify_with: str = ""     # object_name of a dock to share tabs with
+
+
+DOCKS: list[DockSpec] = [
+    DockSpec("Inspector", "inspectorDock", "explorer.ui.inspector:InspectorPanel", "left"),
+]

@@ -1,0 +1,40 @@
+"""Shared fixtures: Qt runs offscreen, settings go to a temporary folder, torch uses few threads."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
+
+RESOURCES = ROOT / "resources"
+SAMPLE_IMAGE = RESOURCES / "images" / "chelsea.jpg"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory, monkeypatch):
+    """Every test gets its own QSettings folder, so tests never read the user's settings or each other's."""
+    settings_dir = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("CNN_EXPLORER_SETTINGS_DIR", str(settings_dir))
+    yield settings_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _few_threads():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.set_num_threads(2)
+
+
+@pytest.fixture
+def sample_image_path() -> Path:
+    return SAMPLE_IMAGE
