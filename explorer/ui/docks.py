@@ -21,4 +21,5 @@ class DockSpec:
 
 DOCKS: list[DockSpec] = [
     DockSpec("Inspector", "inspectorDock", "explorer.ui.inspector:InspectorPanel", "left"),
+    DockSpec("Layers", "layersDock", "explorer.ui.layer_list:LayerList", "left", tabify_with="inspectorDock"),
 ]

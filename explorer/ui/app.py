@@ -1,0 +1,72 @@
+"""GUI entry point: `python main.py` / `cnn-explorer`.
+
+Only Qt is imported before the window is shown; torch loads in the model worker afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from explorer.cli.common import ArgumentParser, CLIError
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = ArgumentParser(prog="cnn-explorer", description="CNN Explorer: look inside classic CNNs.")
+    parser.add_argument("--model", help="zoo model to open (python -m explorer summary --help lists them)")
+    parser.add_argument("--weights", help="random, pretrained, bundled or a state_dict file")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--image", help="image file to open")
+    source.add_argument("--video", help="video file to play")
+    source.add_argument("--camera", type=int, metavar="INDEX", help="camera index to capture")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where the model runs")
+    parser.add_argument("--screenshot", metavar="PATH",
+                        help="load everything, let the window paint, save a PNG of the window and exit")
+    parser.add_argument("--quit-after-shown", action="store_true",
+                        help="exit as soon as the window has first painted (start-up measurement)")
+    return parser.parse_args(argv)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from explorer.core import zoo
+
+    if args.model is not None:
+        zoo.get(args.model)  # UnknownModelError lists the choices
+    for flag in ("image", "video"):
+        path = getattr(args, flag)
+        if path is not None and not Path(path).exists():
+            raise CLIError(f"--{flag}: no such file: {path}")
+    if args.screenshot:
+        parent = Path(args.screenshot).resolve().parent
+        if not parent.is_dir():
+            raise CLIError(f"--screenshot: no such folder: {parent}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        _check(args)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.ui.main_window import MainWindow, StartOptions
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CNN Explorer")
+    app.setOrganizationName("cnn-explorer")
+    window = MainWindow(StartOptions(
+        model=args.model, weights=args.weights, image=args.image, video=args.video, camera=args.camera,
+        device=args.device, screenshot=args.screenshot, quit_after_shown=args.quit_after_shown))
+    window.show()
+    code = app.exec()
+    if window.isVisible():
+        window.close()
+    return int(code)

@@ -1,0 +1,59 @@
+"""A plain layer table of the captured graph: name, type, output shape, parameters, MACs, receptive field.
+
+Used as the graph area when the graph viewer cannot be shown, and as a compact list to pick a layer from.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from explorer.ui.state import AppState
+
+COLUMNS = ["Layer", "Type", "Output shape", "Params", "MACs", "RF", "Stride"]
+
+
+class LayerList(QWidget):
+    def __init__(self, state: AppState, window: QWidget | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        self._items: dict[str, QTreeWidgetItem] = {}
+        state.graphChanged.connect(self.set_graph)
+        state.layerSelected.connect(self._follow_selection)
+        self.tree.currentItemChanged.connect(self._on_current)
+        if state.graph is not None:
+            self.set_graph(state.graph)
+
+    def set_graph(self, graph) -> None:
+        self.tree.clear()
+        self._items.clear()
+        if graph is None:
+            return
+        for node in graph.nodes:
+            if node.kind in ("input", "output"):
+                continue
+            shape = "×".join(str(d) for d in node.output_shapes[0]) if node.output_shapes else ""
+            item = QTreeWidgetItem([
+                node.id, node.op, shape, f"{node.params:,}", f"{node.macs:,}",
+                "" if node.receptive_field is None else str(node.receptive_field),
+                "" if node.stride is None else str(node.stride)])
+            item.setToolTip(0, node.formula or node.id)
+            self.tree.addTopLevelItem(item)
+            self._items[node.id] = item
+        for col in range(len(COLUMNS)):
+            self.tree.resizeColumnToContents(col)
+
+    def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
+        if current is not None:
+            self.state.select_layer(current.text(0))
+
+    def _follow_selection(self, node_id: str) -> None:
+        item = self._items.get(node_id)
+        if item is not None and self.tree.currentItem() is not item:
+            self.tree.setCurrentItem(item)

@@ -1,0 +1,535 @@
+"""The main window: graph in the centre, inference panel, inspector and the other panels as docks.
+
+Start-up order matters: the window paints first (only Qt is imported), then the panels are built and the
+model loads in a worker thread (torch is imported there), so a user sees the window in well under a second.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QProgressDialog,
+    QWidget,
+)
+
+from explorer import __version__
+from explorer.core import zoo
+from explorer.ui.docks import DOCKS, DockSpec
+from explorer.ui.model_loader import ModelLoader
+from explorer.ui.settings import open_settings, push_recent, read_list, read_str
+from explorer.ui.state import AppState, ModelHandle
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+DEFAULT_IMAGE = RESOURCES / "images" / "chelsea.jpg"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif *.pgm *.ppm);;All files (*)"
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg);;All files (*)"
+WEIGHTS_FILTER = "PyTorch weights (*.pt *.pth *.bin);;All files (*)"
+_AREAS = {
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea,
+}
+INFERENCE_DOCK = DockSpec("Inference", "inferenceDock", "explorer.ui.inference_panel:InferencePanel", "right")
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+
+
+@dataclass
+class StartOptions:
+    """What the command line asked for; None means "as last time" or the default."""
+
+    model: str | None = None
+    weights: str | None = None
+    image: str | None = None
+    video: str | None = None
+    camera: int | None = None
+    device: str | None = None
+    screenshot: str | None = None
+    quit_after_shown: bool = False
+
+
+def _resolve(ref: str) -> type:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class _FirstPaint(QObject):
+    """Emits `painted` once, after the window's first paint event."""
+
+    painted = Signal()
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self._done = False
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if not self._done and event.type() == QEvent.Type.Paint:
+            self._done = True
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, self.painted.emit)
+        return False
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, options: StartOptions | None = None) -> None:
+        super().__init__()
+        self.options = options or StartOptions()
+        self.state = AppState(self)
+        self.settings = open_settings()
+        self.inference_panel = None
+        self.graph_panel: QWidget | None = None
+        self.panels: dict[str, QWidget] = {}
+        self._docks: dict[str, QDockWidget] = {}
+        self._panels_built = False
+        self._screenshot_pending = bool(self.options.screenshot)
+        self._download_dialog: QProgressDialog | None = None
+        self._device_request = "auto"
+
+        self.setWindowTitle(f"CNN Explorer {__version__}")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self._placeholder = QLabel("Loading…")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setStyleSheet("color: #777; font-size: 16px;")
+        self.setCentralWidget(self._placeholder)
+        self._make_status_bar()
+        for spec in [INFERENCE_DOCK, *DOCKS]:
+            self._make_dock(spec)
+        self._make_menus()
+        self._restore_layout()
+
+        self.loader = ModelLoader(self)
+        self.loader.loaded.connect(self._on_model_loaded)
+        self.loader.graphReady.connect(self._on_graph_ready)
+        self.loader.failed.connect(self._on_model_failed)
+        self.loader.stage.connect(lambda text: self.status_message.setText(text))
+        self.loader.download.connect(self._on_download_progress)
+        self.state.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.state.error.connect(self._on_error)
+        self.state.fpsChanged.connect(lambda fps: self.fps_label.setText(f"{fps:.1f} fps"))
+        self.state.modelLoading.connect(self._on_model_loading)
+
+        self._first_paint = _FirstPaint(self)
+        self._first_paint.painted.connect(self._after_first_paint)
+
+    # -- construction ---------------------------------------------------------------------------------
+    def _make_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_message = QLabel("")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate: a model is loading
+        self.busy.setMaximumWidth(120)
+        self.busy.setMaximumHeight(14)
+        self.busy.setVisible(False)
+        self.model_label = QLabel("")
+        self.device_label = QLabel("device: …")
+        self.fps_label = QLabel("– fps")
+        bar.addWidget(self.status_message, 1)
+        bar.addPermanentWidget(self.busy)
+        bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(self.device_label)
+        bar.addPermanentWidget(self.fps_label)
+
+    def _make_dock(self, spec: DockSpec) -> QDockWidget:
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(spec.object_name)
+        dock.setWidget(QLabel(f"{spec.title}: loading…"))
+        self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
+        if spec.tabify_with and spec.tabify_with in self._docks:
+            self.tabifyDockWidget(self._docks[spec.tabify_with], dock)
+        dock.setVisible(spec.visible)
+        self._docks[spec.object_name] = dock
+        return dock
+
+    def _make_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self._add_action(file_menu, "Open &image…", self.choose_image, QKeySequence.StandardKey.Open)
+        self._add_action(file_menu, "Open &folder…", self.choose_folder, "Ctrl+Shift+O")
+        self._add_action(file_menu, "Open &video…", self.choose_video, "Ctrl+Shift+V")
+        self._add_action(file_menu, "Open &camera…", self.choose_camera, "Ctrl+Shift+C")
+        self.recent_menu = file_menu.addMenu("&Recent files")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        self._add_action(file_menu, "&Next image", lambda: self._panel_call("next_item"), "Ctrl+Right")
+        self._add_action(file_menu, "&Previous image", lambda: self._panel_call("previous_item"), "Ctrl+Left")
+        self._add_action(file_menu, "Pause / &resume", lambda: self._panel_call("toggle_pause"), "Space")
+        self._add_action(file_menu, "&Step one frame", lambda: self._panel_call("step"), "Ctrl+.")
+        file_menu.addSeparator()
+        self._add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        self.model_menu = menu.addMenu("&Model")
+        self.model_group = QActionGroup(self)
+        self.model_group.setExclusive(True)
+        self.model_actions: dict[str, QAction] = {}
+        families: dict[str, object] = {}
+        for name in zoo.names():
+            entry = zoo.get(name)
+            sub = families.get(entry.family)
+            if sub is None:
+                sub = families[entry.family] = self.model_menu.addMenu(entry.family)
+            action = QAction(name, self, checkable=True)
+            action.setStatusTip(f"{entry.card.paper} — {entry.task}")
+            action.triggered.connect(lambda _=False, n=name: self.load_model(n))
+            self.model_group.addAction(action)
+            sub.addAction(action)
+            self.model_actions[name] = action
+        self.model_menu.addSeparator()
+        self.weights_menu = self.model_menu.addMenu("&Weights")
+        self.weights_menu.aboutToShow.connect(self._fill_weights_menu)
+        self.device_menu = self.model_menu.addMenu("&Device")
+        self.device_menu.aboutToShow.connect(self._fill_device_menu)
+
+        self.view_menu = menu.addMenu("&View")
+        self.view_menu.aboutToShow.connect(self._fill_view_menu)
+
+        help_menu = menu.addMenu("&Help")
+        self._add_action(help_menu, "&About CNN Explorer", self.show_about)
+
+    def _add_action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)  # returns False on a foreign layout: the defaults stay
+
+    # -- after the first paint --------------------------------------------------------------------------
+    def _after_first_paint(self) -> None:
+        if self.options.quit_after_shown:
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.instance().exit(0)
+            return
+        self._build_panels()
+        model = self.options.model or read_str(self.settings, "lastModel", zoo.DEFAULT_MODEL)
+        if model not in zoo.ZOO:
+            model = zoo.DEFAULT_MODEL
+        self.load_model(model, self.options.weights or "", self.options.device or "auto")
+        self._open_initial_source()
+
+    def _build_panels(self) -> None:
+        if self._panels_built:
+            return
+        self._panels_built = True
+        for spec in [INFERENCE_DOCK, *DOCKS]:
+            dock = self._docks[spec.object_name]
+            try:
+                panel = _resolve(spec.factory)(self.state, self)
+            except Exception as exc:  # noqa: BLE001 - one broken panel must not take the app down
+                panel = QLabel(f"{spec.title} could not be opened:\n{exc}")
+                panel.setWordWrap(True)
+            dock.setWidget(panel)
+            self.panels[spec.object_name] = panel
+        self.inference_panel = self.panels.get(INFERENCE_DOCK.object_name)
+        self.graph_panel = self._make_graph_panel()
+        self.setCentralWidget(self.graph_panel)
+
+    def _make_graph_panel(self) -> QWidget:
+        try:
+            from explorer.ui.graph_view import GraphPanel
+        except ImportError:
+            from explorer.ui.layer_list import LayerList as GraphPanel
+        return GraphPanel(self.state, self)
+
+    def _open_initial_source(self) -> None:
+        o = self.options
+        if o.video:
+            self.open_video(o.video)
+        elif o.camera is not None:
+            self.open_camera(o.camera)
+        elif o.image:
+            if not self.open_image(o.image):
+                self.open_image(str(DEFAULT_IMAGE), remember=False)
+        else:
+            self.open_image(str(DEFAULT_IMAGE), remember=False)
+
+    # -- sources ----------------------------------------------------------------------------------------
+    def _panel_call(self, method: str, *args) -> object:
+        panel = self.inference_panel
+        if panel is None or not hasattr(panel, method):
+            self.state.show_error("The inference panel is not available.")
+            return False
+        return getattr(panel, method)(*args)
+
+    def open_image(self, path: str, remember: bool = True) -> bool:
+        ok = bool(self._panel_call("open_image", str(path)))
+        if ok:
+            self.state.source_path = str(path)
+            if remember:
+                push_recent(self.settings, str(Path(path).resolve()))
+        return ok
+
+    def open_folder(self, path: str) -> bool:
+        ok = bool(self._panel_call("open_folder", str(path)))
+        if ok:
+            push_recent(self.settings, str(Path(path).resolve()))
+        return ok
+
+    def open_video(self, path: str) -> bool:
+        ok = bool(self._panel_call("open_video", str(path)))
+        if ok:
+            push_recent(self.settings, str(Path(path).resolve()))
+        return ok
+
+    def open_camera(self, index: int) -> bool:
+        return bool(self._panel_call("open_camera", int(index)))
+
+    def open_path(self, path: str) -> bool:
+        """Open whatever `path` is: a folder, a video (by suffix) or an image."""
+        p = Path(path)
+        if p.is_dir():
+            return self.open_folder(path)
+        if p.suffix.lower() in VIDEO_SUFFIXES:
+            return self.open_video(path)
+        return self.open_image(path)
+
+    def _last_dir(self) -> str:
+        return read_str(self.settings, "lastDir", str(Path.home()))
+
+    def _remember_dir(self, path: str) -> None:
+        self.settings.setValue("lastDir", str(Path(path).parent if Path(path).is_file() else Path(path)))
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), IMAGE_FILTER)
+        if path:
+            self._remember_dir(path)
+            self.open_image(path)
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open folder of images", self._last_dir())
+        if path:
+            self._remember_dir(path)
+            self.open_folder(path)
+
+    def choose_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", self._last_dir(), VIDEO_FILTER)
+        if path:
+            self._remember_dir(path)
+            self.open_video(path)
+
+    def choose_camera(self) -> None:
+        index, ok = QInputDialog.getInt(self, "Open camera", "Camera index:", 0, 0, 16)
+        if ok:
+            self.open_camera(index)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = read_list(self.settings, "recentFiles")
+        if not recent:
+            action = self.recent_menu.addAction("(none)")
+            action.setEnabled(False)
+            return
+        for i, path in enumerate(recent):
+            action = self.recent_menu.addAction(f"&{i + 1} {path}" if i < 9 else path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear list").triggered.connect(
+            lambda: self.settings.setValue("recentFiles", []))
+
+    # -- models -----------------------------------------------------------------------------------------
+    def load_model(self, name: str, weights: str = "", device: str = "") -> None:
+        """Ask the loader for `name`; the current model stays until the new one is ready."""
+        if device:
+            self._device_request = device
+        action = self.model_actions.get(name)
+        if action is not None:
+            action.setChecked(True)
+        self.state.modelLoading.emit(name)
+        self.loader.request(name, weights, self._device_request)
+
+    def _on_model_loading(self, name: str) -> None:
+        self.busy.setVisible(True)
+        self.status_message.setText(f"Loading {name}…")
+
+    def _on_model_loaded(self, handle: ModelHandle) -> None:
+        self.busy.setVisible(False)
+        self._close_download_dialog()
+        self.state.set_model(handle)
+        self.settings.setValue("lastModel", handle.name)
+        weights = handle.weights if handle.weights in ("random", "pretrained", "bundled") else Path(handle.weights).name
+        self.model_label.setText(f"{handle.name} · {weights} weights")
+        self.device_label.setText(f"device: {handle.device.upper()}")
+        self.setWindowTitle(f"CNN Explorer — {handle.name}")
+        if handle.weights_note:
+            self.state.show_message(handle.weights_note, 8000)
+
+    def _on_graph_ready(self, graph) -> None:
+        self.state.set_graph(graph)
+        self._maybe_screenshot()
+
+    def _on_model_failed(self, text: str) -> None:
+        self.busy.setVisible(False)
+        self._close_download_dialog()
+        if self.state.handle is not None:
+            action = self.model_actions.get(self.state.handle.name)
+            if action is not None:
+                action.setChecked(True)
+        self.state.show_error(text)
+        if self._screenshot_pending and self.state.handle is None:
+            self._take_screenshot()
+
+    def _on_download_progress(self, done: int, total: int) -> None:
+        if self._download_dialog is None:
+            dialog = QProgressDialog("Downloading pretrained weights…", "Cancel", 0, 100, self)
+            dialog.setWindowTitle("Downloading weights")
+            dialog.setMinimumDuration(300)
+            dialog.canceled.connect(self.loader.cancel_download)
+            self._download_dialog = dialog
+        if total > 0:
+            self._download_dialog.setMaximum(100)
+            self._download_dialog.setValue(int(100 * done / total))
+            self._download_dialog.setLabelText(
+                f"Downloading pretrained weights… {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+        else:
+            self._download_dialog.setMaximum(0)
+
+    def _close_download_dialog(self) -> None:
+        if self._download_dialog is not None:
+            self._download_dialog.reset()
+            self._download_dialog.deleteLater()
+            self._download_dialog = None
+
+    def _fill_weights_menu(self) -> None:
+        self.weights_menu.clear()
+        handle = self.state.handle
+        if handle is None:
+            self.weights_menu.addAction("(no model loaded)").setEnabled(False)
+            return
+        group = QActionGroup(self.weights_menu)
+        for choice in handle.entry.weight_choices:
+            action = QAction(choice, self.weights_menu, checkable=True)
+            action.setChecked(handle.weights == choice)
+            action.triggered.connect(lambda _=False, c=choice: self.load_model(handle.name, c))
+            group.addAction(action)
+            self.weights_menu.addAction(action)
+        self.weights_menu.addSeparator()
+        self.weights_menu.addAction("From file…").triggered.connect(self.choose_weights_file)
+
+    def choose_weights_file(self) -> None:
+        if self.state.handle is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load weights (state_dict)", self._last_dir(), WEIGHTS_FILTER)
+        if path:
+            self.load_model(self.state.handle.name, path)
+
+    def _fill_device_menu(self) -> None:
+        self.device_menu.clear()
+        available = {"cpu": True, "cuda": False, "mps": False}
+        torch = sys.modules.get("torch")  # only ask once the loader has imported torch
+        if torch is not None:
+            available["cuda"] = bool(torch.cuda.is_available())
+            available["mps"] = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+        current = self.state.handle.device if self.state.handle else ""
+        group = QActionGroup(self.device_menu)
+        for device, ok in available.items():
+            action = QAction(device.upper() if ok else f"{device.upper()} (not available)", self.device_menu,
+                             checkable=True)
+            action.setEnabled(ok)
+            action.setChecked(current.startswith(device))
+            action.triggered.connect(lambda _=False, d=device: self.set_device(d))
+            group.addAction(action)
+            self.device_menu.addAction(action)
+
+    def set_device(self, device: str) -> None:
+        handle = self.state.handle
+        self._device_request = device
+        self.state.deviceChanged.emit(device)
+        if handle is not None:
+            self.load_model(handle.name, handle.weights, device)
+
+    # -- view -------------------------------------------------------------------------------------------
+    def _fill_view_menu(self) -> None:
+        self.view_menu.clear()
+        for dock in self._docks.values():
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.view_menu.addAction("Reset layout").triggered.connect(self.reset_layout)
+
+    def reset_layout(self) -> None:
+        for spec in [INFERENCE_DOCK, *DOCKS]:
+            dock = self._docks[spec.object_name]
+            dock.setFloating(False)
+            self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
+            dock.setVisible(spec.visible)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About CNN Explorer",
+            f"<b>CNN Explorer {__version__}</b><p>Look inside classic convolutional networks: the model graph "
+            "with shapes, parameters, compute and receptive fields, and live feature maps, RPN anchors and "
+            "YOLO grids on your own images, videos and camera.</p>"
+            "<p>Sample photographs: scikit-image's data set (CC0 / public domain), see resources/ATTRIBUTION.md.</p>")
+
+    # -- messages, drops, close -------------------------------------------------------------------------
+    def _on_error(self, text: str) -> None:
+        self.statusBar().showMessage(f"⚠ {text}", 10000)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+                break
+        event.acceptProposedAction()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.save_settings()
+        for panel in self.panels.values():
+            shutdown = getattr(panel, "shutdown", None)
+            if callable(shutdown):
+                try:
+                    shutdown()
+                except Exception:  # noqa: BLE001 - closing must always succeed
+                    pass
+        self.loader.shutdown()
+        super().closeEvent(event)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+
+    # -- automation: --screenshot -----------------------------------------------------------------------
+    def _maybe_screenshot(self) -> None:
+        if not self._screenshot_pending:
+            return
+        # Wait for a first result on the frame (or give up after a while), then let everything paint.
+        if self.state.result is None and self.inference_panel is not None and self.state.frame is not None:
+            self.state.resultReady.connect(self._screenshot_soon)
+            QTimer.singleShot(60000, self._take_screenshot)
+        else:
+            self._screenshot_soon()
+
+    def _screenshot_soon(self, *_args) -> None:
+        QTimer.singleShot(800, self._take_screenshot)
+
+    def _take_screenshot(self) -> None:
+        if not self._screenshot_pending:
+            return
+        self._screenshot_pending = False
+        from PySide6.QtWidgets import QApplication
+
+        path = self.options.screenshot
+        ok = self.grab().save(path)
+        if not ok:
+            print(f"error: could not write the screenshot to {path}", file=sys.stderr)
+        QApplication.instance().exit(0 if ok else 1)

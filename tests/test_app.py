@@ -1,0 +1,153 @@
+"""The foundation: the main window opens on a real model and photo, opens images, keeps settings, automates."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from explorer.core import zoo
+from explorer.ui.main_window import DEFAULT_IMAGE, MainWindow, StartOptions
+from explorer.ui.settings import settings_path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOAD_TIMEOUT = 120_000
+
+
+def _open_window(qtbot, **options) -> MainWindow:
+    window = MainWindow(StartOptions(**options))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.state.handle is not None and window.state.frame is not None,
+                    timeout=LOAD_TIMEOUT)
+    return window
+
+
+def _frame_source(window: MainWindow) -> str:
+    return str(Path(window.state.frame.source).resolve())
+
+
+def test_window_opens_on_default_model_and_photo(qtbot):
+    window = _open_window(qtbot)
+    assert window.state.handle.name == zoo.DEFAULT_MODEL
+    assert _frame_source(window) == str(DEFAULT_IMAGE.resolve())
+    assert window.state.frame.image.shape == (300, 451, 3)  # chelsea.jpg, decoded as RGB
+    qtbot.waitUntil(lambda: window.state.graph is not None, timeout=LOAD_TIMEOUT)
+    assert window.state.graph.total_params == 11_689_512  # resnet18, torchvision's num_params
+    assert window.device_label.text() == "device: CPU"
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles == ["File", "Model", "View", "Help"]
+    assert window.centralWidget() is window.graph_panel
+    assert window.inference_panel is not None
+
+
+def test_open_image_like_the_menu_and_bad_path_keeps_previous(qtbot, tmp_path):
+    window = _open_window(qtbot)
+    coffee = ROOT / "resources" / "images" / "coffee.jpg"
+    assert window.open_image(str(coffee))  # File > Open image… calls this after its dialog
+    assert _frame_source(window) == str(coffee.resolve())
+    assert window.state.frame.image.shape == (400, 600, 3)
+
+    errors: list[str] = []
+    window.state.error.connect(errors.append)
+    assert not window.open_image(str(tmp_path / "missing.jpg"))
+    assert errors and "missing.jpg" in errors[-1]
+    assert "missing.jpg" in window.statusBar().currentMessage()
+    assert _frame_source(window) == str(coffee.resolve())  # the previous image stays
+
+    not_an_image = tmp_path / "notes.jpg"
+    not_an_image.write_text("this is not a JPEG")
+    assert not window.open_image(str(not_an_image))
+    assert _frame_source(window) == str(coffee.resolve())
+
+
+def test_drop_an_image_onto_the_window(qtbot):
+    window = _open_window(qtbot)
+    rocket = ROOT / "resources" / "images" / "rocket.jpg"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(rocket))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert _frame_source(window) == str(rocket.resolve())
+
+
+def test_settings_persist_across_two_windows(qtbot):
+    first = _open_window(qtbot, model="alexnet")
+    first.resize(1111, 777)
+    first.open_image(str(ROOT / "resources" / "images" / "coffee.jpg"))
+    first.close()
+
+    second = MainWindow(StartOptions())
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (1111, 777)
+    second.show()
+    qtbot.waitUntil(lambda: second.state.handle is not None, timeout=LOAD_TIMEOUT)
+    assert second.state.handle.name == "alexnet"  # the last model
+    second._fill_recent_menu()
+    recent = [a.text() for a in second.recent_menu.actions()]
+    assert any("coffee.jpg" in text for text in recent)
+    second.close()
+
+
+def test_corrupt_settings_fall_back_to_defaults(qtbot):
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x00\xff[window\nstate=@ByteArray(\x01\x02\n[[[\xfe garbage")
+    window = _open_window(qtbot)
+    assert window.state.handle.name == zoo.DEFAULT_MODEL
+    window.close()
+
+
+def test_unknown_model_on_the_command_line_is_one_error_line():
+    result = subprocess.run([sys.executable, "main.py", "--model", "lenet"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: unknown model 'lenet'")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_screenshot_writes_a_png(tmp_path):
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CNN_EXPLORER_SETTINGS_DIR": str(tmp_path / "s")}
+    result = subprocess.run([sys.executable, "main.py", "--model", "resnet18", "--screenshot", str(out)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_headless_help_lists_subcommands():
+    result = subprocess.run([sys.executable, "-m", "explorer", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("summary", "graph", "predict", "activations", "anchors", "evaluate"):
+        assert command in result.stdout
+
+
+def test_core_never_imports_qt():
+    qt = {"PySide6", "PyQt5", "PyQt6", "pyqtgraph", "shiboken6"}
+    for path in (ROOT / "explorer" / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in qt, f"{path.relative_to(ROOT)} imports {name}"
+
+
+@pytest.mark.parametrize("flag", ["--image", "--video"])
+def test_missing_source_file_is_one_error_line(flag):
+    result = subprocess.run([sys.executable, "main.py", flag, "/nonexistent/x"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
