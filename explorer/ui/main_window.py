@@ -93,6 +93,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"CNN Explorer {__version__}")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
+        # The image panel keeps the full height on the right; bottom panels sit under the graph.
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._placeholder = QLabel("Loading…")
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setStyleSheet("color: #777; font-size: 16px;")
@@ -206,8 +209,21 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1400, 860)
         state = self.settings.value("window/state")
+        self._layout_restored = False
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)  # returns False on a foreign layout: the defaults stay
+            # restoreState returns False on a foreign or broken layout: the defaults stay.
+            self._layout_restored = bool(self.restoreState(state))
+
+    def _default_dock_sizes(self) -> None:
+        """First start: a wide graph in the centre, the image on the right, feature maps below."""
+        width, height = self.width(), self.height()
+        sized = [(name, size, orientation) for name, size, orientation in (
+            ("inspectorDock", int(width * 0.2), Qt.Orientation.Horizontal),
+            (INFERENCE_DOCK.object_name, int(width * 0.36), Qt.Orientation.Horizontal),
+            ("featureMapsDock", int(height * 0.3), Qt.Orientation.Vertical),
+        ) if name in self._docks]
+        for name, size, orientation in sized:
+            self.resizeDocks([self._docks[name]], [size], orientation)
 
     # -- after the first paint --------------------------------------------------------------------------
     def _after_first_paint(self) -> None:
@@ -239,6 +255,8 @@ class MainWindow(QMainWindow):
         self.inference_panel = self.panels.get(INFERENCE_DOCK.object_name)
         self.graph_panel = self._make_graph_panel()
         self.setCentralWidget(self.graph_panel)
+        if not self._layout_restored:
+            self._default_dock_sizes()
 
     def _make_graph_panel(self) -> QWidget:
         try:
