@@ -1,0 +1,107 @@
+"""The notes hub: the current model's card and a button for each of the notes' views.
+
+`VIEWS` lists the views as (title, "module:Class"); each is built as `Class(state, window)` and shown as its own
+top-level window (kept and raised again on the next click). The main window may turn VIEWS into a menu.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QPushButton, QVBoxLayout, QWidget
+
+from explorer.ui.notes.common import note_label, title_label
+
+VIEWS: list[tuple[str, str]] = [
+    ("Model cards", "explorer.ui.notes.card_view:CardView"),
+    ("R-CNN: proposals and warps", "explorer.ui.notes.rcnn_view:RcnnView"),
+    ("SPPNet: spatial pyramid pooling", "explorer.ui.notes.spp_view:SppView"),
+    ("Fast R-CNN: RoI pooling", "explorer.ui.notes.roi_view:RoiView"),
+    ("Faster R-CNN pipeline", "explorer.ui.notes.faster_pipeline_view:FasterPipelineView"),
+    ("FCN: output size follows input", "explorer.ui.notes.fcn_view:FcnView"),
+    ("Charts: ILSVRC, params vs MACs, stages", "explorer.ui.notes.charts_view:ChartsView"),
+    ("Parameter calculator", "explorer.ui.notes.calculator_view:CalculatorView"),
+]
+
+VIEW_SIZES = {"RcnnView": (1100, 800), "SppView": (1150, 820), "RoiView": (1150, 820), "FcnView": (1000, 800),
+              "ChartsView": (1000, 650), "CalculatorView": (1000, 800), "CardView": (1000, 760),
+              "FasterPipelineView": (1250, 330)}
+
+# open views per AppState: (id(state), ref) -> widget; a closed view is only hidden and comes back as it was
+_OPEN: dict[tuple[int, str], QWidget] = {}
+
+
+def _resolve(ref: str) -> type:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def open_view(state: Any, window: Any, ref: str) -> QWidget:
+    """Show the view `ref` ("module:Class") for this state, building it on first use."""
+    key = (id(state), ref)
+    view = _OPEN.get(key)
+    if view is None:
+        cls = _resolve(ref)
+        view = cls(state, window)
+        view.setWindowFlag(Qt.WindowType.Window, True)
+        if window is not None:
+            view.setParent(window, view.windowFlags() | Qt.WindowType.Window)
+        view.resize(*VIEW_SIZES.get(cls.__name__, (1000, 750)))
+        view.destroyed.connect(lambda *_: _OPEN.pop(key, None))
+        _OPEN[key] = view
+    view.show()
+    view.raise_()
+    view.activateWindow()
+    return view
+
+
+class NotesPanel(QWidget):
+    """A dock panel: the current model's card (year, paper, key idea, params, MACs) and the notes' views."""
+
+    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.window_ = state, window
+        root = QVBoxLayout(self)
+        self.title = title_label("No model loaded", 12)
+        root.addWidget(self.title)
+        self.card = note_label("Load a model to see its card.")
+        self.card.setOpenExternalLinks(True)
+        self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        root.addWidget(self.card)
+        root.addWidget(title_label("From the study notes", 11))
+        grid = QGridLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for i, (title, ref) in enumerate(VIEWS):
+            button = QPushButton(title)
+            button.clicked.connect(lambda _=False, r=ref: self.open(r))
+            self.buttons[ref] = button
+            grid.addWidget(button, i // 2, i % 2)
+        root.addLayout(grid)
+        root.addStretch(1)
+        if hasattr(state, "modelChanged"):
+            state.modelChanged.connect(lambda _h: self.refresh())
+            state.graphChanged.connect(lambda _g: self.refresh())
+        self.refresh()
+
+    def open(self, ref: str) -> QWidget:
+        return open_view(self.state, self.window_, ref)
+
+    def refresh(self) -> None:
+        from dataclasses import replace
+
+        from explorer.core.notes.cards import card
+        from explorer.ui.notes.card_view import card_html
+        handle = getattr(self.state, "handle", None)
+        if handle is None:
+            return
+        c = card(handle.name)
+        graph = getattr(self.state, "graph", None)
+        if graph is not None and getattr(graph, "model_name", "") == handle.name:
+            c = replace(c, params=graph.total_params, macs=graph.total_macs, source="captured graph")
+        self.title.setText(f"{handle.name}  ({c.year})")
+        note = f"<p><i>{handle.weights_note}</i></p>" if getattr(handle, "weights_note", "") else ""
+        if c.params is None:
+            note += "<p><i>Parameters and MACs appear once the model's graph is captured.</i></p>"
+        self.card.setText(card_html(c) + note)

@@ -1,0 +1,277 @@
+"""The notes' views, built with pytest-qt: each one's numbers, and a screenshot of each.
+
+Screenshots go to the test's tmp_path, or to $NOTES_SCREENSHOTS when set (to look at them).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.core import zoo
+from explorer.ui.state import AppState, ModelHandle
+
+WAIT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def alexnet():
+    return zoo.build("alexnet")
+
+
+@pytest.fixture
+def state(alexnet):
+    s = AppState()
+    s.set_model(ModelHandle("alexnet", zoo.get("alexnet"), alexnet, "random", "cpu"))
+    return s
+
+
+def _shot(widget, name: str, tmp_path: Path, size=(1100, 800)) -> Path:
+    widget.resize(*size)
+    widget.show()
+    out_dir = Path(os.environ.get("NOTES_SCREENSHOTS", tmp_path))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.png"
+    assert widget.grab().save(str(path))
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def _wait(qtbot, view):
+    qtbot.waitUntil(lambda: not view.busy, timeout=WAIT_MS)
+
+
+def test_ui_notes_hub_imports_without_torch():
+    code = ("import sys; import explorer.ui.notes.hub, explorer.ui.notes.common, explorer.ui.notes.calculator_view; "
+            "assert 'torch' not in sys.modules")
+    import subprocess
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
+
+
+def test_ui_notes_hub_card_and_views(qtbot, state, tmp_path):
+    from explorer.ui.notes.hub import VIEWS, NotesPanel
+    panel = NotesPanel(state, None)
+    qtbot.addWidget(panel)
+    assert "Krizhevsky" in panel.card.text() and "2012" in panel.title.text()
+    assert len(VIEWS) == 8 and all(":" in ref for _, ref in VIEWS)
+    view = panel.open("explorer.ui.notes.calculator_view:CalculatorView")
+    qtbot.addWidget(view)
+    assert view.isVisible() and panel.open("explorer.ui.notes.calculator_view:CalculatorView") is view
+    _shot(panel, "notes_hub", tmp_path, (430, 520))
+
+
+def test_ui_notes_calculator_view_numbers(qtbot, tmp_path):
+    from explorer.ui.notes.calculator_view import CalculatorView
+    view = CalculatorView(AppState(), None)
+    qtbot.addWidget(view)
+    assert "294,912" in view.stack_result.text() and "409,600" in view.stack_result.text()
+    assert "15,872" in view.red_result.text() and "153,600" in view.red_result.text()
+    view.set_reduction(192, 96, 128, 3)           # inception (3a) 3×3 branch
+    assert "221,184" in view.red_result.text() and "129,024" in view.red_result.text()
+    view.k.setValue(5)
+    view.cin.setValue(48 * 2)
+    view.cout.setValue(128 * 2)
+    view.groups.setValue(2)
+    assert "307,200" in view.conv_result.text()
+    view.groups.setValue(3)                        # 96 and 256 are not both divisible by 3
+    assert "groups" in view.conv_result.text()
+    column = [view.alexnet.item(r, 3).text() for r in range(5)]
+    assert column == ["34,848", "307,200", "884,736", "663,552", "442,368"]
+    view.groups.setValue(1)
+    _shot(view, "notes_calculator", tmp_path, (1000, 800))
+
+
+def test_ui_notes_spp_view_fixed_length_for_drawn_regions(qtbot, state, tmp_path):
+    from explorer.ui.notes.spp_view import SppView
+    view = SppView(state, None)
+    qtbot.addWidget(view)
+    _wait(qtbot, view)
+    assert view.fmap is not None and view.fmap.backbone == "alexnet" and view.fmap.channels == 256
+    lengths = set()
+    for box in [(10, 10, 60, 50), (100, 40, 400, 290), (200, 100, 230, 120)]:
+        view.set_region(box)
+        lengths.add(view.result.length)
+        assert f"21·256 = <b>{21 * 256:,}</b>" in view.summary.text()
+    assert lengths == {21 * 256}
+    view.set_region((120, 60, 330, 250))
+    _shot(view, "notes_spp", tmp_path, (1150, 820))
+
+
+def test_ui_notes_spp_view_region_drawn_with_mouse(qtbot, state):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+    from explorer.ui.notes.spp_view import SppView
+    view = SppView(state, None)
+    qtbot.addWidget(view)
+    view.resize(1100, 800)
+    view.show()
+    _wait(qtbot, view)
+    box = view.image_box
+    vb = box.view
+    start_img, end_img = QPointF(100, 60), QPointF(300, 200)
+    to_widget = lambda p: box.mapFromScene(vb.mapViewToScene(p))  # noqa: E731 - image px → widget px
+    s, e = QPointF(to_widget(start_img)), QPointF(to_widget(end_img))
+    vp = box.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    mods = Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(vp, QMouseEvent(QMouseEvent.Type.MouseButtonPress, s, s, left, left, mods))
+    for t in np.linspace(0.1, 1.0, 6):
+        p = s + (e - s) * float(t)
+        QApplication.sendEvent(vp, QMouseEvent(QMouseEvent.Type.MouseMove, p, p, none, left, mods))
+    with qtbot.waitSignal(box.regionDrawn, timeout=2000) as blocker:
+        QApplication.sendEvent(vp, QMouseEvent(QMouseEvent.Type.MouseButtonRelease, e, e, left, none, mods))
+    x1, y1, x2, y2 = blocker.args[0]
+    assert abs(x1 - 100) < 3 and abs(y1 - 60) < 3 and abs(x2 - 300) < 3 and abs(y2 - 200) < 3
+    assert view.box == pytest.approx(blocker.args[0])
+    assert view.result.length == 21 * 256
+
+
+def test_ui_notes_roi_view_pooled_equals_torchvision(qtbot, state, tmp_path):
+    from torchvision.ops import roi_pool
+    from explorer.ui.notes.roi_view import RoiView
+    view = RoiView(state, None)
+    qtbot.addWidget(view)
+    _wait(qtbot, view)
+    view.set_region((60.0, 30.0, 330.0, 260.0))
+    ref = roi_pool(view.fmap.features[None], torch.tensor([[0.0, 60, 30, 330, 260]]), 7, 1 / 16)[0]
+    assert torch.equal(view.pooled, ref)
+    view.channel.setValue(5)
+    assert view.table.item(2, 3).text() == f"{ref[5, 2, 3].item():.3f}"
+    assert "7×7×256 = 12,544" in view.summary.text()
+    passes = {view.passes.item(r, 0).text(): view.passes.item(r, 1).text() for r in range(3)}
+    assert passes == {"R-CNN": "2,000", "SPPNet": "1", "Fast R-CNN": "1"}
+    view.regions.setValue(300)
+    assert view.passes.item(0, 1).text() == "300"
+    view.channel.setValue(-1)
+    _shot(view, "notes_roi", tmp_path, (1150, 820))
+
+
+def test_ui_notes_rcnn_view_one_pass_per_region(qtbot, state, tmp_path):
+    from explorer.ui.notes.rcnn_view import RcnnView
+    view = RcnnView(state, None)
+    qtbot.addWidget(view)
+    _wait(qtbot, view)
+    run = view.run_result
+    assert run.cnn_passes == len(run.regions) == 6 and run.model_name == "alexnet"
+    assert "CNN passes: 6 for 6 regions" in view.passes_label.text()
+    assert run.regions[0].crop.shape == (224, 224, 3)
+    tiles = [view.strip.itemAt(i).widget() for i in range(view.strip.count()) if view.strip.itemAt(i).widget()]
+    assert len(tiles) == 6
+    view.count.setValue(3)
+    view.run()
+    _wait(qtbot, view)
+    assert view.run_result.cnn_passes == 3
+    view.count.setValue(6)
+    view.run()
+    _wait(qtbot, view)
+    _shot(view, "notes_rcnn", tmp_path, (1100, 800))
+
+
+def test_ui_notes_fcn_view_output_follows_input(qtbot, state, tmp_path):
+    from explorer.core.notes.fcn_sizes import fcn_output_size
+    from explorer.ui.notes.fcn_view import FcnView
+    view = FcnView(state, None, sizes=(64, 100, 129))
+    qtbot.addWidget(view)
+    _wait(qtbot, view)
+    assert [r.coarse_size for r in view.runs] == [(8, 8), (13, 13), (17, 17)]
+    assert all(r.coarse_size == fcn_output_size(r.input_size) and r.output_size == r.input_size for r in view.runs)
+    heads = [view.grid.itemAtPosition(0, c).widget().text() for c in (1, 2, 3)]
+    assert "<b>8×8</b> map" in heads[0] and "⌈100/8⌉ = 13" in heads[1] and "129×129" in heads[2]
+    view.sizes_edit.setText("64, abc")
+    view.run()
+    assert "abc" in view.status.text()
+    _shot(view, "notes_fcn", tmp_path, (1000, 700))
+
+
+def test_ui_notes_card_view_params_and_macs(qtbot, state, tmp_path):
+    import torchvision.models as tvm
+    from explorer.ui.notes.card_view import CardView
+    view = CardView(state, None)
+    qtbot.addWidget(view)
+    _wait(qtbot, view)
+    meta = tvm.AlexNet_Weights.IMAGENET1K_V1.meta
+    assert f"{meta['num_params']:,}" in view.body.text() and "714,188,480" in view.body.text()
+    assert view.table.rowCount() == len(zoo.names())
+    assert view.table.item(0, 4).text() == "61.1 M" and view.table.item(0, 5).text() == f"{meta['_ops']:.2f} G"
+    view.combo.setCurrentIndex(zoo.names().index("resnet18"))
+    _wait(qtbot, view)
+    assert "11,689,512" in view.body.text()
+    _shot(view, "notes_cards", tmp_path, (1000, 760))
+
+
+def test_ui_notes_charts_ilsvrc_params_macs_and_stages(qtbot, state, tmp_path):
+    from explorer.core.notes import ilsvrc
+    from explorer.ui.notes.charts_view import ChartsView
+    view = ChartsView(state, None)
+    qtbot.addWidget(view)
+    _wait(qtbot, view)
+    bars = view.ilsvrc.bars.opts
+    assert list(bars["x"]) == [r.year for r in ilsvrc.WINNERS]
+    assert list(bars["height"]) == [28.2, 25.8, 16.4, 11.7, 6.7, 3.57]
+    text = view.params_macs.status.text()
+    assert "61,100,840 parameters" in text and "Dense layers: 96% of the parameters, 8% of the MACs" in text
+    order, per = view.stages.stage_table()
+    assert order[-1] == "head" and "stride 4" in order
+    assert per[0]["head"][0] == 58_631_144 and per[1]["head"][0] == 123_642_856   # alexnet, vgg16 fc layers
+    for i in range(3):
+        view.tabs.setCurrentIndex(i)
+        _shot(view, f"notes_charts_{i}", tmp_path, (1000, 650))
+
+
+def test_ui_notes_faster_pipeline_opens_existing_views(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+    from explorer.ui.notes.faster_pipeline_view import FasterPipelineView
+    state = AppState()
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    dock = QDockWidget("RPN anchors", window)
+    dock.setObjectName("anchorsDock")
+    dock.setWidget(QLabel("anchors"))
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.show()
+    dock.hide()
+    model = zoo.build("fasterrcnn-tiny")
+    state.set_model(ModelHandle("fasterrcnn-tiny", zoo.get("fasterrcnn-tiny"), model, "random", "cpu"))
+    view = FasterPipelineView(state, window)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(state.layerSelected) as sel:
+        qtbot.mouseClick(view.buttons["backbone"], Qt.MouseButton.LeftButton)
+    assert sel.args == ["backbone"]
+    with qtbot.waitSignal(state.layerSelected) as sel:
+        qtbot.mouseClick(view.buttons["rpn"], Qt.MouseButton.LeftButton)
+    assert sel.args == ["rpn"] and dock.isVisible()
+    qtbot.mouseClick(view.buttons["heads"], Qt.MouseButton.LeftButton)
+    assert state.selected_layer == "roi_heads.box_head"
+    qtbot.mouseClick(view.buttons["roi"], Qt.MouseButton.LeftButton)
+    assert state.selected_layer == "roi_heads.box_roi_pool"
+    from explorer.ui.notes.hub import _OPEN
+    roi_view = _OPEN[(id(state), "explorer.ui.notes.roi_view:RoiView")]
+    assert roi_view.isVisible()
+    _wait(qtbot, roi_view)
+    assert view.opened == ["backbone", "rpn", "heads", "roi"]
+    _shot(view, "notes_faster_pipeline", tmp_path, (1250, 330))
+
+
+def test_ui_notes_dock_in_main_window_shows_current_model_card(qtbot, tmp_path):
+    from PySide6.QtWidgets import QDockWidget
+    from explorer.ui.main_window import MainWindow, StartOptions
+    from explorer.ui.notes.hub import NotesPanel
+    window = MainWindow(StartOptions())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.state.graph is not None, timeout=WAIT_MS)
+    dock = window.findChild(QDockWidget, "notesDock")
+    assert dock is not None and isinstance(dock.widget(), NotesPanel)
+    panel = dock.widget()
+    qtbot.waitUntil(lambda: "11,689,512" in panel.card.text(), timeout=WAIT_MS)   # resnet18, from the graph
+    assert "He, Zhang, Ren, Sun" in panel.card.text()
+    dock.show()
+    dock.raise_()
+    _shot(window, "notes_in_main_window", tmp_path, (1400, 900))
