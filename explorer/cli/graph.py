@@ -1,0 +1,73 @@
+"""`python -m explorer graph MODEL`: the laid-out graph viewer's boxes and edge routes, without a window."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+
+from explorer.cli.common import CLIError, parse_size, print_json
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "graph", help="lay out a model's graph (collapsed blocks, layered layout)",
+        description="Capture MODEL's graph from one forward pass, collapse it to its main blocks (or expand the "
+                    "blocks asked for) and lay it out top to bottom. --json prints every box drawn (x, y = "
+                    "top-left corner, y downward; expanded blocks are container boxes, `parent` is the enclosing "
+                    "container) and every edge's route.")
+    p.add_argument("model", help="zoo model name, e.g. resnet50")
+    p.add_argument("--expand", default="", metavar="all|none|PATH,...",
+                   help="blocks to expand: 'all', 'none', or module paths added to the default view "
+                        "(e.g. layer2,layer2.0)")
+    p.add_argument("--input", default=None, metavar="CxHxW", help="input size (default: the model's own)")
+    p.add_argument("--json", action="store_true", help="print the layout as JSON")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer.core import zoo
+    from explorer.core.capture import capture_graph
+    from explorer.core.graph_view import GraphView, tree_for
+    from explorer.core.layout import LayoutEngine
+
+    entry = zoo.get(args.model)
+    shape = (3, *entry.input_size)
+    if args.input:
+        dims = parse_size(args.input)
+        if len(dims) == 2:
+            dims = (3, *dims)
+        if len(dims) != 3:
+            raise CLIError(f"invalid input size '{args.input}': expected CxHxW or HxW, e.g. 3x224x224")
+        shape = dims
+    model = zoo.build(args.model)
+    graph = capture_graph(model, args.model, shape)
+    tree = tree_for(graph)
+    view = GraphView(graph, tree)
+    expand = args.expand.strip()
+    if expand == "all":
+        view.expand_all()
+    elif expand == "none":
+        view.collapse_all()
+    elif expand:
+        blocks = tree.blocks()
+        for path in (p.strip() for p in expand.split(",") if p.strip()):
+            if not view.is_block(path):
+                close = difflib.get_close_matches(path, [b for b in blocks if b], n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise CLIError(f"'{path}' is not a block of {args.model}{hint}")
+            view.expand(path)
+    layout = LayoutEngine(tree).layout(view)
+    if args.json:
+        print_json(layout.to_json(tree))
+        return 0
+    leaves = [b for b in layout.boxes.values() if not b.container]
+    print(f"{args.model}: {len(leaves)} boxes, {len(layout.boxes) - len(leaves)} expanded blocks, "
+          f"{len(layout.edges)} edges; {layout.width:.0f}×{layout.height:.0f} px; "
+          f"layout {layout.seconds * 1000:.1f} ms")
+    for b in layout.boxes.values():
+        it = tree.items[b.id]
+        depth = len(tree.chain(b.id)) - 1
+        mark = "▾ " if b.container else ("▸ " if it.is_block else "  ")
+        rep = f" ×{it.repeat}" if it.repeat > 1 and it.repeat_index == 0 else ""
+        print(f"{'  ' * depth}{mark}{it.label}{rep}  [{it.type}]")
+    return 0

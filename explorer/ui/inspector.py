@@ -1,0 +1,87 @@
+"""The inspector: everything known about the current layer (a call of the graph, or a block's totals)."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from explorer.core.graph_view import shape_text, tree_for
+from explorer.ui.state import AppState
+
+
+def _shapes(shapes) -> str:
+    return ", ".join(shape_text(s) for s in shapes) if shapes else "–"
+
+
+def _row(name: str, value: str) -> str:
+    return f"<tr><td style='color:#546e7a;padding-right:10px'>{name}</td><td>{value}</td></tr>"
+
+
+def describe_html(graph, some_id: str) -> str:
+    """HTML for a node id, a block (module path or virtual group) of `graph`, or '' when unknown."""
+    if graph is None or not some_id:
+        return ""
+    e = html.escape
+    if graph.has_node(some_id):
+        n = graph.node(some_id)
+        rows = [_row("module path", e(n.module_path or "(model)")), _row("op", e(f"{n.op}  ({n.kind})")),
+                _row("input", e(_shapes(n.input_shapes))), _row("output", e(_shapes(n.output_shapes))),
+                _row("parameters", f"{n.params:,}" + (f"<br><tt>{e(n.formula)}</tt>" if n.formula else "")),
+                _row("weights / biases", f"{n.weight_params:,} / {n.bias_params:,}"),
+                _row("MACs", f"{n.macs:,}"),
+                _row("receptive field", "whole image" if n.receptive_field is None else f"{n.receptive_field} px"),
+                _row("stride", "–" if n.stride is None else f"{n.stride} px"),
+                _row("offset", "–" if n.offset is None else f"{n.offset:g} px")]
+        if n.call_index:
+            rows.append(_row("call", f"#{n.call_index + 1} of a shared module"))
+        return f"<h3>{e(n.id)}</h3><table>{''.join(rows)}</table>"
+    tree = tree_for(graph)
+    item_id = some_id if some_id in tree.items else None
+    if item_id is None or not tree.items[item_id].is_block:
+        return ""
+    d = tree.describe(item_id)
+    first = graph.node(tree.items[item_id].nodes[0]) if tree.items[item_id].nodes else None
+    rows = [_row("module path", e(item_id or "(model)") + (" (a group of its siblings)" if d["virtual"] else "")),
+            _row("type", e(d["type"])),
+            _row("input", e(_shapes(first.input_shapes)) if first else "–"),
+            _row("output", e(shape_text(d["output_shape"]))),
+            _row("parameters", f"{d['params']:,}"), _row("MACs", f"{d['macs']:,}"),
+            _row("calls inside", str(d["calls"])),
+            _row("children", e(", ".join(tree.items[c].label for c in d["children"][:12]))
+                 + (" …" if len(d["children"]) > 12 else ""))]
+    if d["repeat"] > 1:
+        rows.append(_row("repeated", f"×{d['repeat']} identical blocks in a row"))
+    last = graph.node(tree.items[item_id].nodes[-1]) if tree.items[item_id].nodes else None
+    if last is not None:
+        rows.append(_row("receptive field", "whole image" if last.receptive_field is None
+                         else f"{last.receptive_field} px (stride {last.stride} px)"))
+    return f"<h3>{e(d['label'])}</h3><table>{''.join(rows)}</table>"
+
+
+class InspectorPanel(QWidget):
+    """Follows `state.layerSelected`; shows module path, op, shapes, parameters with formula, MACs, RF, stride."""
+
+    def __init__(self, state: AppState, window: QWidget | None = None):
+        super().__init__()
+        self.state = state
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.RichText)
+        self.label.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.label.setMargin(6)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        state.layerSelected.connect(self.show_layer)
+        state.graphChanged.connect(lambda _g: self.show_layer(self.state.selected_layer))
+        self.show_layer(state.selected_layer)
+
+    def show_layer(self, some_id: str) -> None:
+        text = describe_html(self.state.graph, some_id)
+        self.label.setText(text or "<i style='color:#78909c'>Select a layer in the graph.</i>")
