@@ -70,13 +70,21 @@ class _Worker(QObject):
             model = model.to(device).eval()
             note = getattr(info, "note", "") or ("random weights: predictions are meaningless"
                                                   if weights == "random" else "")
-            self.loaded.emit(ModelHandle(req.name, entry, model, weights, str(device), note), req.serial)
+            # Capture before anyone else runs the model: capture's hooks sit on the model's modules.
             self.stage.emit(f"Capturing the graph of {req.name}…")
             from explorer.core.capture import capture_graph
 
-            graph = capture_graph(model, req.name, (3, *entry.input_size), device=str(device))
-            self.graphReady.emit(graph, req.serial)
-            self.stage.emit(f"{req.name} ready in {time.perf_counter() - t0:.1f} s")
+            graph = None
+            try:
+                graph = capture_graph(model, req.name, (3, *entry.input_size), device=str(device))
+            except Exception as exc:  # noqa: BLE001 - the model still runs without its graph
+                from explorer.core.errors import ExplorerError
+
+                self.stage.emit(str(exc) if isinstance(exc, ExplorerError) else f"No graph for {req.name}: {exc}")
+            self.loaded.emit(ModelHandle(req.name, entry, model, weights, str(device), note), req.serial)
+            if graph is not None:
+                self.graphReady.emit(graph, req.serial)
+                self.stage.emit(f"{req.name} ready in {time.perf_counter() - t0:.1f} s")
         except MemoryError:
             self.failed.emit(f"Not enough memory to load {req.name}.", req.serial)
         except Exception as exc:  # noqa: BLE001 - any failure becomes one message; the app keeps its model

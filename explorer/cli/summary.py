@@ -1,0 +1,198 @@
+"""`python -m explorer summary MODEL`: a per-layer table like torchinfo's, with the parameter formula.
+
+Every figure comes from one recorded forward pass (explorer.core.capture): output shapes, parameters (weights
+and biases), the formula that explains them (`5×5×48×256 = 307,200`), multiply-accumulates, and the receptive
+field and effective stride in input pixels. `--depth N` folds deeper modules into one row each; `--json`
+prints one object with one row per leaf-module call, in execution order.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from explorer.cli.common import CLIError, parse_size, print_json
+
+if TYPE_CHECKING:
+    from explorer.core.graph import GraphNode, ModelGraph
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "summary", help="per-layer table: shapes, parameters with their formula, MACs, receptive field",
+        description="Record one forward pass of MODEL (random weights) and print each layer's output shape, "
+                    "parameters with the arithmetic behind them, multiply-accumulates, receptive field and "
+                    "stride (input pixels).")
+    p.add_argument("model", metavar="MODEL", help="zoo name, e.g. alexnet, vgg16, resnet50, fasterrcnn_vgg16")
+    p.add_argument("--input", metavar="CxHxW", default=None,
+                   help="input size, e.g. 3x224x224 or 224 (default: the model's own input size)")
+    p.add_argument("--depth", type=int, default=None, metavar="N",
+                   help="show modules down to depth N only, deeper layers folded into their module's row")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    return p
+
+
+def input_shape_from(text: str | None, default_hw: tuple[int, int]) -> tuple[int, int, int]:
+    """'3x224x224' -> (3, 224, 224); '224' -> (3, 224, 224); '320x480' -> (3, 320, 480)."""
+    if text is None:
+        return (3, *default_hw)
+    dims = parse_size(text)
+    if len(dims) == 1:
+        return (3, dims[0], dims[0])
+    if len(dims) == 2:
+        return (3, *dims)
+    if len(dims) == 3:
+        return dims  # type: ignore[return-value]
+    raise CLIError(f"invalid input size '{text}': expected CxHxW, e.g. 3x224x224")
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer.core import zoo
+    from explorer.core.capture import capture_graph
+
+    entry = zoo.get(args.model)  # UnknownModelError lists the choices
+    shape = input_shape_from(args.input, entry.input_size)
+    if args.depth is not None and args.depth < 1:
+        raise CLIError("--depth must be at least 1")
+    model = zoo.build(entry.name)
+    graph = capture_graph(model, entry.name, shape)
+    if args.json:
+        print_json(summary_json(graph))
+    else:
+        print(format_table(graph, depth=args.depth))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ JSON
+def leaf_rows(graph: "ModelGraph") -> list["GraphNode"]:
+    """The leaf-module calls, in execution order (functional ops and input/output left out)."""
+    from explorer.core.capture import is_module_call
+
+    return [n for n in graph.nodes if is_module_call(n)]
+
+
+def summary_json(graph: "ModelGraph") -> dict[str, Any]:
+    return {
+        "model": graph.model_name,
+        "input_shape": list(graph.input_shape),
+        "total_params": int(graph.total_params),
+        "total_macs": int(graph.total_macs),
+        "layers": [
+            {"name": n.id, "type": n.op, "output_shape": list(n.output_shapes[0]) if n.output_shapes else [],
+             "params": n.params, "weight_params": n.weight_params, "macs": n.macs,
+             "receptive_field": n.receptive_field, "stride": n.stride, "formula": n.formula}
+            for n in leaf_rows(graph)
+        ],
+    }
+
+
+# ----------------------------------------------------------------------------------------------- table
+@dataclass
+class Row:
+    name: str
+    depth: int
+    type: str
+    output_shape: str
+    params: int
+    formula: str
+    macs: int
+    rf: Any
+    stride: Any
+
+
+def _shape_text(n: "GraphNode") -> str:
+    from explorer.core.stats import fmt_shape
+
+    if not n.output_shapes:
+        return ""
+    text = fmt_shape(n.output_shapes[0])
+    return text + (f" (+{len(n.output_shapes) - 1})" if len(n.output_shapes) > 1 else "")
+
+
+def _chain(path: str) -> list[str]:
+    """Module paths from the top down to `path` itself: 'layer1.0' -> ['layer1', 'layer1.0']."""
+    parts = path.split(".") if path else []
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def table_rows(graph: "ModelGraph", depth: int | None = None) -> list[Row]:
+    """Rows in execution order, torchinfo-style: a header row each time the enclosing module changes, then one
+    row per node (leaf-module calls and functional ops). With `depth`, everything deeper than `depth` is folded
+    into one row for its module at that depth (parameters and MACs of the whole module)."""
+    from explorer.core.capture import is_module_call
+
+    rows: list[Row] = []
+    open_chain: list[str] = []
+    folded_row: Row | None = None
+    for n in graph.nodes:
+        if n.kind in ("input", "output"):
+            continue
+        # a module call sits inside its parent module; a functional op inside the module that ran it
+        enclosing = _chain(n.module_path)[:-1] if is_module_call(n) else _chain(n.module_path)
+        d = len(enclosing) + 1
+        if depth is not None and d > depth:
+            fold = enclosing[depth - 1]
+            if folded_row is None or folded_row.name != fold or open_chain[-1:] != [fold]:
+                info = graph.modules.get(fold)
+                folded_row = Row(fold, depth, info.type if info else "?", "", info.params if info else 0, "",
+                                 info.macs if info else 0, None, None)
+                self_chain = enclosing[:depth]
+                _open(rows, graph, open_chain, self_chain[:-1])
+                rows.append(folded_row)
+                open_chain[:] = self_chain
+            folded_row.output_shape, folded_row.rf, folded_row.stride = _shape_text(n), n.receptive_field, n.stride
+            continue
+        folded_row = None
+        _open(rows, graph, open_chain, enclosing)
+        rows.append(Row(n.id, d, n.op, _shape_text(n), n.params, n.formula, n.macs, n.receptive_field, n.stride))
+    return rows
+
+
+def _open(rows: list[Row], graph: "ModelGraph", open_chain: list[str], chain: list[str]) -> None:
+    """Emit header rows for the modules of `chain` that are not open yet."""
+    common = 0
+    while common < min(len(open_chain), len(chain)) and open_chain[common] == chain[common]:
+        common += 1
+    for i, path in enumerate(chain[common:], start=common):
+        info = graph.modules.get(path)
+        rows.append(Row(path, i + 1, info.type if info else "?", "", 0, "", 0, None, None))
+    open_chain[:] = chain
+
+
+def _fmt_macs(m: int) -> str:
+    if m >= 10**9:
+        return f"{m / 1e9:.2f} G"
+    if m >= 10**6:
+        return f"{m / 1e6:.2f} M"
+    if m >= 10**3:
+        return f"{m / 1e3:.1f} K"
+    return str(m) if m else ""
+
+
+def format_table(graph: "ModelGraph", depth: int | None = None) -> str:
+    from explorer.core.stats import fmt_int, fmt_shape
+
+    rows = table_rows(graph, depth)
+    header = ["Layer", "Type", "Output shape", "Params", "Formula", "MACs", "RF", "Stride"]
+    body = [["  " * max(r.depth - 1, 0) + r.name, r.type, r.output_shape, fmt_int(r.params) if r.params else "",
+             r.formula, _fmt_macs(r.macs), "" if r.rf is None else str(r.rf),
+             "" if r.stride is None else str(r.stride)] for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
+    right = {3, 5, 6, 7}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    rule = "-" * len(line(header))
+    weights = sum(n.weight_params for n in graph.nodes)
+    biases = sum(n.bias_params for n in graph.nodes)
+    out = [f"{graph.model_name}  input {fmt_shape(graph.input_shape)}", rule, line(header), rule]
+    out += [line(b) for b in body]
+    out += [rule,
+            f"Total params: {fmt_int(graph.total_params)} (weights {fmt_int(weights)}, biases {fmt_int(biases)})",
+            f"Total MACs: {fmt_int(graph.total_macs)} ({_fmt_macs(graph.total_macs)}, multiply-accumulates of "
+            f"convolutions and linear layers)",
+            "RF: receptive field and effective stride in input pixels (empty after flatten, dense layers and "
+            "global pooling: the whole image)"]
+    return "\n".join(out)
