@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QDockWidget
 
 from explorer.core import zoo
 from explorer.ui.main_window import DEFAULT_IMAGE, MainWindow, StartOptions
@@ -42,7 +43,7 @@ def test_window_opens_on_default_model_and_photo(qtbot):
     assert window.state.graph.total_params == 11_689_512  # resnet18, torchvision's num_params
     assert window.device_label.text() == "device: CPU"
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert titles == ["File", "Model", "View", "Help"]
+    assert titles == ["File", "Model", "View", "Notes", "Help"]
     assert window.centralWidget() is window.graph_panel
     assert window.inference_panel is not None
 
@@ -80,13 +81,17 @@ def test_drop_an_image_onto_the_window(qtbot):
 
 def test_settings_persist_across_two_windows(qtbot):
     first = _open_window(qtbot, model="alexnet")
-    first.resize(1111, 777)
+    first.resize(780, 560)  # within the offscreen screen (800×600), so restoring does not clamp it
+    size = (first.width(), first.height())
+    assert size != (1400, 860)  # not the first-start default
+    first.findChild(QDockWidget, "layersDock").setVisible(False)
     first.open_image(str(ROOT / "resources" / "images" / "coffee.jpg"))
     first.close()
 
     second = MainWindow(StartOptions())
     qtbot.addWidget(second)
-    assert (second.width(), second.height()) == (1111, 777)
+    assert (second.width(), second.height()) == size
+    assert second.findChild(QDockWidget, "layersDock").isHidden()  # the dock layout
     second.show()
     qtbot.waitUntil(lambda: second.state.handle is not None, timeout=LOAD_TIMEOUT)
     assert second.state.handle.name == "alexnet"  # the last model

@@ -14,8 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QProgressDialog,
-    QWidget,
+    QDockWidget, QFileDialog, QFrame, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+    QProgressDialog, QScrollArea, QWidget,
 )
 
 from explorer import __version__
@@ -55,6 +55,15 @@ class StartOptions:
 def _resolve(ref: str) -> type:
     module, _, name = ref.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def _scrollable(panel: QWidget) -> QScrollArea:
+    """Wrap a dock's panel so its minimum size never forces the window wider than a small screen."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(panel)
+    return area
 
 
 class _FirstPaint(QObject):
@@ -191,6 +200,8 @@ class MainWindow(QMainWindow):
         self.view_menu = menu.addMenu("&View")
         self.view_menu.aboutToShow.connect(self._fill_view_menu)
 
+        self.notes_menu = menu.addMenu("&Notes")  # filled with the panels, after the first paint
+
         help_menu = menu.addMenu("&Help")
         self._add_action(help_menu, "&About CNN Explorer", self.show_about)
 
@@ -250,13 +261,14 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # noqa: BLE001 - one broken panel must not take the app down
                 panel = QLabel(f"{spec.title} could not be opened:\n{exc}")
                 panel.setWordWrap(True)
-            dock.setWidget(panel)
+            dock.setWidget(_scrollable(panel))
             self.panels[spec.object_name] = panel
         self.inference_panel = self.panels.get(INFERENCE_DOCK.object_name)
         self.graph_panel = self._make_graph_panel()
         self.setCentralWidget(self.graph_panel)
         if not self._layout_restored:
             self._default_dock_sizes()
+        self._fill_notes_menu()
 
     def _make_graph_panel(self) -> QWidget:
         try:
@@ -478,6 +490,17 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction("Reset layout").triggered.connect(self.reset_layout)
+
+    def _fill_notes_menu(self) -> None:
+        """The study notes' views (R-CNN, SPPNet, Fast R-CNN, FCN, cards, charts, calculator)."""
+        from explorer.ui.notes.hub import VIEWS, open_view
+
+        self.notes_menu.clear()
+        for i, (title, ref) in enumerate(VIEWS):
+            action = self.notes_menu.addAction(title)
+            if i < 9:
+                action.setShortcut(QKeySequence(f"Alt+{i + 1}"))
+            action.triggered.connect(lambda _=False, r=ref: open_view(self.state, self, r))
 
     def reset_layout(self) -> None:
         for spec in [INFERENCE_DOCK, *DOCKS]:
