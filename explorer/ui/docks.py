@@ -22,4 +22,10 @@ class DockSpec:
 DOCKS: list[DockSpec] = [
     DockSpec("Inspector", "inspectorDock", "explorer.ui.inspector:InspectorPanel", "left"),
     DockSpec("Layers", "layersDock", "explorer.ui.layer_list:LayerList", "left", tabify_with="inspectorDock"),
+    DockSpec("Feature maps", "featureMapsDock", "explorer.ui.feature_maps:FeatureMapsPanel", "bottom"),
+    DockSpec("RPN anchors", "anchorsDock", "explorer.ui.anchors_view:AnchorsPanel", "bottom",
+             tabify_with="featureMapsDock"),
+    DockSpec("YOLO grid", "yoloDock", "explorer.ui.yolo_view:YoloPanel", "bottom", tabify_with="anchorsDock"),
+    DockSpec("Model card and notes", "notesDock", "explorer.ui.notes.hub:NotesPanel", "bottom",
+             tabify_with="yoloDock"),
 ]

@@ -230,8 +230,8 @@ class MainWindow(QMainWindow):
         width, height = self.width(), self.height()
         sized = [(name, size, orientation) for name, size, orientation in (
             ("inspectorDock", int(width * 0.2), Qt.Orientation.Horizontal),
-            (INFERENCE_DOCK.object_name, int(width * 0.36), Qt.Orientation.Horizontal),
-            ("featureMapsDock", int(height * 0.3), Qt.Orientation.Vertical),
+            (INFERENCE_DOCK.object_name, int(width * 0.38), Qt.Orientation.Horizontal),
+            ("featureMapsDock", int(height * 0.36), Qt.Orientation.Vertical),
         ) if name in self._docks]
         for name, size, orientation in sized:
             self.resizeDocks([self._docks[name]], [size], orientation)
@@ -267,7 +267,10 @@ class MainWindow(QMainWindow):
         self.graph_panel = self._make_graph_panel()
         self.setCentralWidget(self.graph_panel)
         if not self._layout_restored:
-            self._default_dock_sizes()
+            for name in ("inspectorDock", "featureMapsDock"):  # the first tab of each group in front
+                if name in self._docks:
+                    self._docks[name].raise_()
+            QTimer.singleShot(0, self._default_dock_sizes)  # once the new widgets have been laid out
         self._fill_notes_menu()
 
     def _make_graph_panel(self) -> QWidget:
@@ -401,6 +404,11 @@ class MainWindow(QMainWindow):
 
     def _on_graph_ready(self, graph) -> None:
         self.state.set_graph(graph)
+        if not self.state.selected_layer:
+            # Start on the first convolution, so the feature maps show something on the first screen.
+            first_conv = next((n.id for n in graph.nodes if n.kind == "conv"), "")
+            if first_conv:
+                self.state.select_layer(first_conv)
         self._maybe_screenshot()
 
     def _on_model_failed(self, text: str) -> None:
