@@ -1,0 +1,131 @@
+"""Turning an RGB uint8 frame into what a zoo model expects, and remembering how to map back.
+
+Per ZooEntry.preprocess:
+- "imagenet": torchvision's ImageClassification preset, i.e. what `Weights.transforms()` returns for the
+  classifiers (resize the shorter side to 256, centre-crop 224, scale to 0..1, normalise with ImageNet's
+  mean/std). Models without torchvision weights (alexnet2012 at 227) get the same preset at their own input
+  size (resize = crop·256/224).
+- "segmentation": the SemanticSegmentation preset of FCN's weights (shorter side to 520, normalise; no crop).
+- "detection": the raw image as float 0..1; torchvision's detectors normalise and resize inside
+  (GeneralizedRCNNTransform) and map boxes back to the size they were given.
+- "yolo": resize to the entry's input size (448×448, aspect not kept, as darknet does) and scale to 0..1.
+
+The transforms run on the engine's device (on CUDA the uint8 frame is copied through a pinned host buffer
+with a non-blocking copy, then resized there), so only the 8-bit image crosses the bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from explorer.core.zoo import ZooEntry
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Prepared:
+    """A model input and the map from source pixels to model-input pixels: input = source·scale − offset."""
+
+    tensor: "torch.Tensor"                 # (1, 3, H, W) float on the device
+    model_input: Any                       # what model(...) is called with (detectors take a list of (3, H, W))
+    input_size: tuple[int, int]            # (H, W) of `tensor`
+    scale: tuple[float, float]             # (sx, sy) model-input pixels per source pixel
+    offset: tuple[float, float] = (0.0, 0.0)  # (x, y) crop offset in model-input pixels (centre crop)
+
+
+def _classification_preset(entry: "ZooEntry"):
+    from torchvision.transforms._presets import ImageClassification
+
+    from explorer.core import zoo
+
+    weights = zoo.tv_weights_enum(entry)
+    if weights is not None:
+        preset = weights.transforms()
+        if isinstance(preset, ImageClassification):
+            return preset
+    crop = int(entry.input_size[0])
+    return ImageClassification(crop_size=crop, resize_size=int(round(crop * 256 / 224)))
+
+
+def _segmentation_preset(entry: "ZooEntry"):
+    from torchvision.transforms._presets import SemanticSegmentation
+
+    from explorer.core import zoo
+
+    weights = zoo.tv_weights_enum(entry)
+    if weights is not None:
+        preset = weights.transforms()
+        if isinstance(preset, SemanticSegmentation):
+            return preset
+    return SemanticSegmentation(resize_size=int(entry.input_size[0]))
+
+
+class Preprocessor:
+    """Callable `prep(image) -> Prepared` for one zoo entry on one device; keeps a pinned buffer on CUDA."""
+
+    def __init__(self, entry: "ZooEntry", device: str = "cpu") -> None:
+        self.entry = entry
+        self.device = device
+        self.kind = entry.preprocess
+        self._pinned: Any = None
+        if self.kind == "imagenet":
+            self.preset = _classification_preset(entry)
+        elif self.kind == "segmentation":
+            self.preset = _segmentation_preset(entry)
+        elif self.kind in ("detection", "yolo"):
+            self.preset = None
+        else:
+            raise ValueError(f"unknown preprocessing '{self.kind}' for {entry.name}")
+
+    def _upload(self, image: np.ndarray) -> "torch.Tensor":
+        """uint8 HWC numpy → uint8 CHW tensor on the device (pinned + non_blocking on CUDA)."""
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(image))
+        if self.device.startswith("cuda"):
+            if self._pinned is None or self._pinned.shape != t.shape:
+                self._pinned = torch.empty(t.shape, dtype=torch.uint8, pin_memory=True)
+            # Reusing the pinned buffer is safe: the engine synchronises after each forward pass, so the
+            # previous frame's asynchronous copy has finished before this one overwrites the buffer.
+            self._pinned.copy_(t)
+            t = self._pinned.to(self.device, non_blocking=True)
+        elif self.device != "cpu":
+            t = t.to(self.device)
+        return t.permute(2, 0, 1)
+
+    def __call__(self, image: np.ndarray) -> Prepared:
+        import torch
+        import torchvision.transforms.functional as F
+
+        h, w = image.shape[:2]
+        chw = self._upload(image)
+        if self.kind == "imagenet":
+            p = self.preset
+            x = p(chw)
+            crop_h, crop_w = x.shape[-2:]
+            short = p.resize_size[0]
+            rh, rw = (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
+            # torchvision's center_crop: top = int(round((H - crop) / 2))
+            offset = (float(int(round((rw - crop_w) / 2.0))), float(int(round((rh - crop_h) / 2.0))))
+            x = x.unsqueeze(0)
+            return Prepared(x, x, (int(crop_h), int(crop_w)), (rw / w, rh / h), offset)
+        if self.kind == "segmentation":
+            x = self.preset(chw).unsqueeze(0)
+            ih, iw = x.shape[-2:]
+            return Prepared(x, x, (int(ih), int(iw)), (iw / w, ih / h))
+        if self.kind == "detection":
+            x = F.convert_image_dtype(chw, torch.float32)
+            return Prepared(x.unsqueeze(0), [x], (h, w), (1.0, 1.0))
+        # yolo: darknet resizes the whole image to the network's size, aspect not kept
+        ih, iw = self.entry.input_size
+        x = F.resize(chw, [ih, iw], antialias=True)
+        x = F.convert_image_dtype(x, torch.float32).unsqueeze(0)
+        return Prepared(x, x, (int(ih), int(iw)), (iw / w, ih / h))

@@ -1,0 +1,405 @@
+"""Where frames come from: one image, a folder of images, a video file or a camera.
+
+Still sources (ImageSource, FolderSource) hand out frames on request. Streaming sources (VideoSource,
+CameraSource) wrap `cv2.VideoCapture` and are read by a CaptureThread that keeps only the newest frame in a
+one-slot holder (LatestSlot): when the consumer (the inference worker, the display) is slower than the
+source, stale frames are dropped and counted, never queued, so what is shown is always the latest capture
+(the same policy as a camera driver with a one-buffer ring). Pause freezes the stream; `step()` reads exactly
+one frame while paused. End of a video and read failures in the middle of a stream are reported, not raised
+in the capture thread.
+
+No Qt here: explorer/ui/source_controller.py turns the thread's newest frame into AppState.set_frame.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Generic, TypeVar
+
+import cv2
+import numpy as np
+
+from explorer.core.errors import ImageLoadError, SourceError
+from explorer.core.images import is_image_path, load_image
+from explorer.core.results import Frame
+
+T = TypeVar("T")
+
+
+class EndOfStream(SourceError):
+    """A video file reached its last frame."""
+
+
+# -- still sources --------------------------------------------------------------------------------------------
+class ImageSource:
+    """One image file."""
+
+    kind = "image"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        t0 = time.perf_counter()
+        image = load_image(self.path)
+        self.frame = Frame(image, str(self.path), 0, time.perf_counter(), (time.perf_counter() - t0) * 1000)
+
+    def current(self) -> Frame:
+        return self.frame
+
+    def close(self) -> None:  # nothing held open
+        pass
+
+
+@dataclass
+class SkippedFile:
+    path: Path
+    message: str
+
+
+class FolderSource:
+    """The images of a folder in name order, stepped with next()/previous(); bad files are skipped and reported.
+
+    `skipped` lists every file that failed to decode (with its one-sentence message); `on_skip` is called for
+    each as it is found, so a UI can show it in the status bar.
+    """
+
+    kind = "folder"
+
+    def __init__(self, path: str | os.PathLike, on_skip: Callable[[SkippedFile], None] | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise SourceError(f"cannot open folder '{self.path}': it is not a folder")
+        try:
+            entries = sorted(p for p in self.path.iterdir() if p.is_file() and is_image_path(p))
+        except OSError as exc:
+            raise SourceError(f"cannot list folder '{self.path}': {exc.strerror or exc}") from None
+        if not entries:
+            raise SourceError(f"folder '{self.path}' holds no image files")
+        self.files: list[Path] = entries
+        self.skipped: list[SkippedFile] = []
+        self.on_skip = on_skip
+        self.position = -1
+        self.frame: Frame | None = None
+        if self._move(+1, start=0) is None:
+            raise SourceError(f"none of the {len(entries)} image files in '{self.path}' could be decoded")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _skip(self, path: Path, message: str) -> None:
+        if all(s.path != path for s in self.skipped):
+            item = SkippedFile(path, message)
+            self.skipped.append(item)
+            if self.on_skip:
+                self.on_skip(item)
+
+    def _move(self, step: int, start: int | None = None) -> Frame | None:
+        """Go to the next decodable file in direction `step` (wrapping around); None when none decodes."""
+        n = len(self.files)
+        pos = (self.position + step) % n if start is None else start
+        for _ in range(n):
+            path = self.files[pos]
+            t0 = time.perf_counter()
+            try:
+                image = load_image(path)
+            except ImageLoadError as exc:
+                self._skip(path, str(exc))
+                pos = (pos + step) % n
+                continue
+            self.position = pos
+            self.frame = Frame(image, str(path), pos, time.perf_counter(), (time.perf_counter() - t0) * 1000)
+            return self.frame
+        return None
+
+    def current(self) -> Frame:
+        assert self.frame is not None
+        return self.frame
+
+    def next(self) -> Frame:
+        return self._move(+1) or self.current()
+
+    def previous(self) -> Frame:
+        return self._move(-1) or self.current()
+
+    def __iter__(self):
+        """Every decodable image once, from the first (bad ones are skipped and recorded in `skipped`)."""
+        for pos, path in enumerate(self.files):
+            t0 = time.perf_counter()
+            try:
+                image = load_image(path)
+            except ImageLoadError as exc:
+                self._skip(path, str(exc))
+                continue
+            yield Frame(image, str(path), pos, time.perf_counter(), (time.perf_counter() - t0) * 1000)
+
+    def close(self) -> None:
+        pass
+
+
+# -- streaming sources ----------------------------------------------------------------------------------------
+class _CaptureSource:
+    """A cv2.VideoCapture read frame by frame; `read()` returns an RGB Frame or raises SourceError/EndOfStream."""
+
+    kind = "stream"
+    live = False  # a camera: frames keep coming; a file: it ends
+
+    def __init__(self, cap: cv2.VideoCapture, name: str) -> None:
+        self.cap = cap
+        self.name = name
+        self.index = 0
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 0.5 < fps < 1000 else 0.0
+        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self._lock = threading.Lock()  # VideoCapture is not thread-safe; read and release under this lock
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) reported by the capture."""
+        return int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    def read(self) -> Frame:
+        t0 = time.perf_counter()
+        with self._lock:
+            if self.cap is None:
+                raise SourceError(f"{self.name} is closed")
+            try:
+                ok, bgr = self.cap.read()
+            except cv2.error as exc:
+                raise SourceError(f"reading {self.name} failed at frame {self.index}: {exc.err}") from None
+        if not ok or bgr is None or bgr.size == 0:
+            if not self.live and self.frame_count and self.index >= self.frame_count - 1:
+                raise EndOfStream(f"{self.name} ended after {self.index} frames")
+            if not self.live and self.index > 0 and not self.frame_count:
+                raise EndOfStream(f"{self.name} ended after {self.index} frames")
+            where = "the first frame" if self.index == 0 else f"frame {self.index}"
+            raise SourceError(f"reading {self.name} failed at {where}: the stream is broken or was unplugged")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+        frame = Frame(rgb, self.name, self.index, time.perf_counter(), (time.perf_counter() - t0) * 1000)
+        self.index += 1
+        return frame
+
+    def close(self) -> None:
+        with self._lock:
+            if self.cap is not None:
+                self.cap.release()
+                self.cap = None
+
+
+class VideoSource(_CaptureSource):
+    """A video file decoded by OpenCV."""
+
+    kind = "video"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        p = Path(path)
+        if not p.exists():
+            raise SourceError(f"cannot open video '{p}': no such file")
+        if p.is_dir():
+            raise SourceError(f"cannot open video '{p}': it is a folder")
+        # OpenCV's FFmpeg backend takes a UTF-8 path string; reading from bytes is not possible for video.
+        cap = cv2.VideoCapture(str(p))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"cannot open video '{p.name}': OpenCV cannot decode it")
+        super().__init__(cap, p.name)
+        self.path = p
+
+
+class CameraSource(_CaptureSource):
+    """A camera by index (or, for tests and IP cameras, a device path/URL), at a chosen resolution."""
+
+    kind = "camera"
+    live = True
+
+    def __init__(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> None:
+        cap = cv2.VideoCapture(index)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"no camera at index {index}" if isinstance(index, int)
+                              else f"cannot open camera '{index}'")
+        if resolution is not None:
+            # A request: the driver picks its nearest mode; `size` reports what it chose.
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, int(resolution[0]))
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, int(resolution[1]))
+        super().__init__(cap, f"camera:{index}")
+        self.requested_resolution = resolution
+
+
+# -- the capture thread ---------------------------------------------------------------------------------------
+class LatestSlot(Generic[T]):
+    """A one-slot holder: `put` replaces whatever is waiting (counted in `dropped`); `take` empties it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: T | None = None
+        self.dropped = 0
+        self.put_count = 0
+
+    def put(self, item: T) -> bool:
+        """Store `item`; True when it replaced an item nobody had taken (a dropped, stale frame)."""
+        with self._cond:
+            replaced = self._item is not None
+            if replaced:
+                self.dropped += 1
+            self._item = item
+            self.put_count += 1
+            self._cond.notify_all()
+            return replaced
+
+    def take(self, timeout: float | None = 0.0) -> T | None:
+        """The waiting item (removing it), waiting up to `timeout` seconds (None = forever); None if nothing."""
+        with self._cond:
+            if self._item is None and timeout != 0.0:
+                self._cond.wait_for(lambda: self._item is not None, timeout)
+            item, self._item = self._item, None
+            return item
+
+    def peek(self) -> T | None:
+        with self._cond:
+            return self._item
+
+
+class CaptureThread(threading.Thread):
+    """Reads a streaming source in its own thread into a LatestSlot.
+
+    pace: for video files, sleep to play at the file's own frame rate (a camera paces itself). Without pacing
+    the file is read as fast as it decodes and the slot drops what the consumer cannot take.
+    loop: restart a video file at its end instead of stopping.
+    `status` is "running", "paused", "ended" or "error"; `message` says why it stopped; `on_event(status,
+    message)` is called from this thread when it stops.
+    """
+
+    def __init__(self, source: _CaptureSource, *, pace: bool = True, loop: bool = False,
+                 on_event: Callable[[str, str], None] | None = None) -> None:
+        super().__init__(name=f"capture {source.name}", daemon=True)
+        self.source = source
+        self.slot: LatestSlot[Frame] = LatestSlot()
+        self.pace = pace and not source.live and source.fps > 0
+        self.loop = loop
+        self.on_event = on_event
+        self.status = "running"
+        self.message = ""
+        self.frames_read = 0
+        self.last_frame: Frame | None = None
+        self._stop_event = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._step_requests = 0
+        self._lock = threading.Lock()
+
+    # -- control, from any thread --
+    @property
+    def dropped(self) -> int:
+        return self.slot.dropped
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def pause(self) -> None:
+        self._resume.clear()
+        if self.status == "running":
+            self.status = "paused"
+
+    def resume(self) -> None:
+        if self.status == "paused":
+            self.status = "running"
+        self._resume.set()
+
+    def toggle_pause(self) -> bool:
+        """Pause or resume; returns True when now paused."""
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+        return self.paused
+
+    def step(self) -> None:
+        """While paused, read exactly one more frame (pauses first if running)."""
+        if not self.paused:
+            self.pause()
+        with self._lock:
+            self._step_requests += 1
+        self._resume.set()  # wake the loop for one frame; it clears again after reading
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop_event.set()
+        self._resume.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+        self.source.close()
+
+    # -- the loop --
+    def run(self) -> None:
+        period = 1.0 / self.source.fps if self.pace else 0.0
+        next_time = time.perf_counter()
+        while not self._stop_event.is_set():
+            self._resume.wait()
+            if self._stop_event.is_set():
+                break
+            stepping = False
+            with self._lock:
+                if self._step_requests:
+                    self._step_requests -= 1
+                    stepping = True
+            try:
+                frame = self.source.read()
+            except EndOfStream as exc:
+                if self.loop and isinstance(self.source, VideoSource) and self.frames_read:
+                    self._rewind()
+                    continue
+                self._finish("ended", str(exc))
+                return
+            except SourceError as exc:
+                self._finish("error", str(exc))
+                return
+            self.frames_read += 1
+            self.last_frame = frame
+            self.slot.put(frame)
+            if stepping:
+                with self._lock:
+                    if not self._step_requests:
+                        self._resume.clear()
+                next_time = time.perf_counter()
+                continue
+            if period:
+                next_time += period
+                delay = next_time - time.perf_counter()
+                if delay > 0:
+                    self._stop_event.wait(delay)
+                else:
+                    next_time = time.perf_counter()  # behind: do not try to catch up with a burst
+
+    def _rewind(self) -> None:
+        with self.source._lock:
+            if self.source.cap is not None:
+                self.source.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self.source.index = 0
+
+    def _finish(self, status: str, message: str) -> None:
+        self.status = status
+        self.message = message
+        if self.on_event:
+            self.on_event(status, message)
+
+
+def open_source(spec: str | int, resolution: tuple[int, int] | None = None):
+    """A source from a command-line SOURCE: a camera index ("0"), a folder, a video file or an image file."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return CameraSource(int(spec), resolution)
+    p = Path(spec)
+    if p.is_dir():
+        return FolderSource(p)
+    if not p.exists():
+        raise SourceError(f"cannot open '{spec}': no such file, folder or camera index")
+    if is_image_path(p):
+        return ImageSource(p)
+    return VideoSource(p)
+
+
+def frame_from_array(image: np.ndarray, name: str = "array", index: int = 0) -> Frame:
+    """Wrap an RGB uint8 array as a Frame (used by tests and benchmarks)."""
+    return Frame(np.ascontiguousarray(image), name, index, time.perf_counter(), 0.0)

@@ -1,0 +1,278 @@
+"""Putting weights into a zoo model: random, pretrained (torchvision), bundled (resources/) or a file.
+
+Nothing from a checkpoint is ever executed: every file goes through `torch.load(weights_only=True)`, whose
+restricted unpickler accepts tensors and plain containers only and refuses any other global (a pickle whose
+`__reduce__` would call a function).
+
+Pretrained weights come from torchvision's weights enum (`Weights.url`) and torch.hub's cache
+(`torch.hub.get_dir()/checkpoints/<file name of the URL>`), the same file torchvision's builders use. When the
+file is missing it is downloaded into that cache. torch.hub's own `download_url_to_file` reports progress only
+to a tqdm bar on stderr and cannot be interrupted, so the download here is the same loop (urllib, 8 KiB
+chunks, a `.partial` file moved into place at the end, SHA-256 prefix checked against the file name as
+torch.hub's HASH_REGEX does) with a progress callback and a cancel check between chunks. The cached file is
+then loaded through `torch.hub.load_state_dict_from_url` (weights_only=True), which finds it in the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlparse
+
+from explorer.core.errors import WeightsError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from explorer.core.zoo import ZooEntry
+
+ProgressFn = Callable[[int, int], None]           # (bytes done, bytes total or 0 when unknown)
+CancelCheck = Callable[[], bool] | threading.Event
+
+RESOURCES_ROOT: Path | None = None   # tests may set this; otherwise env CNN_EXPLORER_RESOURCES or <repo>/resources
+CHUNK = 64 * 1024
+RANDOM_NOTE = "random weights: predictions are meaningless"
+
+
+@dataclass
+class WeightsInfo:
+    """What was loaded: the spec the user chose and where the numbers came from."""
+
+    spec: str                  # "random", "pretrained", "bundled" or the file path
+    kind: str                  # "random" | "pretrained" | "bundled" | "file"
+    source: str = ""           # URL, cache file or file path
+    note: str = ""             # shown next to predictions (e.g. RANDOM_NOTE)
+    ignored_keys: list[str] = field(default_factory=list)  # keys of the checkpoint the model does not use by design
+
+    @property
+    def is_random(self) -> bool:
+        return self.kind == "random"
+
+
+class DownloadCancelled(WeightsError):
+    """The user cancelled a download."""
+
+
+def resources_root() -> Path:
+    if RESOURCES_ROOT is not None:
+        return Path(RESOURCES_ROOT)
+    env = os.environ.get("CNN_EXPLORER_RESOURCES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def hub_checkpoint_dir() -> Path:
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def pretrained_url(entry: "ZooEntry") -> str:
+    """The URL of torchvision's weights for `entry`; env CNN_EXPLORER_WEIGHTS_MIRROR replaces the host part."""
+    from explorer.core import zoo
+
+    weights = zoo.tv_weights_enum(entry)
+    if weights is None:
+        raise WeightsError(f"{entry.name} has no pretrained torchvision weights; choose one of: "
+                           f"{', '.join(entry.weight_choices)} or a file")
+    url = weights.url
+    mirror = os.environ.get("CNN_EXPLORER_WEIGHTS_MIRROR")
+    if mirror:
+        url = mirror.rstrip("/") + "/" + os.path.basename(urlparse(url).path)
+    return url
+
+
+def _cancelled(cancel: CancelCheck | None) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def download(url: str, dst: str | os.PathLike, *, progress: ProgressFn | None = None,
+             cancel: CancelCheck | None = None, check_hash: bool = True, timeout: float = 30.0) -> Path:
+    """Download `url` to `dst` through a `.partial` file; nothing is left at `dst` on error or cancel.
+
+    The SHA-256 must start with the hash in the file name (torch.hub's convention, e.g. resnet18-f37072fd.pth).
+    """
+    import torch.hub
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f"{dst.name}.{uuid.uuid4().hex}.partial")
+    match = torch.hub.HASH_REGEX.search(dst.name) if check_hash else None
+    hash_prefix = match.group(1) if match and match.group(1) else None
+    sha = hashlib.sha256()
+    done = 0
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": "torch.hub"})
+        try:
+            resp = urllib.request.urlopen(req, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            raise WeightsError(f"cannot download '{url}': the server answered {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise WeightsError(f"cannot download '{url}' (no internet?): {reason}") from None
+        with resp, open(tmp, "wb") as f:
+            total = int(resp.headers.get("Content-Length") or 0)
+            if progress:
+                progress(0, total)
+            while True:
+                if _cancelled(cancel):
+                    raise DownloadCancelled(f"download of '{os.path.basename(dst)}' cancelled")
+                try:
+                    chunk = resp.read(CHUNK)
+                except OSError as exc:
+                    raise WeightsError(f"download of '{url}' broke off after {done} bytes: {exc}") from None
+                if not chunk:
+                    break
+                f.write(chunk)
+                sha.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+        if total and done != total:
+            raise WeightsError(f"download of '{url}' broke off after {done} of {total} bytes")
+        if hash_prefix and not sha.hexdigest().startswith(hash_prefix):
+            raise WeightsError(f"downloaded '{dst.name}' is damaged: its SHA-256 does not start with {hash_prefix}")
+        shutil.move(str(tmp), str(dst))
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dst
+
+
+# -- checkpoints ----------------------------------------------------------------------------------------------
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A state_dict from a file (torch.load weights_only=True); accepts {"state_dict"|"model": ...} wrappers."""
+    import pickle
+
+    import torch
+
+    p = Path(path)
+    if not p.exists():
+        raise WeightsError(f"cannot open weights '{p}': no such file")
+    if p.is_dir():
+        raise WeightsError(f"cannot open weights '{p}': it is a folder")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "Unsupported global" in text or "Unsupported class" in text:
+            raise WeightsError(f"refusing '{p.name}': it holds objects other than tensors (code that would run "
+                               f"when unpickled); only plain state_dicts are loaded") from None
+        raise WeightsError(f"cannot load '{p.name}': the file is corrupt or not a PyTorch checkpoint") from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, AttributeError, TypeError, IndexError) as exc:
+        del exc
+        raise WeightsError(f"cannot load '{p.name}': the file is corrupt or not a PyTorch checkpoint") from None
+    return _unwrap(obj, p.name)
+
+
+def _unwrap(obj: Any, name: str) -> dict[str, Any]:
+    import torch
+
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model", "model_state_dict", "model_state"):
+            if key in obj and isinstance(obj[key], dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"'{name}' is not a state_dict: expected a mapping of parameter names to tensors")
+    if all(k.startswith("module.") for k in obj):  # saved from DataParallel/DistributedDataParallel
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return obj
+
+
+def _preview(keys: list[str], n: int = 4) -> str:
+    shown = ", ".join(keys[:n])
+    return shown + (f", … (+{len(keys) - n} more)" if len(keys) > n else "")
+
+
+def apply_state_dict(model: "nn.Module", state: dict[str, Any], name: str, model_name: str,
+                     ignore_prefixes: tuple[str, ...] = ()) -> list[str]:
+    """Load `state` strictly; any mismatch raises WeightsError listing missing/unexpected keys and shapes.
+
+    Keys under `ignore_prefixes` (parts the zoo model drops by design, e.g. GoogLeNet's aux heads) are skipped
+    and returned.
+    """
+    own = model.state_dict()
+    ignored = [k for k in state if k not in own and k.startswith(ignore_prefixes)] if ignore_prefixes else []
+    state = {k: v for k, v in state.items() if k not in ignored}
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys ({_preview(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys ({_preview(unexpected)})")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatches, checkpoint vs model ({_preview(shapes, 3)})")
+        raise WeightsError(f"'{name}' does not fit {model_name}: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+    return ignored
+
+
+def _densenet_keys(state: dict[str, Any]) -> dict[str, Any]:
+    """torchvision's DenseNet checkpoints use old key names ('norm.1'); torchvision/models/densenet.py renames."""
+    pattern = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    out = {}
+    for key, value in state.items():
+        m = pattern.match(key)
+        out[m.group(1) + m.group(2) if m else key] = value
+    return out
+
+
+# -- the entry point ------------------------------------------------------------------------------------------
+def load_weights(model: "nn.Module", entry: "ZooEntry", spec: str, *, progress: ProgressFn | None = None,
+                 cancel: CancelCheck | None = None) -> WeightsInfo:
+    """Put the weights named by `spec` into `model` (built by zoo.build, on any device) and say what was done."""
+    spec = (spec or "random").strip()
+    if spec == "random":
+        return WeightsInfo("random", "random", note=RANDOM_NOTE)
+    if spec == "pretrained":
+        return _load_pretrained(model, entry, progress, cancel)
+    if spec == "bundled":
+        if not entry.bundled_weights:
+            raise WeightsError(f"{entry.name} has no bundled weights; choose one of: "
+                               f"{', '.join(entry.weight_choices)} or a file")
+        path = resources_root() / entry.bundled_weights
+        if not path.is_file():
+            raise WeightsError(f"bundled weights for {entry.name} are missing: expected '{path}'")
+        apply_state_dict(model, read_checkpoint(path), path.name, entry.name)
+        return WeightsInfo("bundled", "bundled", str(path))
+    path = Path(spec).expanduser()
+    apply_state_dict(model, read_checkpoint(path), path.name, entry.name)
+    return WeightsInfo(str(path), "file", str(path))
+
+
+def _load_pretrained(model, entry, progress, cancel) -> WeightsInfo:
+    import torch.hub
+
+    url = pretrained_url(entry)
+    cached = hub_checkpoint_dir() / os.path.basename(urlparse(url).path)
+    if not cached.is_file():
+        download(url, cached, progress=progress, cancel=cancel)
+    try:
+        state = torch.hub.load_state_dict_from_url(url, model_dir=str(cached.parent), map_location="cpu",
+                                                   progress=False, check_hash=True, weights_only=True)
+    except Exception:  # noqa: BLE001 - a damaged cache file: say which one, as read_checkpoint would
+        state = read_checkpoint(cached)
+    state = _unwrap(state, cached.name)
+    if entry.family == "DenseNet":
+        state = _densenet_keys(state)
+    ignored = apply_state_dict(model, state, cached.name, entry.name, ignore_prefixes=("aux1.", "aux2."))
+    return WeightsInfo("pretrained", "pretrained", str(cached), ignored_keys=ignored)

@@ -1,0 +1,204 @@
+"""The live inference panel driven through pytest-qt: sources, results, overlays, errors, probes."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from explorer.core import zoo
+from explorer.core.results import Detection, Frame, FrameResult, Segmentation
+from explorer.ui.inference_panel import InferencePanel, SegmentationOverlay, voc_palette
+from explorer.ui.state import AppState, ModelHandle
+from tests.test_sources import write_video
+
+
+class FakeWindow:
+    """Stands in for the main window's load_model (the lead's), recording requests."""
+
+    def __init__(self):
+        self.requests = []
+
+    def load_model(self, name, weights="", device=""):
+        self.requests.append((name, weights))
+
+
+@pytest.fixture
+def panel(qtbot):
+    state = AppState()
+    window = FakeWindow()
+    p = InferencePanel(state, window)
+    qtbot.addWidget(p)
+    p.resize(800, 600)
+    yield p
+    p.shutdown()
+
+
+def handle_for(name, weights="random"):
+    torch.manual_seed(0)
+    return ModelHandle(name, zoo.get(name), zoo.build(name), weights, "cpu")
+
+
+def test_open_image_and_bad_path_keeps_previous(panel, qtbot, sample_image_path, tmp_path):
+    with qtbot.waitSignal(panel.state.frameChanged, timeout=5000):
+        assert panel.open_image(str(sample_image_path)) is True
+    shown = panel.image_item.image
+    ref = cv2.cvtColor(cv2.imread(str(sample_image_path)), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(shown, ref)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    for bad in (str(tmp_path / "missing.png"), str(tmp_path / "broken.jpg"), str(tmp_path)):
+        with qtbot.waitSignal(panel.state.error, timeout=5000) as blocker:
+            assert panel.open_image(bad) is False
+        assert "\n" not in blocker.args[0]
+        assert panel.image_item.image is shown and panel.state.frame.source == str(sample_image_path)
+    with qtbot.waitSignal(panel.state.error, timeout=5000) as blocker:
+        assert panel.open_camera(57) is False
+    assert "no camera" in blocker.args[0]
+
+
+def test_classification_result_banner_table_and_weights_combo(panel, qtbot, sample_image_path):
+    panel.open_image(str(sample_image_path))
+    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
+        panel.state.set_model(handle_for("resnet18"))
+    result = blocker.args[0]
+    assert len(result.topk) == 5 and result.weights == "random"
+    assert not panel.banner.isHidden()
+    assert [panel.table.item(r, 1).text() for r in range(5)] == [c.label for c in result.topk]
+    assert panel.table.item(0, 2).text() == f"{result.topk[0].score:.3f}"
+    assert "forward" in panel.timing_label.text() and "draw" in result.timing_ms
+    # the weights combo: the entry's choices + File…; choosing one asks the main window to reload
+    items = [panel.weights_combo.itemText(i) for i in range(panel.weights_combo.count())]
+    assert items == ["random", "pretrained", "File…"]
+    panel.weights_combo.activated.emit(1)
+    assert panel.window_.requests == [("resnet18", "pretrained")]
+    # a probe added from the panel reaches the engine and its data comes back in the result
+    probe = _ShapeProbe()
+    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
+        panel.add_probe(probe)
+    assert blocker.args[0].extras["layer4"] == (1, 512, 7, 7)
+    assert panel.engine_probes == ["layer4"]
+    panel.remove_probe("layer4")
+    assert panel.engine_probes == []
+
+
+class _ShapeProbe:
+    name = "layer4"
+
+    def attach(self, model):
+        self.shape = None
+        self.h = model.layer4.register_forward_hook(lambda m, i, o: setattr(self, "shape", tuple(o.shape)))
+
+    def detach(self):
+        self.h.remove()
+
+    def collect(self, ctx):
+        return self.shape
+
+
+def test_video_plays_through_resnet18(panel, qtbot, tmp_path):
+    video = write_video(tmp_path / "clip.avi", n=30, size=(96, 64), fps=30.0)
+    panel.state.set_model(handle_for("resnet18"))
+    results = []
+    panel.state.resultReady.connect(results.append)
+    fps = []
+    panel.state.fpsChanged.connect(fps.append)
+    assert panel.open_video(str(video), loop=True)  # loops: a slow, shared CPU still sees several results
+    qtbot.waitUntil(lambda: len(results) >= 3, timeout=60000)
+    stamps = [r.frame.timestamp for r in results]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # newer frames each time, in order
+    assert all(r.topk and r.frame.image.shape == (64, 96, 3) for r in results)
+    assert fps and fps[-1] > 0
+    # pause freezes, step advances by exactly one frame
+    panel.toggle_pause()
+    assert panel.controller.paused
+    qtbot.wait(200)
+    frames_before = panel.controller.capture.frames_read
+    panel.step()
+    qtbot.waitUntil(lambda: panel.controller.capture.frames_read == frames_before + 1, timeout=5000)
+    qtbot.wait(150)
+    assert panel.controller.capture.frames_read == frames_before + 1
+
+
+def test_video_end_is_reported(panel, qtbot, tmp_path):
+    video = write_video(tmp_path / "short.avi", n=3, size=(32, 32), fps=100.0)
+    with qtbot.waitSignal(panel.state.message, timeout=10000) as blocker:
+        panel.open_video(str(video))
+    assert "ended after 3 frames" in blocker.args[0]
+
+
+def test_folder_next_previous_and_bad_file(panel, qtbot, tmp_path):
+    for i, name in enumerate(("a.png", "c.png")):
+        cv2.imwrite(str(tmp_path / name), np.full((10, 10, 3), 50 * (i + 1), np.uint8))
+    (tmp_path / "b.png").write_bytes(b"nope")
+    assert panel.open_folder(str(tmp_path))
+    assert panel.image_item.image[0, 0, 0] == 50
+    with qtbot.waitSignal(panel.state.error, timeout=5000) as blocker:
+        panel.next_item()
+    assert "b.png" in blocker.args[0]
+    assert panel.image_item.image[0, 0, 0] == 100
+    panel.previous_item()
+    assert panel.image_item.image[0, 0, 0] == 50
+
+
+def test_detection_boxes_and_threshold_slider(panel, qtbot):
+    img = (np.random.default_rng(0).random((120, 200, 3)) * 255).astype(np.uint8)
+    panel.state.set_frame(Frame(img, "random.png"))
+    panel.engine_options = {"score_threshold": 0.0}  # random weights: keep every box
+    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
+        panel.state.set_model(handle_for("yolov1-tiny"))
+    result = blocker.args[0]
+    assert panel.threshold_row.isVisibleTo(panel)
+    assert result.boxes
+    scores = sorted(d.score for d in result.boxes)
+    mid = scores[len(scores) // 2]
+    panel.set_score_threshold(0.0)
+    assert len(panel.detections.shown) == len(result.boxes)
+    panel.threshold_slider.setValue(int(np.ceil(mid * 100)))
+    expected = [d for d in result.boxes if d.score >= panel.threshold_slider.value() / 100]
+    assert panel.detections.shown == expected
+    rect = panel.detections._paths[expected[0].class_index].path().boundingRect() if expected else None
+    if expected:  # boxes are drawn in source pixels, inside the 200×120 frame
+        assert rect.left() >= 0 and rect.right() <= 200 and rect.bottom() <= 120
+
+
+def test_segmentation_overlay_colours_and_legend(panel, qtbot):
+    mask = np.zeros((20, 30), np.int64)
+    mask[5:10, 5:20] = 15  # person
+    mask[12:18, 2:8] = 8   # cat
+    labels = zoo.tv_weights_enum(zoo.get("fcn_resnet50")).meta["categories"]
+    frame = Frame(np.zeros((20, 30, 3), np.uint8), "x.png")
+    res = FrameResult(frame, "fcn_resnet50", "random", "cpu", "segmentation",
+                      segmentation=Segmentation(mask, ["__background__", "cat", "person"], list(labels)))
+    overlay = panel.segmentation
+    overlay.set_result(res)
+    rgba = overlay.item.image
+    assert tuple(rgba[7, 10, :3]) == (192, 128, 128)  # VOC's colour for person (VOCdevkit labelcolormap)
+    assert tuple(rgba[15, 4, :3]) == (64, 0, 0)       # cat
+    assert rgba[0, 0, 3] == 0 and rgba[7, 10, 3] > 100  # background transparent, classes semi-transparent
+    assert tuple(voc_palette()[1]) == (128, 0, 0)
+    panel._fill_table(res)
+    names = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    assert names[:3] == ["__background__", "cat", "person"]
+    assert panel.table.item(2, 2).text() == f"{100 * 75 / 600:.1f}%"
+
+
+def test_screenshot(panel, qtbot, sample_image_path, tmp_path):
+    """Renders the panel with a detection result; CNN_EXPLORER_SHOTS=folder keeps the picture."""
+    panel.open_image(str(sample_image_path))
+    frame = panel.state.frame
+    h, w = frame.image.shape[:2]
+    res = FrameResult(frame, "fasterrcnn_resnet50_fpn", "random", "cpu", "detection",
+                      boxes=[Detection((w * 0.2, h * 0.1, w * 0.8, h * 0.95), "cat", 0.91, 17),
+                             Detection((5, 5, 60, 50), "remote", 0.55, 75)],
+                      timing_ms={"capture": 1.0, "preprocess": 2.0, "forward": 30.0, "postprocess": 0.5})
+    panel.handle = ModelHandle("fasterrcnn_resnet50_fpn", zoo.get("fasterrcnn_resnet50_fpn"), None, "random", "cpu")
+    panel.banner.setVisible(True)
+    panel.threshold_row.setVisible(True)
+    panel._on_result(res)
+    assert len(panel.detections.shown) == 2
+    pix = panel.grab()
+    out = os.environ.get("CNN_EXPLORER_SHOTS") or str(tmp_path)
+    assert pix.save(os.path.join(out, "inference_panel.png"))
