@@ -235,3 +235,24 @@ def test_googlenet_aux_keys_ignored_and_densenet_keys_renamed(tmp_path, hub, mon
     assert info.ignored_keys == ["aux1.fc2.weight"]
     renamed = W._densenet_keys({"features.denseblock1.denselayer1.norm.1.weight": 1, "classifier.bias": 2})
     assert renamed == {"features.denseblock1.denselayer1.norm1.weight": 1, "classifier.bias": 2}
+
+
+def test_default_spec_prefers_bundled_then_cached_pretrained_then_random(tmp_path, monkeypatch):
+    import torch
+
+    from explorer.core import weights, zoo
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(weights, "RESOURCES_ROOT", tmp_path / "res")
+    resnet = zoo.get("resnet18")
+    assert weights.default_spec(resnet) == "random"  # nothing cached: never download unasked
+    cached = weights.hub_checkpoint_dir() / weights.pretrained_url(resnet).rsplit("/", 1)[-1]
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")
+    assert weights.default_spec(resnet) == "pretrained"
+    tiny = zoo.get("yolov1-tiny")
+    assert weights.default_spec(tiny) == "random"  # bundled file missing
+    bundled = tmp_path / "res" / tiny.bundled_weights
+    bundled.parent.mkdir(parents=True)
+    bundled.write_bytes(b"x")
+    assert weights.default_spec(tiny) == "bundled"

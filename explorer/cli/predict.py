@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.core.engine import Engine, pick_device
     from explorer.core.errors import ExplorerError, SourceError
     from explorer.core.sources import FolderSource, open_source
-    from explorer.core.weights import RANDOM_NOTE, load_weights
+    from explorer.core.weights import RANDOM_NOTE, default_spec, load_weights
 
     if args.frames is not None and args.frames <= 0:
         raise CLIError("--frames must be a positive number")
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         for item in source.skipped:  # found while opening
             warn(item)
 
-    spec = args.weights or entry.default_weights
+    spec = args.weights or default_spec(entry)
     model = zoo.build(args.model)
     info = load_weights(model, entry, spec)
     engine = Engine(model.to(device), entry, device, info.spec, score_threshold=args.threshold)

@@ -237,6 +237,18 @@ def _densenet_keys(state: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the entry point ------------------------------------------------------------------------------------------
+def default_spec(entry: "ZooEntry") -> str:
+    """The weights a model opens with: bundled when shipped, pretrained when torchvision's file is already in
+    the torch hub cache (no download needed), else random."""
+    if entry.bundled_weights and (resources_root() / entry.bundled_weights).is_file():
+        return "bundled"
+    if entry.tv_weights:
+        cached = hub_checkpoint_dir() / os.path.basename(urlparse(pretrained_url(entry)).path)
+        if cached.is_file():
+            return "pretrained"
+    return "random"
+
+
 def load_weights(model: "nn.Module", entry: "ZooEntry", spec: str, *, progress: ProgressFn | None = None,
                  cancel: CancelCheck | None = None) -> WeightsInfo:
     """Put the weights named by `spec` into `model` (built by zoo.build, on any device) and say what was done."""

@@ -55,12 +55,12 @@ class _Worker(QObject):
 
             from explorer.core import zoo
             from explorer.core.engine import pick_device
-            from explorer.core.weights import load_weights
+            from explorer.core.weights import default_spec, load_weights
 
             entry = zoo.get(req.name)
             self.stage.emit(f"Building {req.name}…")
             model = zoo.build(req.name)
-            weights = req.weights or entry.default_weights
+            weights = req.weights or default_spec(entry)
             self.stage.emit(f"Loading {weights} weights…")
             self.cancel.clear()
             info = load_weights(model, entry, weights,
