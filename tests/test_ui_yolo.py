@@ -1,0 +1,153 @@
+"""The YOLO grid overlay and panel on a real pyqtgraph ViewBox, driven through pytest-qt."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+import torch
+
+from explorer.core import yolo as Y
+from explorer.core.results import Frame, FrameResult
+from explorer.ui.state import AppState, ModelHandle
+from explorer.ui.yolo_view import YoloOverlay, YoloPanel, class_colour
+
+S, B, C = 7, 2, 3
+H, W = 350, 500
+
+
+@pytest.fixture
+def view(qtbot):
+    w = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(w)
+    vb = w.addViewBox()
+    vb.invertY(True)
+    vb.addItem(pg.ImageItem(np.zeros((H, W, 3), np.uint8), axisOrder="row-major"))
+    w.resize(500, 400)
+    w.show()
+    yield vb
+    w.close()
+
+
+def hand_cells():
+    t = np.zeros((S, S, B * 5 + C), np.float32)
+    t[..., B * 5] = 1.0                                     # class 0 everywhere...
+    t[2:5, 2:5, B * 5:] = (0.1, 0.8, 0.1)                   # ...class 1 in the middle
+    t[3, 3, 0:5] = (0.5, 0.5, 0.6, 0.6, 0.9)                # a confident box centred in cell (3, 3)
+    t[3, 4, 0:5] = (0.0, 0.5, 0.6, 0.6, 0.8)                # a neighbour overlapping it (same class)
+    t[6, 0, 5:10] = (0.5, 0.5, 0.2, 0.2, 0.5)               # a small class-0 box in the corner cell, box 1
+    return t
+
+
+@pytest.fixture
+def overlay(view):
+    o = YoloOverlay()
+    o.attach(view)
+    o.set_model(S, B, C, "darknet", ["zero", "one", "two"])
+    o.set_raw(Y.cells_to_flat(hand_cells(), S, B, C), (H, W))
+    return o
+
+
+def test_grid_lines_at_multiples_of_width_over_s(overlay):
+    x, y = (np.asarray(v) for v in overlay.grid_lines.getData())
+    vertical = x[: 2 * (S + 1)].reshape(-1, 2)
+    horizontal = y[2 * (S + 1):].reshape(-1, 2)
+    np.testing.assert_allclose(vertical[:, 0], [k * W / S for k in range(S + 1)])
+    np.testing.assert_allclose(vertical[:, 1], vertical[:, 0])
+    np.testing.assert_allclose(horizontal[:, 0], [k * H / S for k in range(S + 1)])
+
+
+def test_class_tint_and_legend(overlay):
+    img = overlay.tint.image                               # (S cols, S rows, RGBA)
+    assert img.shape == (S, S, 4)
+    assert tuple(img[3, 3, :3]) == class_colour(1) and tuple(img[0, 0, :3]) == class_colour(0)
+    assert img[0, 0, 3] > img[3, 3, 3]                     # prob 1.0 is more opaque than 0.8
+    labels = [label.text for _, label in overlay.legend.items]
+    assert any("zero (40 cells)" in t for t in labels) and any("one (9 cells)" in t for t in labels)
+
+
+def test_boxes_detections_and_owner_cells(overlay):
+    drawn = sum(len(c.getData()[0]) // 5 for c in overlay.box_bins if c.isVisible())
+    assert drawn == S * S * B
+    ref = Y.detect(overlay.grid, W, H, overlay.score_thresh, overlay.nms_iou, ["zero", "one", "two"])
+    assert [(d.cell, d.label) for d in overlay.detections] == [(d.cell, d.label) for d in ref]
+    assert [d.cell for d in ref] == [(3, 3), (6, 0)]        # the neighbour was suppressed by NMS
+    # owner cells: rectangles of exactly those cells
+    x, y = (np.asarray(v) for v in overlay.owner_cells.getData())
+    np.testing.assert_allclose(x[:5], [3 * W / S, 4 * W / S, 4 * W / S, 3 * W / S, 3 * W / S])
+    np.testing.assert_allclose(y[5:10], [6 * H / S, 6 * H / S, 7 * H / S, 7 * H / S, 6 * H / S])
+    dots = np.c_[overlay.owner_dots.data["x"], overlay.owner_dots.data["y"]]
+    np.testing.assert_allclose(dots[0], [3.5 * W / S, 3.5 * H / S])
+    texts = [t.textItem.toPlainText() for t in overlay.det_texts]
+    assert texts[0] == "one 0.72"
+    # thresholds: a higher score threshold leaves only the confident box; no NMS keeps the neighbour
+    overlay.score_thresh = 0.7
+    overlay.redraw()
+    assert [d.cell for d in overlay.detections] == [(3, 3)]
+    overlay.score_thresh, overlay.nms_iou = 0.2, 1.0
+    overlay.redraw()
+    assert [d.cell for d in overlay.detections] == [(3, 3), (3, 4), (6, 0)]
+
+
+def test_panel_hover_bars_and_tensor_text(qtbot, view):
+    from models.yolov1_tiny import yolov1_tiny
+
+    torch.manual_seed(0)
+    model = yolov1_tiny().eval()
+    state = AppState()
+    panel = YoloPanel(state, None)
+    qtbot.addWidget(panel)
+    panel.attach_to(view)
+    state.set_model(ModelHandle("yolov1-tiny", None, model, "random", "cpu"))
+    s, b, c = model.S, model.B, model.C
+    d = b * 5 + c
+    assert f"{s}×{s}×({b}·5+{c}) = {s}×{s}×{d}" in panel.tensor_info.text()
+    with torch.inference_mode():
+        raw = model(torch.rand(1, 3, 224, 224))
+    img = np.zeros((H, W, 3), np.uint8)
+    state.set_result(FrameResult(frame=Frame(img), model_name="yolov1-tiny", weights="random", device="cpu",
+                                 task="detection", raw=raw))
+    g = panel.overlay.grid
+    assert g is not None and g.S == s
+    np.testing.assert_allclose(g.cells, Y.flat_to_cells(raw, s, b, c))
+    panel.overlay.hover(W * 1.5 / s, H * 0.5 / s)          # cell (0, 1)
+    assert panel.overlay.hover_cell == (0, 1)
+    assert "cell row 0, column 1" in panel.cell_info.text()
+    assert f"confidence {g.conf[0, 1, 0]:.2f}" in panel.cell_info.text()
+    np.testing.assert_allclose(panel.bars.opts["width"], g.probs[0, 1])
+    assert len(panel.overlay.hover_texts) == b
+    # the sliders set the thresholds
+    panel.score.setValue(100)
+    assert panel.overlay.score_thresh == 1.0 and "score ≥ 1.00" in panel.summary.text()
+    panel.detach_overlay()
+    assert all(item.scene() is None for item in panel.overlay._items)
+
+
+def test_live_engine_feeds_the_overlay(qtbot):
+    """Through the real inference panel and engine: YOLO's raw output is decoded over the frame."""
+    from explorer.core import zoo
+    from explorer.ui.inference_panel import InferencePanel
+
+    state = AppState()
+    inference = InferencePanel(state)
+    qtbot.addWidget(inference)
+    panel = YoloPanel(state, None)
+    qtbot.addWidget(panel)
+    try:
+        panel.attach_to(inference)
+        torch.manual_seed(0)
+        model = zoo.build("yolov1-tiny")
+        state.set_model(ModelHandle("yolov1-tiny", zoo.get("yolov1-tiny"), model, "random", "cpu"))
+        with qtbot.waitSignal(state.resultReady, timeout=60000) as blocker:
+            state.set_frame(Frame(np.zeros((H, W, 3), np.uint8)))
+        result = blocker.args[0]
+        assert inference.detections not in inference._overlays   # boxes are drawn once, by this panel
+        g = panel.overlay.grid
+        assert g is not None and panel.overlay.image_size == (H, W)
+        np.testing.assert_allclose(g.cells, Y.flat_to_cells(result.raw, model.S, model.B, model.C))
+        x, _ = panel.overlay.grid_lines.getData()
+        np.testing.assert_allclose(np.asarray(x)[: 2 * (model.S + 1): 2], [k * W / model.S for k in range(model.S + 1)])
+        panel.detach_overlay()
+        assert inference.detections in inference._overlays
+    finally:
+        inference.shutdown()
