@@ -154,7 +154,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
         if spec.tabify_with and spec.tabify_with in self._docks:
             self.tabifyDockWidget(self._docks[spec.tabify_with], dock)
-        dock.setVisible(spec.visible)
+        if not spec.visible:
+            dock.setVisible(False)  # setVisible(True) on a tabbed dock would make it claim to be in front
         self._docks[spec.object_name] = dock
         return dock
 
