@@ -1,0 +1,204 @@
+"""Benchmark: build and show feature-map mosaics, and the live pipeline with feature maps shown.
+
+Prints
+1. the time to build the mosaic (explorer.core.mosaic.build_mosaic: order, normalise, colormap, tile, copy the
+   uint8 image to the host) and to show it (one pyqtgraph ImageItem.setImage + a paint of its view) for
+   resnet50's layer1 (256×56×56) and layer4 (2048×7×7), median of N runs (target: each under 10 ms);
+2. the live pipeline ratio (pipeline fps / bare model(x) fps) of bench/pipeline.py, without and with the
+   feature-map dock showing `--layer` (its probe builds the mosaic in the inference worker; the dock draws it
+   and is rendered every frame).
+
+    python bench/mosaic.py [--model resnet18] [--layer conv1] [--seconds 5] [--repeats 3] [--threads N]
+
+Timings on a shared machine are noisy: medians are printed; compare ratios from the same run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _times_ms(fn, n: int, sync=None) -> list[float]:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def _median_ms(fn, n: int, sync=None) -> float:
+    return statistics.median(_times_ms(fn, n, sync))
+
+
+def bench_mosaics(args, app, pg) -> None:
+    import torch
+    import torchvision
+
+    from explorer.core.activations import capture_activation
+    from explorer.core.mosaic import MosaicOptions, build_mosaic
+
+    from explorer.ui.feature_maps import ImageView
+
+    device = args.device
+    model = torchvision.models.resnet50().eval().to(device)
+    x = torch.rand(1, 3, 224, 224, device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    view = ImageView()  # the feature-map dock's view: one ImageItem, smooth scaling
+    view.resize(600, 600)
+    view.show()
+    app.processEvents()
+    print(f"mosaic build + show, resnet50, {device}, torch threads {torch.get_num_threads()}, "
+          f"median (min) of {args.n}:")
+    for layer in ("layer1", "layer4"):
+        with torch.inference_mode():
+            act, _, _, _ = capture_activation(model, layer, lambda: model(x))
+        for opts in (MosaicOptions(), MosaicOptions(order="mean", top_k=None, colormap="rdbu")):
+            # built in another thread, as the inference worker does (with 2 torch threads a shared machine
+            # was measured much slower in the main thread: OpenMP's team spinning, see bench/pipeline.py)
+            out: dict[str, list[float]] = {}
+
+            def work(act=act, opts=opts, out=out) -> None:
+                with torch.inference_mode():
+                    build_mosaic(act, opts)  # warm up (LUT upload, scratch buffers)
+                    out["t"] = _times_ms(lambda: build_mosaic(act, opts), args.n, sync)
+
+            worker = threading.Thread(target=work)
+            worker.start()
+            worker.join()
+            build_times = out["t"]
+            build, build_min = statistics.median(build_times), min(build_times)
+            mosaic = build_mosaic(act, opts)
+
+            def show() -> None:
+                view.set_image(mosaic.rgba)
+                view.viewport().repaint()  # paint now, not at the next event-loop turn
+
+            show()
+            show_times = _times_ms(show, args.n)
+            shown, shown_min = statistics.median(show_times), min(show_times)
+            c, h, w = act.shape
+            label = f"{layer} {c}×{h}×{w} order={opts.order} cmap={opts.colormap}"
+            print(f"  {label:<46} build {build:6.2f} ({build_min:5.2f}) ms   "
+                  f"show {shown:6.2f} ({shown_min:5.2f}) ms   "
+                  f"total {build + shown:6.2f} ({build_min + shown_min:5.2f}) ms   {mosaic.width}×{mosaic.height}")
+
+
+def bench_pipeline(args, app, pg) -> None:
+    """bench/pipeline.py's measurement (the live panel's own path: MJPG video → capture thread → AppState →
+    InferencePanel → InferenceWorker/Engine → draw + render), with the feature-map dock added: its probe on
+    `args.layer` runs in the worker (hook + mosaic) and the dock draws the mosaic and is rendered every frame.
+    Interleaved runs: bare model(x), pipeline without maps, pipeline with maps; medians compared."""
+    import threading
+    from types import SimpleNamespace
+
+    import cv2
+    import torch
+    from PySide6.QtGui import QImage
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import pipeline as P  # noqa: E402 - live's benchmark, reused
+
+    from explorer.core import zoo
+    from explorer.core.preprocess import Preprocessor
+    from explorer.ui.feature_maps import FeatureMapsPanel
+    from explorer.ui.inference_panel import InferencePanel
+    from explorer.ui.state import AppState, ModelHandle
+
+    device, (w, h) = args.device, (640, 480)
+    entry = zoo.get(args.model)
+    torch.manual_seed(0)
+    model = zoo.build(args.model).to(device).eval()
+    state = AppState()
+    panel = InferencePanel(state, None)
+    panel.resize(1000, 700)
+    panel.show()
+    maps = FeatureMapsPanel(state, SimpleNamespace(inference_panel=panel))
+    maps.resize(1000, 500)
+    maps.show()
+    state.set_model(ModelHandle(args.model, entry, model, "random", device))
+    target = QImage(maps.size(), QImage.Format.Format_ARGB32_Premultiplied)
+
+    def render_maps(result) -> None:  # the dock painted every frame, as the screen would be
+        if state.selected_layer:
+            t0 = time.perf_counter()
+            maps.render(target)
+            result.timing_ms["draw"] += (time.perf_counter() - t0) * 1000
+
+    panel.resultDrawn.connect(render_maps)
+    with tempfile.TemporaryDirectory() as tmp:
+        cap = cv2.VideoCapture(str(P.make_video(Path(tmp) / "one.avi", (w, h), 30.0, n=1)))
+        ok, bgr = cap.read()
+        cap.release()
+    x = Preprocessor(entry, device)(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).model_input
+
+    def bare(secs: float) -> float:  # in a thread, as the worker runs (see bench/pipeline.py)
+        out: dict[str, float] = {}
+        t = threading.Thread(target=lambda: out.update(fps=P.bare_fps(model, x, secs)))
+        t.start()
+        t.join()
+        return out["fps"]
+
+    bares, plains, withs = [], [], []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            first = bare(min(3.0, args.seconds))
+            video = P.make_video(Path(tmp) / "clip.avi", (w, h), fps=min(max(1.25 * first, 30.0), 500.0))
+            for _ in range(args.repeats):
+                bares.append(bare(args.seconds))
+                state.select_layer("")
+                plains.append(P.pipeline_fps(app, panel, video, args.seconds, True)[0])
+                state.select_layer(args.layer)
+                withs.append(P.pipeline_fps(app, panel, video, args.seconds, True)[0])
+                state.select_layer("")
+    finally:
+        panel.shutdown()
+    b, p0, p1 = statistics.median(bares), statistics.median(plains), statistics.median(withs)
+    print(f"live pipeline (bench/pipeline.py's path), {args.model}, {w}×{h} MJPG video, {device}, torch threads "
+          f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}, {args.repeats} interleaved runs of "
+          f"{args.seconds:g} s:")
+    print("  bare model(x) fps runs:        " + " ".join(f"{v:.2f}" for v in bares))
+    print("  pipeline fps runs:             " + " ".join(f"{v:.2f}" for v in plains))
+    print(f"  pipeline + {args.layer} maps fps runs: " + " ".join(f"{v:.2f}" for v in withs))
+    print(f"  ratio without feature maps {p0 / b:.3f}   with {args.layer} feature maps shown {p1 / b:.3f}"
+          "   (pipeline fps / bare fps, medians)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="resnet18")
+    parser.add_argument("--layer", default="conv1")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each pipeline run")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved bare/pipeline/pipeline+maps runs")
+    parser.add_argument("--n", type=int, default=30, help="repetitions for the mosaic timings")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    import pyqtgraph as pg
+    import torch
+    from PySide6.QtWidgets import QApplication
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    app = QApplication.instance() or QApplication([])
+    bench_mosaics(args, app, pg)
+    if args.repeats > 0:
+        bench_pipeline(args, app, pg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,861 @@
+"""The feature-map dock: every channel of the selected layer, live, as one mosaic; a channel large and over the
+input; receptive fields, gradients and Grad-CAM on the input image; up to four pinned layers side by side.
+
+Thin by design: an `ActivationProbe` (explorer.core.activations) is added to the inference worker through
+`window.inference_panel.add_probe` for the selected layer only and removed on change or deselection, so hooks
+exist only on selected (and pinned) layers. The probe builds the mosaic in the worker (on the model's
+device); this panel only draws `result.extras[probe.name]` with one pyqtgraph ImageItem per mosaic. Grad-CAM
+and the gradient view are requests the probe runs in the worker after the next forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
+    QSizePolicy, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget,
+)
+
+from explorer.core.activations import ActivationFrame, ActivationProbe
+from explorer.core.mosaic import COLORMAPS, Mosaic, MosaicOptions, build_mosaic, channel_image, heat_image, value_at
+
+MAX_PINS = 4
+PROBE_PREFIX = "featuremaps:"
+
+
+# ----------------------------------------------------------------------------------------------- image views
+class ImageView(pg.GraphicsView):
+    """One ImageItem in a ViewBox (y down, square pixels); reports hovers and clicks in image pixels."""
+
+    hovered = Signal(float, float)
+    clicked = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None, smooth: bool = True) -> None:
+        super().__init__(parent)
+        self.setBackground(QColor(30, 30, 30))
+        self.view_box = pg.ViewBox(invertY=True, lockAspect=True, enableMenu=False)
+        self.setCentralItem(self.view_box)
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.view_box.addItem(self.item)
+        # a 900-pixel mosaic shown smaller: filter when scaling so the 1-pixel padding does not alias (cheaper
+        # than pyqtgraph's auto-downsampling, which averages into a float copy on every update)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        self._shape: tuple[int, int] | None = None
+        self.scene().sigMouseMoved.connect(self._on_moved)
+        self.scene().sigMouseClicked.connect(self._on_clicked)
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        if image is None:
+            self.item.clear()
+            self._shape = None
+            return
+        shape = image.shape[:2]
+        # uint8 RGBA drawn as is: levels=None skips pyqtgraph's rescaling pass (several ms for a 900² mosaic)
+        self.item.setImage(image, autoLevels=False, levels=None)
+        if shape != self._shape:  # new size: fit it; same size: keep the user's zoom
+            self._shape = shape
+            self.view_box.autoRange(padding=0.02)
+
+    def has_image(self) -> bool:
+        return self._shape is not None
+
+    def _to_pixels(self, scene_pos: Any) -> tuple[float, float] | None:
+        if self._shape is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.item.mapFromScene(scene_pos)
+        return float(p.x()), float(p.y())
+
+    def _on_moved(self, scene_pos: Any) -> None:
+        xy = self._to_pixels(scene_pos)
+        if xy is not None:
+            self.hovered.emit(*xy)
+
+    def _on_clicked(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        xy = self._to_pixels(event.scenePos())
+        if xy is not None:
+            self.clicked.emit(*xy)
+
+
+# ---------------------------------------------------------------------------------------- inference overlay
+class FeatureOverlay:
+    """What the feature maps draw on the inference panel's source image (source-pixel coordinates): one
+    channel upsampled and translucent, a heat map (Grad-CAM or gradient) and a receptive-field rectangle."""
+
+    def __init__(self) -> None:
+        self.view_box: Any = None
+        self.channel_item = pg.ImageItem(axisOrder="row-major")
+        self.heat_item = pg.ImageItem(axisOrder="row-major")
+        self.field_item = QGraphicsRectItem()
+        pen = QPen(QColor(255, 255, 0))
+        pen.setWidthF(2.0)
+        pen.setCosmetic(True)
+        self.field_item.setPen(pen)
+        self.clip_item = QGraphicsRectItem()  # the part of the field inside the image (the rest is padding)
+        pen2 = QPen(QColor(0, 255, 255))
+        pen2.setCosmetic(True)
+        pen2.setStyle(Qt.PenStyle.DashLine)
+        self.clip_item.setPen(pen2)
+        for z, item in enumerate((self.channel_item, self.heat_item, self.clip_item, self.field_item)):
+            item.setZValue(20 + z)
+            item.setVisible(False)
+        self.field_box: tuple[float, float, float, float] | None = None
+        self.channel_rect: QRectF | None = None
+
+    @property
+    def items(self) -> list[Any]:
+        return [self.channel_item, self.heat_item, self.clip_item, self.field_item]
+
+    # overlay contract --------------------------------------------------------------------------------------
+    def attach(self, view_box: Any) -> None:
+        if self.view_box is view_box:
+            return
+        self.detach()
+        self.view_box = view_box
+        for item in self.items:
+            view_box.addItem(item, ignoreBounds=True)
+
+    def detach(self) -> None:
+        if self.view_box is not None:
+            for item in self.items:
+                self.view_box.removeItem(item)
+        self.view_box = None
+
+    def set_result(self, result: Any) -> None:
+        """Nothing to do: the panel updates the overlay when it draws the same result."""
+
+    # drawing -----------------------------------------------------------------------------------------------
+    def show_channel(self, rgba: np.ndarray, rect: QRectF, opacity: float) -> None:
+        self.channel_item.setImage(rgba, autoLevels=False, levels=None)  # uint8 RGBA as is: no rescaling pass
+        self.channel_item.setRect(rect)
+        self.channel_item.setOpacity(opacity)
+        self.channel_item.setVisible(True)
+        self.channel_rect = rect
+
+    def show_heat(self, rgba: np.ndarray, rect: QRectF, opacity: float) -> None:
+        self.heat_item.setImage(rgba, autoLevels=False, levels=None)
+        self.heat_item.setRect(rect)
+        self.heat_item.setOpacity(opacity)
+        self.heat_item.setVisible(True)
+
+    def show_field(self, box: tuple[float, float, float, float], clipped: tuple[float, float, float, float]) -> None:
+        self.field_box = box
+        x0, y0, x1, y1 = box
+        self.field_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.field_item.setVisible(True)
+        cx0, cy0, cx1, cy1 = clipped
+        self.clip_item.setRect(QRectF(cx0, cy0, cx1 - cx0, cy1 - cy0))
+        self.clip_item.setVisible(clipped != box)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.channel_item.setOpacity(opacity)
+        self.heat_item.setOpacity(opacity)
+
+    def hide_channel(self) -> None:
+        self.channel_item.setVisible(False)
+        self.channel_rect = None
+
+    def hide_heat(self) -> None:
+        self.heat_item.setVisible(False)
+
+    def hide_field(self) -> None:
+        self.field_item.setVisible(False)
+        self.clip_item.setVisible(False)
+        self.field_box = None
+
+    def clear(self) -> None:
+        self.hide_channel()
+        self.hide_heat()
+        self.hide_field()
+
+
+# ---------------------------------------------------------------------------------------------------- pins
+class _Pin(QWidget):
+    """A pinned layer: its own probe and a small mosaic view."""
+
+    closed = Signal(str)
+
+    def __init__(self, layer: str, probe: ActivationProbe, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layer = layer
+        self.probe = probe
+        self.frame: ActivationFrame | None = None
+        self.view = ImageView(self)
+        self.title = QLabel(layer)
+        close = QToolButton()
+        close.setText("×")
+        close.setToolTip(f"Unpin {layer}")
+        close.clicked.connect(lambda: self.closed.emit(self.layer))
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title, 1)
+        head.addWidget(close)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(head)
+        lay.addWidget(self.view, 1)
+
+    def draw(self, frame: ActivationFrame) -> None:
+        self.frame = frame
+        self.view.set_image(frame.mosaic.rgba if frame.mosaic is not None else None)
+        c, h, w = frame.shape
+        self.title.setText(f"{self.layer}  {c}×{h}×{w}" + (f" — {frame.note}" if frame.mosaic is None else ""))
+
+
+# ---------------------------------------------------------------------------------------------------- panel
+class FeatureMapsPanel(QWidget):
+    """Dock panel: follows `state.layerSelected`, draws `state.resultReady`'s probe data."""
+
+    def __init__(self, state: Any, window: Any = None) -> None:
+        super().__init__()
+        self.state = state
+        self.window = window
+        self.probe: ActivationProbe | None = None
+        self.frame: ActivationFrame | None = None
+        self.mosaic: Mosaic | None = None
+        self.channel: int | None = None            # the channel shown large
+        self.feature_pixel: tuple[int, int] | None = None
+        self.pins: dict[str, _Pin] = {}
+        self.last_result: Any = None
+        self.overlay = FeatureOverlay()
+        self._overlay_host: Any = None
+        self._pending_layer = ""
+        self._build()
+        state.layerSelected.connect(self.set_layer)
+        state.resultReady.connect(self.on_result)
+        state.graphChanged.connect(self._on_graph_changed)
+        state.modelChanged.connect(self._on_model_changed)
+        if getattr(state, "selected_layer", ""):
+            self.set_layer(state.selected_layer)
+
+    # -- widgets ---------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.layer_label = QLabel("Select a layer in the graph to see its feature maps.")
+        self.layer_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.output_combo = QComboBox()
+        self.output_combo.setToolTip("Which output of a multi-output module (FPN level, RPN head part)")
+        self.output_combo.setVisible(False)
+        self.output_combo.activated.connect(self._on_output_picked)
+        self.order_combo = QComboBox()
+        self.order_combo.addItems(["index", "mean", "max"])
+        self.order_combo.setToolTip("Channel order: by index, or by mean or max activation (descending)")
+        self.topk_spin = QSpinBox()
+        self.topk_spin.setRange(0, 4096)
+        self.topk_spin.setSpecialValueText("all")
+        self.topk_spin.setToolTip("Show only the first k channels of the order (top-k)")
+        self.norm_combo = QComboBox()
+        self.norm_combo.addItems(["channel", "layer", "fixed"])
+        self.norm_combo.setToolTip("Normalise each channel, the whole layer, or a fixed range")
+        self.lo_spin, self.hi_spin = QDoubleSpinBox(), QDoubleSpinBox()
+        for spin, value in ((self.lo_spin, 0.0), (self.hi_spin, 1.0)):
+            spin.setRange(-1e6, 1e6)
+            spin.setDecimals(3)
+            spin.setValue(value)
+            spin.setEnabled(False)
+        self.colormap_combo = QComboBox()
+        self.colormap_combo.addItems(["auto", *COLORMAPS])
+        self.colormap_combo.setToolTip("auto: diverging (rdbu) for signed outputs, viridis for ReLU outputs")
+        for w in (self.order_combo, self.norm_combo, self.colormap_combo):
+            w.currentIndexChanged.connect(self._on_options_changed)
+        for w in (self.topk_spin,):
+            w.valueChanged.connect(self._on_options_changed)
+        for w in (self.lo_spin, self.hi_spin):
+            w.valueChanged.connect(self._on_options_changed)
+
+        self.pin_button = QPushButton("Pin")
+        self.pin_button.setToolTip(f"Keep this layer's maps in view (up to {MAX_PINS} layers side by side)")
+        self.pin_button.clicked.connect(lambda: self.pin_layer(self.state.selected_layer))
+        self.export_png_button = QPushButton("PNG…")
+        self.export_png_button.setToolTip("Export the mosaic as PNG")
+        self.export_png_button.clicked.connect(self._choose_png)
+        self.export_npy_button = QPushButton("NPY…")
+        self.export_npy_button.setToolTip("Export the raw activations (C, H, W) as .npy")
+        self.export_npy_button.clicked.connect(self._choose_npy)
+
+        row0 = QHBoxLayout()
+        row0.addWidget(self.layer_label, 1)
+        row0.addWidget(self.output_combo)
+        row1 = QHBoxLayout()
+        for widget in (QLabel("order"), self.order_combo, QLabel("top-k"), self.topk_spin, QLabel("norm"),
+                       self.norm_combo, self.lo_spin, self.hi_spin, QLabel("colormap"), self.colormap_combo):
+            row1.addWidget(widget)
+        row1.addStretch(1)
+        for widget in (self.pin_button, self.export_png_button, self.export_npy_button):
+            row1.addWidget(widget)
+
+        self.overlay_check = QCheckBox("Overlay on input")
+        self.overlay_check.setToolTip("Lay the large channel over the input image, upsampled")
+        self.overlay_check.toggled.connect(lambda _on: self._update_overlay_channel())
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(60)
+        self.opacity_slider.setMaximumWidth(120)
+        self.opacity_slider.setToolTip("Overlay opacity")
+        self.opacity_slider.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100.0))
+        self.gradient_check = QCheckBox("Gradient view")
+        self.gradient_check.setToolTip("On a click in the large map, show |∂activation/∂input| on the input image")
+        self.target_combo = QComboBox()
+        self.target_combo.setToolTip("Class (classifiers) or detection (detectors) to explain")
+        self.target_combo.setMinimumWidth(160)
+        self.gradcam_button = QPushButton("Grad-CAM")
+        self.gradcam_button.setToolTip("Grad-CAM (Selvaraju et al. 2017) at this layer for the chosen target")
+        self.gradcam_button.clicked.connect(self.request_gradcam)
+        self.clear_button = QPushButton("Clear overlay")
+        self.clear_button.clicked.connect(self.clear_overlay)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.overlay_check)
+        row2.addWidget(QLabel("opacity"))
+        row2.addWidget(self.opacity_slider)
+        row2.addWidget(self.gradient_check)
+        row2.addStretch(1)
+        row2.addWidget(self.target_combo)
+        row2.addWidget(self.gradcam_button)
+        row2.addWidget(self.clear_button)
+
+        self.mosaic_view = ImageView()
+        self.mosaic_view.hovered.connect(self._on_mosaic_hover)
+        self.mosaic_view.clicked.connect(self._on_mosaic_click)
+        self.large_view = ImageView(smooth=False)  # one channel: crisp pixels, to click one
+        self.large_view.hovered.connect(self._on_large_hover)
+        self.large_view.clicked.connect(self._on_large_click)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.mosaic_view)
+        self.splitter.addWidget(self.large_view)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.pins_row = QWidget()
+        self.pins_layout = QHBoxLayout(self.pins_row)
+        self.pins_layout.setContentsMargins(0, 0, 0, 0)
+        self.pins_row.setVisible(False)
+        self.info_label = QLabel("")
+        self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row0)
+        lay.addLayout(row1)
+        lay.addLayout(row2)
+        lay.addWidget(self.splitter, 3)
+        lay.addWidget(self.pins_row, 2)
+        lay.addWidget(self.info_label)
+
+    # -- the inference panel ---------------------------------------------------------------------------------
+    @property
+    def inference_panel(self) -> Any:
+        return getattr(self.window, "inference_panel", None)
+
+    def _add_probe(self, probe: ActivationProbe) -> None:
+        panel = self.inference_panel
+        if panel is not None and hasattr(panel, "add_probe"):
+            panel.add_probe(probe)
+
+    def _remove_probe(self, name: str) -> None:
+        panel = self.inference_panel
+        if panel is not None and hasattr(panel, "remove_probe"):
+            panel.remove_probe(name)
+
+    def _drop_probe(self, probe: ActivationProbe) -> None:
+        """Remove `probe` from the engine and its hooks from the model now. The engine would detach it only
+        before its next frame, which never comes for a still image; removing a hook is safe even during a
+        forward pass (torch iterates over a copy of the hook dict) and detach() is idempotent."""
+        self._remove_probe(probe.name)
+        probe.detach()
+
+    def _ensure_overlay(self) -> bool:
+        panel = self.inference_panel
+        if panel is None or not hasattr(panel, "add_overlay"):
+            return False
+        if self._overlay_host is not panel:
+            panel.add_overlay(self.overlay)
+            self._overlay_host = panel
+        return True
+
+    # -- options -------------------------------------------------------------------------------------------
+    def mosaic_options(self) -> MosaicOptions:
+        norm = self.norm_combo.currentText()
+        self.lo_spin.setEnabled(norm == "fixed")
+        self.hi_spin.setEnabled(norm == "fixed")
+        lo, hi = self.lo_spin.value(), self.hi_spin.value()
+        if not hi > lo:
+            hi = lo + 1e-3
+        k = self.topk_spin.value()
+        return MosaicOptions(order=self.order_combo.currentText(), top_k=k or None, norm=norm,
+                             fixed_range=(lo, hi), colormap=self.colormap_combo.currentText())
+
+    def set_options(self, **kwargs: Any) -> None:
+        """Set controls by name (order, top_k, norm, fixed_range, colormap): what a user does with them."""
+        if "order" in kwargs:
+            self.order_combo.setCurrentText(kwargs["order"])
+        if "top_k" in kwargs:
+            self.topk_spin.setValue(int(kwargs["top_k"] or 0))
+        if "norm" in kwargs:
+            self.norm_combo.setCurrentText(kwargs["norm"])
+        if "fixed_range" in kwargs:
+            self.lo_spin.setValue(float(kwargs["fixed_range"][0]))
+            self.hi_spin.setValue(float(kwargs["fixed_range"][1]))
+        if "colormap" in kwargs:
+            self.colormap_combo.setCurrentText(kwargs["colormap"])
+        self._on_options_changed()
+
+    def _on_options_changed(self, *_args: Any) -> None:
+        opts = self.mosaic_options()
+        for probe in self._probes():
+            probe.options = opts  # the worker reads it once per frame
+        # redraw now from the last activations (mosaic only, no model run)
+        if self.frame is not None:
+            self._draw_frame(self.frame, rebuild=True)
+        for pin in self.pins.values():
+            if pin.frame is not None and pin.frame.activation.numel() > 0:
+                pin.frame.mosaic = build_mosaic(pin.frame.activation, opts)
+                pin.draw(pin.frame)
+
+    def _probes(self) -> list[ActivationProbe]:
+        probes = [p.probe for p in self.pins.values()]
+        if self.probe is not None:
+            probes.insert(0, self.probe)
+        return probes
+
+    # -- layer selection -----------------------------------------------------------------------------------
+    def set_layer(self, node_id: str) -> None:
+        """Follow the graph's selection: one probe on the selected layer; none when nothing is selected."""
+        if self.probe is not None:
+            if self.probe.layer == node_id:
+                return
+            self._drop_probe(self.probe)
+            self.probe = None
+        self.frame = None
+        self.mosaic = None
+        self.channel = None
+        self.feature_pixel = None
+        self.mosaic_view.set_image(None)
+        self.large_view.set_image(None)
+        self.output_combo.setVisible(False)
+        self.overlay.clear()
+        self.info_label.setText("")
+        if not node_id:
+            self.layer_label.setText("Select a layer in the graph to see its feature maps.")
+            return
+        handle = getattr(self.state, "handle", None)
+        if handle is not None:
+            from explorer.core.activations import UnknownLayerError, resolve_layer
+
+            try:
+                resolve_layer(handle.model, node_id, getattr(self.state, "graph", None))
+            except UnknownLayerError as exc:
+                self.layer_label.setText(str(exc))
+                return
+        self.layer_label.setText(f"{node_id}: waiting for a frame…")
+        self.probe = ActivationProbe(node_id, getattr(self.state, "graph", None), name=PROBE_PREFIX + node_id,
+                                     options=self.mosaic_options())
+        self._add_probe(self.probe)
+
+    def _on_model_changed(self, handle: Any) -> None:
+        # the old layer names may not exist in the new model: drop every probe now, re-add on graphChanged
+        for layer in list(self.pins):
+            self.unpin_layer(layer)
+        if self.probe is not None:
+            layer = self.probe.layer
+            self._drop_probe(self.probe)
+            self.probe = None
+            self._pending_layer = layer
+
+    def _on_graph_changed(self, graph: Any) -> None:
+        # a new model: its probes are new too (the old ones went with the old engine)
+        for layer in list(self.pins):
+            self.unpin_layer(layer)
+        layer = self.probe.layer if self.probe is not None else self._pending_layer
+        self._pending_layer = ""
+        if self.probe is not None:
+            self._drop_probe(self.probe)
+            self.probe = None
+        if layer and graph is not None and getattr(self.state, "selected_layer", "") == layer:
+            self.set_layer(layer)
+
+    # -- results -------------------------------------------------------------------------------------------
+    def on_result(self, result: Any) -> None:
+        self.last_result = result
+        self._fill_targets(result)
+        extras = getattr(result, "extras", {}) or {}
+        for pin in self.pins.values():
+            frame = extras.get(pin.probe.name)
+            if isinstance(frame, ActivationFrame):
+                pin.draw(frame)
+        if self.probe is None:
+            return
+        frame = extras.get(self.probe.name)
+        if isinstance(frame, ActivationFrame):
+            self._draw_frame(frame)
+            self._draw_requests(frame)
+        elif self.probe.error:
+            self.layer_label.setText(self.probe.error)
+
+    def _draw_frame(self, frame: ActivationFrame, rebuild: bool = False) -> None:
+        self.frame = frame
+        if rebuild or frame.mosaic is None:
+            try:
+                frame.mosaic = build_mosaic(frame.activation, self.mosaic_options())
+            except ValueError as exc:  # nothing to tile (no detections: an empty box tensor)
+                self.mosaic = None
+                self.mosaic_view.set_image(None)
+                self.large_view.set_image(None)
+                self.layer_label.setText(f"{frame.layer}: {frame.note or exc}")
+                return
+        self.mosaic = frame.mosaic
+        self.mosaic_view.set_image(self.mosaic.rgba)
+        c, h, w = frame.shape
+        keys = frame.output_keys
+        if len(keys) > 1:
+            if [self.output_combo.itemText(i) for i in range(self.output_combo.count())] != keys:
+                self.output_combo.clear()
+                self.output_combo.addItems(keys)
+            self.output_combo.setCurrentText(frame.output_key)
+            self.output_combo.setVisible(True)
+        else:
+            self.output_combo.setVisible(False)
+        out = f" [{frame.output_key}]" if len(keys) > 1 else ""
+        shown = f", top {self.mosaic.num_tiles}" if self.mosaic.num_tiles < c else ""
+        note = f" — {frame.note}" if frame.note else ""
+        self.layer_label.setText(f"{frame.layer}{out}: {c}×{h}×{w}{shown}, {self.mosaic.colormap}{note}")
+        if self.channel is not None and self.channel < c:
+            self._draw_channel()
+        elif self.channel is not None:
+            self.channel = None
+            self.large_view.set_image(None)
+
+    def _draw_requests(self, frame: ActivationFrame) -> None:
+        from explorer.core.errors import ExplorerError
+
+        for name in ("gradcam", "gradient"):
+            item = frame.extras.get(name)
+            if item is None:
+                continue
+            if isinstance(item, ExplorerError):
+                self.state.show_error(str(item))
+                continue
+            if name == "gradcam":
+                self.show_heat(item.cam_input, frame)
+                self.info_label.setText(f"Grad-CAM at {item.layer} for {item.target}: score {item.score:.4g}")
+            else:
+                self.show_heat(item.magnitude, frame)
+                self.info_label.setText(
+                    f"gradient of {'channel ' + str(item.channel) if item.channel is not None else 'all channels'}"
+                    f" at (y {item.fy}, x {item.fx}) = {item.value:.4g} with respect to the input")
+
+    # -- mosaic interaction ----------------------------------------------------------------------------------
+    def describe(self, x: float, y: float) -> str:
+        """Hover text for mosaic pixel (x, y): channel, position and raw value."""
+        if self.mosaic is None or self.frame is None:
+            return ""
+        hit = self.mosaic.locate(x, y)
+        if hit is None:
+            return ""
+        v = value_at(self.frame.activation, hit.channel, hit.fy, hit.fx)
+        t = hit.tile
+        return (f"channel {hit.channel}  (y {hit.fy}, x {hit.fx}) = {v:.4g}   "
+                f"[min {self.mosaic.tile_min[t]:.3g}, max {self.mosaic.tile_max[t]:.3g}, "
+                f"mean {self.mosaic.tile_mean[t]:.3g}]")
+
+    def _on_mosaic_hover(self, x: float, y: float) -> None:
+        text = self.describe(x, y)
+        if text:
+            self.info_label.setText(text)
+
+    def _on_mosaic_click(self, x: float, y: float) -> None:
+        if self.mosaic is None:
+            return
+        hit = self.mosaic.locate(x, y)
+        if hit is not None:
+            self.select_channel(hit.channel)
+
+    def select_channel(self, channel: int | None) -> None:
+        """Show `channel` large (and over the input when the overlay is on)."""
+        self.channel = channel
+        self.feature_pixel = None
+        self.overlay.hide_field()
+        if channel is None:
+            self.large_view.set_image(None)
+            self.overlay.hide_channel()
+            return
+        self._draw_channel()
+
+    def _channel_colormap(self) -> str:
+        return self.mosaic.colormap if self.mosaic is not None else "viridis"
+
+    def _draw_channel(self) -> None:
+        if self.frame is None or self.channel is None:
+            return
+        self.large_view.set_image(channel_image(self.frame.activation, self.channel, self._channel_colormap()))
+        self._update_overlay_channel()
+
+    def _feature_rect(self) -> QRectF | None:
+        """Where the feature map lies on the source image: pixel (i, j) covers stride × stride input pixels
+        around its receptive-field centre; without receptive-field data, the whole model input."""
+        frame = self.frame
+        if frame is None or frame.geometry is None or frame.input_size is None:
+            return None
+        c, h, w = frame.shape
+        geo = self._field_geometry()
+        if geo is not None:
+            x0 = geo.first_centre - geo.stride / 2.0
+            box = (x0, x0, x0 + w * geo.stride, x0 + h * geo.stride)
+        else:
+            ih, iw = self._backbone_size()
+            box = (0.0, 0.0, float(iw), float(ih))
+        sx0, sy0, sx1, sy1 = frame.geometry.to_source(box)
+        return QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0)
+
+    def _backbone_size(self) -> tuple[int, int]:
+        frame = self.frame
+        assert frame is not None and frame.input_size is not None and frame.geometry is not None
+        th = frame.tensor_geometry
+        ih, iw = frame.input_size
+        if th is not None and frame.geometry.scale != th.scale:  # detectors resize inside
+            rx = frame.geometry.scale[0] / th.scale[0]
+            ry = frame.geometry.scale[1] / th.scale[1]
+            return int(math.floor(ih * ry)), int(math.floor(iw * rx))
+        return int(ih), int(iw)
+
+    def _update_overlay_channel(self) -> None:
+        if not self.overlay_check.isChecked() or self.frame is None or self.channel is None:
+            self.overlay.hide_channel()
+            return
+        rect = self._feature_rect()
+        if rect is None or not self._ensure_overlay():
+            return
+        c, h, w = self.frame.shape
+        geo = self._field_geometry()
+        up = int(geo.stride) if geo is not None else max(1, int(round(self._backbone_size()[0] / h)))
+        scale = max(1, min(up, 1024 // max(h, w, 1)))  # bilinear upsampling on the device, capped at ~1024 px
+        rgba = channel_image(self.frame.activation, self.channel, self._channel_colormap(), size=(h * scale, w * scale))
+        self.overlay.show_channel(rgba, rect, self.opacity_slider.value() / 100.0)
+
+    # -- large map: receptive field and gradient ------------------------------------------------------------
+    def _graph_node(self) -> Any:
+        graph = getattr(self.state, "graph", None)
+        if graph is None or self.frame is None:
+            return None
+        from explorer.core.capture import UnknownLayerError, find_node
+
+        try:
+            return find_node(graph, self.frame.layer)
+        except UnknownLayerError:
+            return None
+
+    def _field_geometry(self) -> Any:
+        from explorer.core.errors import ExplorerError
+        from explorer.core.receptive import field_geometry
+
+        node = self._graph_node()
+        if node is None:
+            return None
+        try:
+            return field_geometry(node, self.state.graph)
+        except ExplorerError:
+            return None
+
+    def _on_large_hover(self, x: float, y: float) -> None:
+        if self.frame is None or self.channel is None:
+            return
+        c, h, w = self.frame.shape
+        fx, fy = int(math.floor(x)), int(math.floor(y))
+        if 0 <= fx < w and 0 <= fy < h:
+            v = value_at(self.frame.activation, self.channel, fy, fx)
+            self.info_label.setText(f"channel {self.channel}  (y {fy}, x {fx}) = {v:.4g}")
+
+    def _on_large_click(self, x: float, y: float) -> None:
+        if self.frame is None:
+            return
+        c, h, w = self.frame.shape
+        fx, fy = int(math.floor(x)), int(math.floor(y))
+        if 0 <= fx < w and 0 <= fy < h:
+            self.select_feature_pixel(fy, fx)
+
+    def select_feature_pixel(self, fy: int, fx: int) -> tuple[float, float, float, float] | None:
+        """Draw the receptive field of feature pixel (fy, fx) on the input image (source pixels); with the
+        gradient view on, ask the worker for |∂A/∂input| too. Returns the box drawn."""
+        from explorer.core.receptive import clip_box, field_box
+
+        self.feature_pixel = (fy, fx)
+        frame = self.frame
+        geo = self._field_geometry()
+        if frame is None or geo is None or frame.geometry is None:
+            self.state.show_message("This layer has no receptive field (after flatten or a fully connected layer, "
+                                    "every output sees the whole image).", 5000)
+            return None
+        box_in = field_box(geo, fy, fx)
+        ih, iw = self._backbone_size()
+        box = frame.geometry.to_source(box_in)
+        clipped = frame.geometry.to_source(clip_box(box_in, iw, ih))
+        if self._ensure_overlay():
+            self.overlay.show_field(box, clipped)
+        self.info_label.setText(
+            f"receptive field of (y {fy}, x {fx}): {geo.receptive_field:g}×{geo.receptive_field:g} input pixels, "
+            f"rows {box_in[1]:g}..{box_in[3] - 1:g}, columns {box_in[0]:g}..{box_in[2] - 1:g} of the model input")
+        if self.gradient_check.isChecked():
+            self.request_gradient(fy, fx)
+        return box
+
+    # -- Grad-CAM and gradients (run in the worker) -----------------------------------------------------------
+    def _request(self, name: str, job: Any) -> None:
+        if self.probe is None:
+            return
+        self.probe.request(name, job)
+        self._add_probe(self.probe)  # re-adding re-runs a still image, so the request runs now
+
+    def request_gradient(self, fy: int, fx: int) -> None:
+        from explorer.core.gradcam import input_gradient
+
+        layer, graph = self.probe.layer, getattr(self.state, "graph", None)
+        key, channel = self.probe.output_key, self.channel
+        self._request("gradient", lambda ctx: input_gradient(ctx.model, layer, ctx.input_tensor, fy, fx, channel,
+                                                             graph, key))
+
+    def _fill_targets(self, result: Any) -> None:
+        """Grad-CAM targets from the newest result: its top-5 classes, its detections (torchvision detectors)
+        or the classes present in a segmentation. The chosen row is kept while the list changes frame to frame."""
+        items: list[tuple[str, Any]] = []
+        handle = getattr(self.state, "handle", None)
+        rcnn = handle is not None and hasattr(handle.model, "roi_heads")
+        if getattr(result, "topk", None):
+            items = [(f"{s.label} ({s.score:.2f})", ("class", s.index)) for s in result.topk]
+        elif rcnn and getattr(result, "boxes", None):
+            items = [(f"#{i} {d.label} ({d.score:.2f})", ("detection", d.box, d.class_index))
+                     for i, d in enumerate(result.boxes[:20])]
+        elif getattr(result, "segmentation", None) is not None:
+            seg = result.segmentation
+            items = [(name, ("class", seg.labels.index(name))) for name in seg.classes if name in seg.labels]
+        row = max(0, self.target_combo.currentIndex())
+        self.target_combo.blockSignals(True)
+        self.target_combo.clear()
+        for text, data in items:
+            self.target_combo.addItem(text, data)
+        if items:
+            self.target_combo.setCurrentIndex(min(row, len(items) - 1))
+        self.target_combo.blockSignals(False)
+
+    def request_gradcam(self, target: Any = None) -> bool:
+        """Ask for Grad-CAM at the selected layer for `target` (("class", index) or ("detection", box, label)),
+        by default the one chosen in the combo box. The result arrives with the next frame."""
+        from explorer.core.gradcam import class_target, detection_target, grad_cam
+
+        if self.probe is None:
+            self.state.show_message("Select a layer first.", 3000)
+            return False
+        target = target if isinstance(target, tuple) else self.target_combo.currentData()
+        if target is None:
+            self.state.show_message("No class or detection to explain yet.", 3000)
+            return False
+        layer, graph, key = self.probe.layer, getattr(self.state, "graph", None), self.probe.output_key
+
+        def job(ctx: Any) -> Any:
+            if target[0] == "class":
+                tgt = class_target(int(target[1]))
+            else:  # engine boxes are in source pixels; the detector sees the input tensor's pixels
+                sx, sy = ctx.scale
+                ox, oy = getattr(ctx, "offset", (0.0, 0.0))
+                x0, y0, x1, y1 = target[1]
+                tgt = detection_target((x0 * sx - ox, y0 * sy - oy, x1 * sx - ox, y1 * sy - oy), int(target[2]))
+            return grad_cam(ctx.model, layer, ctx.input_tensor, tgt, graph, key)
+
+        self._request("gradcam", job)
+        return True
+
+    def show_heat(self, values: np.ndarray, frame: ActivationFrame) -> None:
+        """A heat map over the model-input tensor (Grad-CAM, gradient) drawn on the source image."""
+        geo = frame.tensor_geometry
+        if geo is None or not self._ensure_overlay():
+            return
+        h, w = values.shape
+        x0, y0, x1, y1 = geo.to_source((0.0, 0.0, float(w), float(h)))
+        self.overlay.show_heat(heat_image(values, "inferno"), QRectF(x0, y0, x1 - x0, y1 - y0),
+                               self.opacity_slider.value() / 100.0)
+
+    def clear_overlay(self) -> None:
+        self.overlay.clear()
+        self.overlay_check.setChecked(False)
+
+    # -- multi-output and pins ---------------------------------------------------------------------------------
+    def _on_output_picked(self, index: int) -> None:
+        self.set_output(self.output_combo.itemText(index))
+
+    def set_output(self, key: str) -> None:
+        """Pick one output of a multi-output module (an FPN level ...): applies from the next frame."""
+        if self.probe is not None and self.probe.output_key != key:
+            self.probe.output_key = key
+            self._add_probe(self.probe)  # re-run a still image with the new choice
+
+    def pin_layer(self, layer: str) -> bool:
+        if not layer or layer in self.pins:
+            return False
+        if len(self.pins) >= MAX_PINS:
+            self.state.show_message(f"At most {MAX_PINS} pinned layers: unpin one first.", 4000)
+            return False
+        probe = ActivationProbe(layer, getattr(self.state, "graph", None), name=f"{PROBE_PREFIX}pin:{layer}",
+                                options=self.mosaic_options())
+        pin = _Pin(layer, probe)
+        pin.closed.connect(self.unpin_layer)
+        self.pins[layer] = pin
+        self.pins_layout.addWidget(pin, 1)
+        self.pins_row.setVisible(True)
+        if self.frame is not None and self.frame.layer == layer:
+            pin.draw(ActivationFrame(**{**self.frame.__dict__, "mosaic": self.frame.mosaic}))
+        self._add_probe(probe)
+        return True
+
+    def unpin_layer(self, layer: str) -> None:
+        pin = self.pins.pop(layer, None)
+        if pin is None:
+            return
+        self._drop_probe(pin.probe)
+        pin.setParent(None)
+        pin.deleteLater()
+        self.pins_row.setVisible(bool(self.pins))
+
+    # -- export ----------------------------------------------------------------------------------------------
+    def export_png(self, path: str) -> bool:
+        """Write the current mosaic as a PNG (RGB)."""
+        import cv2
+
+        if self.mosaic is None:
+            self.state.show_error("No feature maps to export yet.")
+            return False
+        if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(self.mosaic.image), cv2.COLOR_RGB2BGR)):
+            self.state.show_error(f"Cannot write '{path}'.")
+            return False
+        self.state.show_message(f"Mosaic written to {path}", 4000)
+        return True
+
+    def export_npy(self, path: str) -> bool:
+        """Write the raw activations (C, H, W) float32 as .npy."""
+        if self.frame is None:
+            self.state.show_error("No activations to export yet.")
+            return False
+        try:
+            np.save(str(path), self.frame.activation.detach().float().cpu().numpy())
+        except OSError as exc:
+            self.state.show_error(f"Cannot write '{path}': {exc.strerror or exc}.")
+            return False
+        self.state.show_message(f"Activations written to {path}", 4000)
+        return True
+
+    def _choose_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export mosaic", self._default_name(".png"), "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+    def _choose_npy(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export activations", self._default_name(".npy"),
+                                              "NumPy array (*.npy)")
+        if path:
+            self.export_npy(path)
+
+    def _default_name(self, suffix: str) -> str:
+        layer = self.probe.layer if self.probe is not None else "layer"
+        return layer.replace("#", "_").replace("/", "_") + suffix

@@ -1,0 +1,168 @@
+"""Mosaic: C channels give C tiles, clicks map back to (channel, fy, fx), normalisation modes give the expected
+ranges, colour lookup tables match the published colormaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, build_mosaic, channel_image, lut,
+                                  value_at)
+
+
+def _expected_index(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Reference quantisation, written independently with numpy: round(255·(x − lo)/(hi − lo)), clipped."""
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return np.floor(t * 255.0 + 0.5).astype(int)
+
+
+def _tile(m: Mosaic, t: int) -> np.ndarray:
+    x, y = m.tile_origin(t)
+    h, w = m.tile_size
+    return m.image[y:y + h, x:x + w]
+
+
+def test_lut_matches_published_colormaps():
+    # viridis: #440154 at 0, #21918C at 0.5, #FDE725 at 1 (matplotlib's _viridis_data entries 0, 128, 255)
+    v = lut("viridis")
+    assert v.shape == (256, 3) and v.dtype == np.uint8
+    assert tuple(v[0]) == (0x44, 0x01, 0x54)
+    assert np.abs(v[128].astype(int) - (0x21, 0x91, 0x8C)).max() <= 1  # interpolated: within 1/255
+    assert tuple(v[255]) == (0xFD, 0xE7, 0x25)
+    # inferno: #000004 .. #FCFFA4
+    i = lut("inferno")
+    assert tuple(i[0]) == (0, 0, 4) and tuple(i[255]) == (0xFC, 0xFF, 0xA4)
+    # RdBu reversed: ColorBrewer's darkest blue (5, 48, 97) for the lowest value, white-ish (247) in the middle
+    r = lut("rdbu")
+    assert tuple(r[0]) == (5, 48, 97) and tuple(r[255]) == (103, 0, 31)
+    assert abs(int(r[128][0]) - 247) <= 2
+    for name in COLORMAPS:
+        assert lut(name).shape == (256, 3)
+    with pytest.raises(ValueError):
+        lut("jet")
+
+
+def test_c_channels_give_c_tiles_and_exact_colours():
+    gen = torch.Generator().manual_seed(0)
+    act = torch.rand(10, 5, 7, generator=gen) * 3 - 1
+    m = build_mosaic(act, MosaicOptions(colormap="gray", padding=2))
+    rows, cols = m.grid
+    assert m.num_tiles == 10 and m.num_channels == 10 and rows * cols >= 10 and (rows - 1) * cols < 10
+    assert m.tile_size == (5, 7) and m.padding == 2
+    assert m.image.shape == (2 + rows * 7, 2 + cols * 9, 3)
+    assert m.image.dtype == np.uint8
+    a = act.numpy()
+    for t in range(10):
+        c = int(m.channels[t])
+        assert c == t  # index order
+        expect = lut("gray")[_expected_index(a[c], a[c].min(), a[c].max())]
+        np.testing.assert_array_equal(_tile(m, t), expect)
+        assert m.tile_min[t] == pytest.approx(a[c].min()) and m.tile_max[t] == pytest.approx(a[c].max())
+    # padding between tiles keeps the background colour
+    assert tuple(m.image[0, 0]) == tuple(m.image[1, 10]) == (48, 48, 48)
+    # empty cells after the last tile are background too
+    if rows * cols > 10:
+        x, y = m.tile_origin(rows * cols - 1)
+        assert (m.image[y:y + 5, x:x + 7] == 48).all()
+
+
+def test_locate_maps_every_pixel_to_its_channel_and_position():
+    act = torch.arange(6 * 4 * 3, dtype=torch.float32).reshape(6, 4, 3)
+    m = build_mosaic(act, MosaicOptions(order="max", padding=1))
+    # max order: channel 5 has the largest values, so it comes first
+    assert list(m.channels) == [5, 4, 3, 2, 1, 0]
+    for t in range(m.num_tiles):
+        x0, y0 = m.tile_origin(t)
+        for fy in range(4):
+            for fx in range(3):
+                hit = m.locate(x0 + fx + 0.5, y0 + fy + 0.99)
+                assert hit is not None
+                assert (hit.tile, hit.channel, hit.fy, hit.fx) == (t, int(m.channels[t]), fy, fx)
+                assert value_at(act, hit.channel, hit.fy, hit.fx) == float(act[hit.channel, fy, fx])
+    assert m.locate(0.5, 0.5) is None                    # top-left padding
+    assert m.locate(m.tile_origin(0)[0] + 3, 2) is None  # padding column right of the first tile
+    assert m.locate(-1, 3) is None and m.locate(m.width + 1, 3) is None
+
+
+def test_order_by_mean_and_top_k():
+    gen = torch.Generator().manual_seed(1)
+    act = torch.randn(32, 6, 6, generator=gen)
+    means = act.numpy().reshape(32, -1).mean(1)
+    m = build_mosaic(act, MosaicOptions(order="mean", top_k=5))
+    assert m.num_tiles == 5 and m.num_channels == 32
+    assert list(m.channels) == list(np.argsort(-means, kind="stable")[:5])
+    maxs = act.numpy().reshape(32, -1).max(1)
+    m = build_mosaic(act, MosaicOptions(order="max", top_k=3))
+    assert list(m.channels) == list(np.argsort(-maxs, kind="stable")[:3])
+    m = build_mosaic(act, MosaicOptions(top_k=4))
+    assert list(m.channels) == [0, 1, 2, 3]
+
+
+def test_normalisation_modes_give_expected_ranges():
+    gen = torch.Generator().manual_seed(2)
+    # channels with very different scales: 0..1, 0..10, -5..5
+    act = torch.stack([torch.rand(8, 8, generator=gen), 10 * torch.rand(8, 8, generator=gen),
+                       10 * torch.rand(8, 8, generator=gen) - 5])
+    a = act.numpy()
+    g = lut("gray")[:, 0].astype(int)  # gray: colour index = value of any channel
+
+    per_channel = build_mosaic(act, MosaicOptions(norm="channel", colormap="gray"))
+    for t in range(3):
+        tile = _tile(per_channel, t)[..., 0].astype(int)
+        assert tile.min() == g[0] and tile.max() == g[255]  # every channel spans the full range
+        assert per_channel.lo[t] == pytest.approx(a[t].min()) and per_channel.hi[t] == pytest.approx(a[t].max())
+
+    per_layer = build_mosaic(act, MosaicOptions(norm="layer", colormap="gray"))
+    lo, hi = a.min(), a.max()
+    for t in range(3):
+        tile = _tile(per_layer, t)[..., 0]
+        np.testing.assert_array_equal(tile, lut("gray")[_expected_index(a[t], lo, hi)][..., 0])
+    # the small channel (0..1) stays dark-ish against the layer's -5..10 range
+    assert _tile(per_layer, 0)[..., 0].max() <= g[_expected_index(np.array(1.0), lo, hi)]
+    assert np.allclose(per_layer.lo, lo) and np.allclose(per_layer.hi, hi)
+
+    fixed = build_mosaic(act, MosaicOptions(norm="fixed", fixed_range=(0.0, 1.0), colormap="gray"))
+    t2 = _tile(fixed, 2)[..., 0]
+    assert (t2[a[2] <= 0] == g[0]).all() and (t2[a[2] >= 1] == g[255]).all()  # clipped outside the range
+    t1 = _tile(fixed, 1)[..., 0]
+    np.testing.assert_array_equal(t1, lut("gray")[_expected_index(a[1], 0.0, 1.0)][..., 0])
+
+
+def test_diverging_colormap_puts_zero_in_the_middle():
+    act = torch.tensor([[[-2.0, 0.0, 1.0]], [[0.0, 0.0, 0.0]]])
+    m = build_mosaic(act, MosaicOptions(norm="channel", colormap="rdbu", padding=0, columns=1))
+    r = lut("rdbu")
+    row = m.image[0]
+    assert tuple(row[0]) == tuple(r[0])        # -2 = -max|x|: the low end
+    assert tuple(row[1]) == tuple(r[128])      # 0: the middle colour
+    assert tuple(row[2]) == tuple(r[_expected_index(np.array(1.0), -2.0, 2.0)])
+    assert (m.image[1] == r[128]).all()        # an all-zero channel is all middle colour
+    assert m.lo[0] == -2.0 and m.hi[0] == 2.0
+
+
+def test_as_chw_shapes_and_bad_options():
+    assert as_chw(torch.zeros(1, 8, 3, 4)).shape == (8, 3, 4)
+    assert as_chw(torch.zeros(1, 10)).shape == (10, 1, 1)
+    m = build_mosaic(torch.rand(1, 2048, 1, 1))  # after global pooling: 2048 tiles of 1×1
+    assert m.num_tiles == 2048 and m.tile_size == (1, 1)
+    for bad in (dict(order="random"), dict(norm="global"), dict(colormap="jet"), dict(top_k=0),
+                dict(norm="fixed", fixed_range=(1.0, 1.0))):
+        with pytest.raises(ValueError):
+            MosaicOptions(**bad)
+
+
+def test_channel_image_is_rgba_of_one_channel():
+    act = torch.arange(12, dtype=torch.float32).reshape(3, 2, 2)
+    img = channel_image(act, 1, "gray")
+    assert img.shape == (2, 2, 4) and (img[..., 3] == 255).all()
+    assert list(img[..., 0].ravel()) == [0, 85, 170, 255]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_mosaic_on_cuda_matches_cpu():
+    act = torch.randn(64, 9, 9)
+    cpu = build_mosaic(act, MosaicOptions(order="mean", colormap="rdbu"))
+    gpu = build_mosaic(act.cuda(), MosaicOptions(order="mean", colormap="rdbu"))
+    np.testing.assert_array_equal(cpu.channels, gpu.channels)
+    assert np.abs(cpu.image.astype(int) - gpu.image.astype(int)).max() <= 1

@@ -1,0 +1,86 @@
+"""Receptive fields: AlexNet conv1's pixel (i, j) covers input rows 4i − 2 .. 4i + 8 (k = 11, s = 4, p = 2),
+checked three ways (hand formula, the captured graph, and autograd's true dependence), then mapped back to the
+source image through the preprocessing's resize and centre crop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from explorer.core.capture import capture_graph
+from explorer.core.gradcam import input_gradient
+from explorer.core.receptive import (InputGeometry, clip_box, conv_chain_geometry, field_box, field_geometry,
+                                     input_geometry, rcnn_resize, source_box)
+
+
+@pytest.fixture(scope="module")
+def alexnet():
+    torch.manual_seed(0)
+    return torchvision.models.alexnet().eval()
+
+
+@pytest.fixture(scope="module")
+def alexnet_graph(alexnet):
+    return capture_graph(alexnet, "alexnet", (3, 224, 224))
+
+
+def test_alexnet_conv1_field_is_11x11_at_4i_minus_2(alexnet_graph):
+    geo = field_geometry(alexnet_graph.node("features.0"), alexnet_graph)
+    for i, j in [(0, 0), (10, 20), (54, 54), (27, 3)]:
+        x0, y0, x1, y1 = field_box(geo, i, j)
+        # rows 4i−2 .. 4i+8 inclusive = [4i−2, 4i+9) in edge coordinates
+        assert (x0, y0, x1, y1) == (4 * j - 2, 4 * i - 2, 4 * j + 9, 4 * i + 9)
+        assert (x1 - x0, y1 - y0) == (11, 11)
+    assert field_box(geo, 3, 5) == field_box(conv_chain_geometry([(11, 4, 2)]), 3, 5)
+    assert clip_box(field_box(geo, 0, 0), 224, 224) == (0, 0, 9, 9)
+
+
+def test_field_matches_autograd_dependence(alexnet, alexnet_graph):
+    """The true set of input pixels that influence a conv1 output (non-zero gradient) is the 11×11 box."""
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 224, 224) + 0.1
+    geo = field_geometry(alexnet_graph.node("features.0"), alexnet_graph)
+    for i, j in [(10, 20), (0, 0)]:
+        g = input_gradient(alexnet, "features.0", x, i, j, channel=7)
+        ys, xs = np.nonzero(g.magnitude)
+        x0, y0, x1, y1 = clip_box(field_box(geo, i, j), 224, 224)
+        assert (xs.min(), xs.max() + 1, ys.min(), ys.max() + 1) == (x0, x1, y0, y1)
+
+
+def test_deeper_layer_against_the_recurrence(alexnet_graph):
+    # conv2 (features.3): conv1 (11,4,2) -> maxpool (3,2,0) -> conv2 (5,1,2): r = 11 + 2·4 + 4·8 = 51, j = 8
+    geo = field_geometry(alexnet_graph.node("features.3"), alexnet_graph)
+    ref = conv_chain_geometry([(11, 4, 2), (3, 2, 0), (5, 1, 2)])
+    assert (geo.receptive_field, geo.stride) == (51, 8) == (ref.receptive_field, ref.stride)
+    assert field_box(geo, 2, 3) == field_box(ref, 2, 3)
+
+
+def test_source_mapping_through_resize_and_centre_crop(alexnet_graph):
+    """ImageNet preset on a 640×480 source: shorter side 480 -> 256 (×8/15), width 341, centre crop 224 at
+    x offset round((341 − 224)/2) = 58 (torchvision's center_crop), y offset 16."""
+    from explorer.core import zoo
+    from explorer.core.preprocess import Preprocessor
+
+    prep = Preprocessor(zoo.get("alexnet"))(np.zeros((480, 640, 3), np.uint8))
+    assert prep.offset == (58.0, 16.0)
+    geo_in = input_geometry(prep.scale, prep.offset)
+    geo = field_geometry(alexnet_graph.node("features.0"), alexnet_graph)
+    x0, y0, x1, y1 = source_box(geo, 10, 20, geo_in)
+    sx, sy = 341 / 640, 256 / 480
+    assert (x0, y0, x1, y1) == pytest.approx(((78 + 58) / sx, (38 + 16) / sy, (89 + 58) / sx, (49 + 16) / sy))
+    # and back
+    assert geo_in.to_input((x0, y0, x1, y1)) == pytest.approx((78, 38, 89, 49))
+    assert InputGeometry((0.5, 0.5)).to_source((1, 2, 3, 4)) == (2, 4, 6, 8)
+
+
+def test_detector_internal_resize():
+    m = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None)
+    m.eval()
+    with torch.no_grad():
+        images, _ = m.transform([torch.rand(3, 480, 640)])
+    h, w = images.image_sizes[0]
+    assert rcnn_resize(m, 480, 640) == (w / 640, h / 480)
+    geo = input_geometry((1.0, 1.0), (0.0, 0.0), m, (480, 640))
+    assert geo.scale == (w / 640, h / 480)

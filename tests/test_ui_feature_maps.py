@@ -1,0 +1,216 @@
+"""The feature-map dock in the real main window: selecting a node shows its maps, hooks go with the selection,
+clicks map to the right channel and pixel, the receptive field lands at the right place on the input image,
+Grad-CAM and the gradient view arrive from the worker, pins, exports."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QPointF, Qt
+
+from explorer.core.activations import ActivationProbe
+from explorer.core.preprocess import Preprocessor
+from explorer.core.results import Frame, FrameResult
+from explorer.ui.feature_maps import MAX_PINS, FeatureMapsPanel
+from explorer.ui.main_window import MainWindow, StartOptions
+from explorer.ui.state import AppState
+
+LOAD_TIMEOUT = 120_000
+RESULT_TIMEOUT = 120_000
+
+
+def _hooked(model: torch.nn.Module) -> list[str]:
+    return [name for name, m in model.named_modules() if m._forward_hooks]
+
+
+def _hook_total(model: torch.nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow(StartOptions(model="alexnet"))
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.graph is not None and w.state.result is not None, timeout=LOAD_TIMEOUT)
+    return w
+
+
+def _panel(window) -> FeatureMapsPanel:
+    panel = window.panels["featureMapsDock"]
+    assert isinstance(panel, FeatureMapsPanel)
+    return panel
+
+
+def _select(qtbot, window, layer: str) -> FeatureMapsPanel:
+    fm = _panel(window)
+    window.state.select_layer(layer)
+    qtbot.waitUntil(lambda: fm.frame is not None and fm.frame.layer == layer, timeout=RESULT_TIMEOUT)
+    return fm
+
+
+def _click(qtbot, view, x: float, y: float) -> None:
+    """A real mouse click on image pixel (x, y) of an ImageView."""
+    qtbot.wait(30)  # let the view box apply its new range (it updates its transform lazily)
+    scene = view.item.mapToScene(QPointF(x, y))
+    pos = view.mapFromScene(scene)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_selecting_a_node_shows_its_maps_and_deselection_removes_hooks(qtbot, window):
+    model = window.state.handle.model
+    fm = _select(qtbot, window, "features.0")
+    assert fm.mosaic.num_tiles == 64 == fm.frame.shape[0]           # C channels -> C tiles
+    assert fm.frame.shape == (64, 55, 55)
+    assert fm.mosaic_view.item.image.shape == fm.mosaic.rgba.shape   # one ImageItem draws the whole mosaic
+    assert _hooked(model) == ["features.0"]                          # hooks on the selected layer only
+    assert "64×55×55" in fm.layer_label.text()
+
+    fm = _select(qtbot, window, "features.3")
+    assert fm.mosaic.num_tiles == 192
+    assert _hooked(model) == ["features.3"]
+
+    window.state.select_layer("")
+    assert _hook_total(model) == 0                                   # nothing left on any module
+    assert fm.frame is None and not fm.mosaic_view.has_image()
+    qtbot.waitUntil(lambda: window.inference_panel.engine_probes == [], timeout=5000)
+
+
+def test_click_maps_to_channel_pixel_and_receptive_field(qtbot, window, sample_image_path):
+    fm = _select(qtbot, window, "features.0")
+    m = fm.mosaic
+    channel, fy, fx = 37, 20, 30
+    tile = m.tile_of_channel(channel)
+    x0, y0 = m.tile_origin(tile)
+    text = fm.describe(x0 + fx + 0.5, y0 + fy + 0.5)
+    value = float(fm.frame.activation[channel, fy, fx])
+    assert text.startswith(f"channel {channel}  (y {fy}, x {fx}) = {value:.4g}")
+
+    _click(qtbot, fm.mosaic_view, x0 + fx + 0.5, y0 + fy + 0.5)      # click a channel: it opens large
+    assert fm.channel == channel
+    assert fm.large_view.item.image.shape[:2] == (55, 55)
+
+    _click(qtbot, fm.large_view, fx + 0.5, fy + 0.5)                # click a pixel: its receptive field
+    assert fm.feature_pixel == (fy, fx)
+    # AlexNet conv1 (k 11, s 4, p 2): input rows 4i−2 .. 4i+8, i.e. [78, 89) × columns [118, 129), mapped back
+    # through the ImageNet preset (resize shorter side to 256, centre crop 224) of the source photo
+    image = window.state.frame.image
+    prep = Preprocessor(window.state.handle.entry)(image)
+    (sx, sy), (ox, oy) = prep.scale, prep.offset
+    expect = ((118 + ox) / sx, (78 + oy) / sy, (129 + ox) / sx, (89 + oy) / sy)
+    assert fm.overlay.field_box == pytest.approx(expect)
+    rect = fm.overlay.field_item.rect()
+    assert (rect.width() * sx, rect.height() * sy) == pytest.approx((11, 11))
+    assert fm.overlay.field_item.isVisible()
+    assert fm.overlay.view_box is window.inference_panel.view_box
+
+
+def test_overlay_gradcam_and_gradient_view(qtbot, window):
+    fm = _select(qtbot, window, "features.0")
+    fm.overlay_check.setChecked(True)
+    fm.select_channel(5)
+    item = fm.overlay.channel_item
+    assert item.isVisible() and item.image.shape[:2] == (220, 220)  # 55×55 upsampled ×4 (the stride)
+    # the map covers the 224 crop in source pixels (first centre 3.5 − stride/2 = 1.5 .. 1.5 + 220)
+    prep = Preprocessor(window.state.handle.entry)(window.state.frame.image)
+    (sx, sy), (ox, oy) = prep.scale, prep.offset
+    r = fm.overlay.channel_rect
+    assert (r.x(), r.y(), r.width(), r.height()) == pytest.approx(((1.5 + ox) / sx, (1.5 + oy) / sy,
+                                                                    220 / sx, 220 / sy))
+    fm.opacity_slider.setValue(25)
+    assert item.opacity() == pytest.approx(0.25)
+
+    assert fm.target_combo.count() == 5                       # the top-5 classes of the result
+    assert fm.request_gradcam()
+    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
+    assert fm.overlay.heat_item.isVisible()
+    assert fm.overlay.heat_item.image.shape[:2] == (224, 224)
+
+    fm.gradient_check.setChecked(True)
+    fm.select_feature_pixel(10, 12)
+    qtbot.waitUntil(lambda: fm.info_label.text().startswith("gradient"), timeout=RESULT_TIMEOUT)
+    heat = fm.overlay.heat_item.image
+    alpha = heat[..., 3] > 0
+    ys, xs = np.nonzero(alpha)
+    # the gradient's support is the 11×11 receptive field: rows 38..48, columns 46..56
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (38, 48, 46, 56)
+    fm.clear_overlay()
+    assert not fm.overlay.heat_item.isVisible() and not fm.overlay.field_item.isVisible()
+
+
+def test_options_pins_and_exports(qtbot, window, tmp_path):
+    model = window.state.handle.model
+    fm = _select(qtbot, window, "features.0")
+    fm.set_options(order="max", top_k=8, norm="layer", colormap="inferno")
+    assert fm.mosaic.num_tiles == 8 and fm.mosaic.colormap == "inferno"
+    maxs = fm.frame.activation.reshape(64, -1).amax(1)
+    assert list(fm.mosaic.channels) == torch.argsort(maxs, descending=True, stable=True)[:8].tolist()
+    assert np.allclose(fm.mosaic.lo, fm.mosaic.tile_min.min()) and np.allclose(fm.mosaic.hi, fm.mosaic.tile_max.max())
+    fm.set_options(order="index", top_k=0, norm="fixed", fixed_range=(-1.0, 2.0))
+    assert fm.mosaic.num_tiles == 64 and np.allclose(fm.mosaic.lo, -1) and np.allclose(fm.mosaic.hi, 2)
+
+    png, npy = tmp_path / "mosaic.png", tmp_path / "acts.npy"
+    assert fm.export_png(str(png)) and fm.export_npy(str(npy))
+    written = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(written, fm.mosaic.image)
+    np.testing.assert_array_equal(np.load(npy), fm.frame.activation.numpy())
+
+    assert fm.pin_layer("features.0")
+    _select(qtbot, window, "features.3")
+    assert fm.pin_layer("features.6") and fm.pin_layer("features.8") and fm.pin_layer("features.10")
+    assert not fm.pin_layer("features.12")                    # at most four
+    assert len(fm.pins) == MAX_PINS
+    qtbot.waitUntil(lambda: all(p.frame is not None for p in fm.pins.values()), timeout=RESULT_TIMEOUT)
+    sizes = {layer: p.frame.shape for layer, p in fm.pins.items()}
+    assert sizes == {"features.0": (64, 55, 55), "features.6": (384, 13, 13), "features.8": (256, 13, 13),
+                     "features.10": (256, 13, 13)}
+    assert set(_hooked(model)) == {"features.0", "features.3", "features.6", "features.8", "features.10"}
+    for layer in list(fm.pins):
+        fm.unpin_layer(layer)
+    window.state.select_layer("")
+    assert _hook_total(model) == 0
+
+
+def test_output_picker_for_a_multi_output_module(qtbot):
+    """Without a window: a real probe on a real FPN, its frame delivered as the engine would."""
+    import torchvision
+
+    state = AppState()
+    fm = FeatureMapsPanel(state, None)
+    qtbot.addWidget(fm)
+    fpn = torchvision.ops.FeaturePyramidNetwork([8, 16], 4).eval()
+
+    class Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fpn = fpn
+
+        def forward(self, feats):
+            return self.fpn(feats)
+
+    model = Model().eval()
+    feats = {"p3": torch.rand(1, 8, 16, 16), "p4": torch.rand(1, 16, 8, 8)}
+    state.select_layer("fpn")
+    probe = fm.probe
+    assert isinstance(probe, ActivationProbe)
+
+    def deliver() -> None:
+        probe.attach(model)
+        with torch.inference_mode():
+            model(feats)
+            frame = probe.collect(None)
+        probe.detach()
+        result = FrameResult(frame=Frame(np.zeros((4, 4, 3), np.uint8)), model_name="fpn", weights="random",
+                             device="cpu", task="classification", extras={probe.name: frame})
+        state.set_result(result)
+
+    deliver()
+    assert [fm.output_combo.itemText(i) for i in range(fm.output_combo.count())] == ["p3", "p4"]
+    assert fm.frame.shape == (4, 16, 16)
+    fm.set_output("p4")
+    deliver()
+    assert fm.frame.output_key == "p4" and fm.frame.shape == (4, 8, 8)
+    assert "[p4]" in fm.layer_label.text()
