@@ -268,8 +268,8 @@ def test_ui_notes_dock_in_main_window_shows_current_model_card(qtbot, tmp_path):
     window.show()
     qtbot.waitUntil(lambda: window.state.graph is not None, timeout=WAIT_MS)
     dock = window.findChild(QDockWidget, "notesDock")
-    assert dock is not None and isinstance(dock.widget(), NotesPanel)
-    panel = dock.widget()
+    panel = window.panels["notesDock"]
+    assert dock is not None and isinstance(panel, NotesPanel)
     qtbot.waitUntil(lambda: "11,689,512" in panel.card.text(), timeout=WAIT_MS)   # resnet18, from the graph
     assert "He, Zhang, Ren, Sun" in panel.card.text()
     dock.show()
