@@ -47,6 +47,8 @@ class ImageView(pg.GraphicsView):
         # than pyqtgraph's auto-downsampling, which averages into a float copy on every update)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         self._shape: tuple[int, int] | None = None
+        self._fit = True  # keep the image fitted to the view until the user zooms or pans
+        self.view_box.sigRangeChangedManually.connect(self._on_manual_range)
         self.scene().sigMouseMoved.connect(self._on_moved)
         self.scene().sigMouseClicked.connect(self._on_clicked)
 
@@ -60,6 +62,15 @@ class ImageView(pg.GraphicsView):
         self.item.setImage(image, autoLevels=False, levels=None)
         if shape != self._shape:  # new size: fit it; same size: keep the user's zoom
             self._shape = shape
+            self._fit = True
+            self.view_box.autoRange(padding=0.02)
+
+    def _on_manual_range(self, *_args: Any) -> None:
+        self._fit = False
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if getattr(self, "_fit", False) and self._shape is not None:  # docks resize after the first image
             self.view_box.autoRange(padding=0.02)
 
     def has_image(self) -> bool:

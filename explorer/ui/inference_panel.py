@@ -22,7 +22,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+                               QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
                                QGraphicsPathItem)
 
 from explorer.ui.inference_worker import InferenceWorker
@@ -229,11 +229,15 @@ class InferencePanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setMinimumWidth(180)
+        self.table.setMinimumHeight(120)
         self.timing_label = QLabel("no model yet")
         self.timing_label.setObjectName("timingLabel")
         self.timing_label.setFont(QFont("monospace", 8))
         self.source_label = QLabel("")
+        # Long paths and timing lines wrap instead of widening the dock.
+        for label in (self.source_label, self.timing_label):
+            label.setWordWrap(True)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         controls = QHBoxLayout()
         for w in (self.prev_button, self.pause_button, self.step_button, self.next_button):
@@ -250,11 +254,13 @@ class InferencePanel(QWidget):
         self.threshold_row.setVisible(False)
         thresh.setContentsMargins(0, 0, 0, 0)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        # The dock is tall and narrow: the results table sits under the image.
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.graphics)
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([520, 190])  # room for the five classes under the image
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
