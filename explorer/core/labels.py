@@ -67,3 +67,20 @@ def class_names(kind: str, num_classes: int | None = None, background: bool | No
 
 def label(names: list[str] | tuple[str, ...], index: int) -> str:
     return names[index] if 0 <= index < len(names) else f"class {index}"
+
+
+def voc_palette(n: int = 256) -> "np.ndarray":
+    """PASCAL VOC's colour map (VOCdevkit's labelcolormap.m: the bits of the class index spread over RGB),
+    (n, 3) uint8; class 1 (aeroplane) is (128, 0, 0)."""
+    import numpy as np
+
+    cmap = np.zeros((n, 3), np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap[i] = (r, g, b)
+    return cmap

@@ -135,7 +135,7 @@ _ENTRIES: list[ZooEntry] = [
                             "(128/256/512 × 1:1, 1:2, 2:1), 7×7 RoI pooling and two fc layers.",
                             "https://arxiv.org/abs/1506.01497")),
     ZooEntry("fasterrcnn-tiny", "Faster R-CNN", task="detection", builder="models.fasterrcnn_tiny:fasterrcnn_tiny",
-             input_size=(256, 256), preprocess="detection", categories="shapes",
+             input_size=(224, 224), preprocess="detection", categories="shapes",
              bundled_weights="weights/fasterrcnn-tiny.pt",
              card=ModelCard(2015, "A small Faster R-CNN trained by the project on synthetic scenes",
                             "A small backbone at stride 16 and the paper's 9 anchors (3 sizes × 3 ratios), trained "
@@ -147,7 +147,7 @@ _ENTRIES: list[ZooEntry] = [
                             "One pass: the image is divided into an S×S grid; each cell predicts B boxes "
                             "(x, y, w, h, confidence) and C class probabilities, a tensor of S×S×(B·5+C).",
                             "https://arxiv.org/abs/1506.02640")),
-    ZooEntry("yolov1-tiny", "YOLO", task="detection", builder="models.yolov1:yolov1_tiny", input_size=(448, 448),
+    ZooEntry("yolov1-tiny", "YOLO", task="detection", builder="models.yolov1_tiny:yolov1_tiny", input_size=(224, 224),
              preprocess="yolo", categories="shapes", bundled_weights="weights/yolov1-tiny.pt",
              card=ModelCard(2016, "A small YOLOv1 trained by the project on synthetic scenes",
                             "The paper's S×S×(B·5+C) head on a small conv stack, trained offline so that the grid "

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
                                QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
                                QGraphicsPathItem)
 
+from explorer.core.labels import voc_palette
 from explorer.ui.inference_worker import InferenceWorker
 from explorer.ui.source_controller import SourceController
 
@@ -32,19 +33,6 @@ FILE_CHOICE = "File…"
 WEIGHTS_FILTER = "PyTorch state_dict (*.pt *.pth *.ckpt *.bin);;All files (*)"
 RANDOM_BANNER = "Random weights: predictions are meaningless (choose pretrained, bundled or a file)"
 
-
-def voc_palette(n: int = 256) -> np.ndarray:
-    """PASCAL VOC's colour map (VOCdevkit's labelcolormap.m: the bits of the class index spread over RGB)."""
-    cmap = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap[i] = (r, g, b)
-    return cmap
 
 
 def box_colour(class_index: int) -> QColor:

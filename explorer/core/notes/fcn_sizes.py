@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorer.core.errors import ModelInputError
+from explorer.core.labels import voc_palette
 
 if TYPE_CHECKING:
     from torch import nn
@@ -93,19 +94,6 @@ def run_fcn(model: "nn.Module", image: np.ndarray, size: tuple[int, int]) -> Fcn
                   coarse.argmax(0).numpy().astype(np.int32), out.argmax(0).numpy().astype(np.int32), resized,
                   fcn_output_size((h, w)))
 
-
-def voc_palette(n: int = 21) -> np.ndarray:
-    """PASCAL VOC's colour map (bit-interleaved label colours of the VOC devkit), (n, 3) uint8."""
-    pal = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
