@@ -35,6 +35,7 @@ _AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea,
 }
 INFERENCE_DOCK = DockSpec("Inference", "inferenceDock", "explorer.ui.inference_panel:InferencePanel", "right")
+SCREENSHOT_SIZE = (1400, 860)
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -215,16 +216,31 @@ class MainWindow(QMainWindow):
         return action
 
     def _restore_layout(self) -> None:
+        self._layout_restored = False
+        if self.options.screenshot:  # reproducible pictures: the default layout at a fixed size
+            self.resize(*SCREENSHOT_SIZE)
+            return
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 860)
+            self.resize(*self._first_start_size())
         state = self.settings.value("window/state")
-        self._layout_restored = False
         if isinstance(state, QByteArray) and not state.isEmpty():
             # restoreState returns False on a foreign or broken layout: the defaults stay.
             self._layout_restored = bool(self.restoreState(state))
+
+    @staticmethod
+    def _first_start_size() -> tuple[int, int]:
+        """1400×860, or 90 % of a smaller screen."""
+        from PySide6.QtGui import QGuiApplication
+
+        screen = QGuiApplication.primaryScreen()
+        if screen is None:
+            return SCREENSHOT_SIZE
+        available = screen.availableGeometry()
+        return (min(SCREENSHOT_SIZE[0], int(available.width() * 0.9)),
+                min(SCREENSHOT_SIZE[1], int(available.height() * 0.9)))
 
     def _default_dock_sizes(self) -> None:
         """First start: a wide graph in the centre, the image on the right, feature maps below."""
@@ -232,7 +248,7 @@ class MainWindow(QMainWindow):
         sized = [(name, size, orientation) for name, size, orientation in (
             ("inspectorDock", int(width * 0.2), Qt.Orientation.Horizontal),
             (INFERENCE_DOCK.object_name, int(width * 0.38), Qt.Orientation.Horizontal),
-            ("featureMapsDock", int(height * 0.36), Qt.Orientation.Vertical),
+            ("featureMapsDock", int(height * 0.42), Qt.Orientation.Vertical),
         ) if name in self._docks]
         for name, size, orientation in sized:
             self.resizeDocks([self._docks[name]], [size], orientation)
@@ -562,15 +578,24 @@ class MainWindow(QMainWindow):
     def _maybe_screenshot(self) -> None:
         if not self._screenshot_pending:
             return
-        # Wait for a first result on the frame (or give up after a while), then let everything paint.
-        if self.state.result is None and self.inference_panel is not None and self.state.frame is not None:
-            self.state.resultReady.connect(self._screenshot_soon)
-            QTimer.singleShot(60000, self._take_screenshot)
+        # Wait for a result that carries the selected layer's feature maps (or give up after a while), then
+        # let everything paint.
+        if self.inference_panel is not None and self.state.frame is not None:
+            self.state.resultReady.connect(self._screenshot_when_complete)
+            QTimer.singleShot(90000, self._take_screenshot)
+            if self.state.result is not None:
+                self._screenshot_when_complete(self.state.result)
         else:
             self._screenshot_soon()
 
+    def _screenshot_when_complete(self, result) -> None:
+        wants_maps = bool(self.state.selected_layer)
+        has_maps = any(str(k).startswith("activations") for k in getattr(result, "extras", {}) or {})
+        if has_maps or not wants_maps:
+            self._screenshot_soon()
+
     def _screenshot_soon(self, *_args) -> None:
-        QTimer.singleShot(800, self._take_screenshot)
+        QTimer.singleShot(1000, self._take_screenshot)
 
     def _take_screenshot(self) -> None:
         if not self._screenshot_pending:
