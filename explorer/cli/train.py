@@ -1,0 +1,80 @@
+"""`python -m explorer train yolov1-tiny|fasterrcnn-tiny`: train a project detector on synthetic scenes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from explorer.cli.common import CLIError
+
+MODELS = ("yolov1-tiny", "fasterrcnn-tiny")
+# Defaults that reproduce the bundled weights (resources/weights/README.md); train fasterrcnn-tiny first.
+DEFAULTS = {
+    "yolov1-tiny": dict(epochs=20, scenes=3000, batch_size=16, lr=1e-3),
+    "fasterrcnn-tiny": dict(epochs=8, scenes=2000, batch_size=8, lr=1e-3),
+}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train", help="train yolov1-tiny or fasterrcnn-tiny on synthetic shape scenes",
+        description="Train one of the project's small detectors from scratch on generated scenes "
+                    "(explorer.core.scenes), with a progress bar. A checkpoint (OUT.ckpt) is written after every "
+                    "epoch; --resume continues from it. The result is a plain state_dict.")
+    p.add_argument("model", choices=MODELS, help="detector to train")
+    p.add_argument("--epochs", type=int, help="passes over the training scenes (default: the bundled recipe)")
+    p.add_argument("--scenes", type=int, help="number of training scenes, generated once (default: recipe)")
+    p.add_argument("--seed", type=int, default=0, help="scene-set and torch seed (default 0)")
+    p.add_argument("--batch-size", type=int, help="images per step (default: recipe)")
+    p.add_argument("--lr", type=float, help="peak learning rate of Adam (default: recipe)")
+    p.add_argument("--out", type=Path, help="where to save the weights (default resources/weights/MODEL.pt)")
+    p.add_argument("--resume", type=Path, help="checkpoint to continue from (OUT.ckpt of an earlier run)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
+    p.add_argument("--init-backbone", default="bundled",
+                   help="yolov1-tiny only: start its conv layers from a trained fasterrcnn-tiny (bundled: the "
+                        "shipped weights; a state_dict file; none: random init). Default bundled")
+    p.add_argument("--backbone-lr-scale", type=float, default=1.0,
+                   help="yolov1-tiny: learning-rate factor of the initialised conv layers (default 1)")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (quick checks)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from explorer.core.train_common import RESOURCES, TrainConfig
+
+    recipe = DEFAULTS[args.model]
+    for name in ("epochs", "scenes", "batch_size", "threads"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise CLIError(f"--{name.replace('_', '-')} must be positive")
+    if args.device != "cpu":
+        try:
+            torch.empty(1, device=args.device)
+        except Exception:  # noqa: BLE001
+            raise CLIError(f"device '{args.device}' is not available here") from None
+    init_backbone = None
+    if args.model == "yolov1-tiny" and args.init_backbone.lower() != "none":
+        init_backbone = (RESOURCES / "weights" / "fasterrcnn-tiny.pt" if args.init_backbone == "bundled"
+                         else Path(args.init_backbone))
+    out = args.out or RESOURCES / "weights" / f"{args.model}.pt"
+    config = TrainConfig(
+        model=args.model,
+        epochs=args.epochs or recipe["epochs"], scenes=args.scenes or recipe["scenes"], seed=args.seed,
+        batch_size=args.batch_size or recipe["batch_size"], lr=args.lr or recipe["lr"], out=out,
+        resume=args.resume, device=args.device, threads=args.threads, max_steps=args.max_steps,
+        init_backbone=init_backbone, backbone_lr_scale=args.backbone_lr_scale)
+    if args.model == "yolov1-tiny":
+        from explorer.core.train_yolo import train
+    else:
+        from explorer.core.train_fasterrcnn import train
+    t0 = time.perf_counter()
+    train(config)
+    size_mb = out.stat().st_size / 1e6
+    print(f"saved {out} ({size_mb:.1f} MB) after {time.perf_counter() - t0:.0f} s on {args.device}; "
+          f"checkpoint {out.name}.ckpt; evaluate with: python -m explorer evaluate {args.model} --weights {out}")
+    return 0

@@ -1,0 +1,139 @@
+"""Training code: the YOLO loss and layout by hand, a short training run, checkpoints that resume exactly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from explorer.core.train_common import TrainConfig, generate_scene_set
+from explorer.core.train_yolo import encode_targets, split_darknet, yolo_loss
+from explorer.core.yolo import detect, parse
+
+S, B, C = 7, 2, 4
+
+
+def perfect_output(target: torch.Tensor) -> torch.Tensor:
+    """The flat darknet vector that predicts `target` exactly with predictor 0 (built by hand, cell by cell)."""
+    n = target.shape[0]
+    out = torch.zeros(n, S * S * (C + B * 5))
+    for i in range(n):
+        for r in range(S):
+            for c in range(S):
+                cell = r * S + c
+                if target[i, r, c, 4] > 0:
+                    out[i, cell * C:(cell + 1) * C] = target[i, r, c, 5:]
+                    out[i, S * S * C + cell * B] = 1.0
+                    box0 = S * S * (C + B) + cell * B * 4
+                    out[i, box0:box0 + 4] = target[i, r, c, :4]
+    return out
+
+
+def test_targets_layout_loss_and_decode_by_hand():
+    boxes = [torch.tensor([[32.0, 64.0, 96.0, 128.0]]), torch.tensor([[0.0, 0.0, 224.0, 112.0]])]
+    labels = [torch.tensor([2]), torch.tensor([0])]
+    t = encode_targets(boxes, labels, S, C, 224)
+    # box 1: centre (64, 96) → cell row 3 (96/32), col 2 (64/32), offsets 0, 0; sqrt(64/224)
+    expected = [0.0, 0.0, (64 / 224) ** 0.5, (64 / 224) ** 0.5, 1.0]
+    assert t[0, 3, 2, :5].tolist() == pytest.approx(expected, abs=1e-6)
+    assert t[0, 3, 2, 5:].tolist() == [0, 0, 1, 0] and t[0, ..., 4].sum() == 1
+    # box 2: centre (112, 56) → row 1 (56/32 = 1.75), col 3 (3.5)
+    assert t[1, 1, 3, :4].tolist() == pytest.approx([0.5, 0.75, 1.0, 0.5 ** 0.5], abs=1e-6)
+    out = perfect_output(t)
+    probs, conf, bx = split_darknet(out, S, B, C)
+    assert probs[0, 3, 2].tolist() == [0, 0, 1, 0] and conf[0, 3, 2].tolist() == [1.0, 0.0]
+    loss, parts = yolo_loss(out, t, S, B, C)
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    # one wrong class probability: the class term is exactly that squared error
+    wrong = out.clone()
+    wrong[0, (3 * S + 2) * C + 1] = 0.5
+    assert yolo_loss(wrong, t, S, B, C)[0].item() == pytest.approx(0.25 / 2, abs=1e-6)  # mean over 2 images
+    # the project's decoder (explorer.core.yolo, written independently) reads the boxes back
+    d0 = detect(parse(out[0], S, B, C, "darknet"), 224, 224)
+    assert len(d0) == 1 and d0[0].box == pytest.approx((32.0, 64.0, 96.0, 128.0), abs=1e-3)
+    assert d0[0].class_index == 2 and d0[0].score == pytest.approx(1.0) and d0[0].cell == (3, 2)
+    d1 = detect(parse(out[1], S, B, C, "darknet"), 224, 224)
+    assert len(d1) == 1 and d1[0].box == pytest.approx((0.0, 0.0, 224.0, 112.0), abs=1e-3)
+
+
+def test_yolo_backbone_starts_from_fasterrcnn_tiny(tmp_path):
+    from explorer.core.train_yolo import load_backbone
+    from models.fasterrcnn_tiny import fasterrcnn_tiny
+    from models.yolov1_tiny import yolov1_tiny
+    frcnn = fasterrcnn_tiny()
+    torch.save(frcnn.state_dict(), tmp_path / "f.pt")
+    yolo = yolov1_tiny()
+    load_backbone(yolo, tmp_path / "f.pt")
+    for k, v in frcnn.backbone.state_dict().items():
+        assert torch.equal(yolo.backbone.state_dict()[k], v), k
+
+
+def test_yolo_loss_decreases_on_a_batch():
+    from models.yolov1_tiny import yolov1_tiny
+    torch.manual_seed(0)
+    model = yolov1_tiny()
+    data = generate_scene_set(8, 3, log=False)
+    x = data.images.float() / 255
+    t = encode_targets(data.boxes, data.labels, S, C, 224)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(8):
+        loss, _ = yolo_loss(model(x), t, S, B, C)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < losses[0] * 0.7
+
+
+def _cfg(tmp_path: Path, model: str, epochs: int, name: str, resume: Path | None = None,
+         max_steps: int | None = None) -> TrainConfig:
+    return TrainConfig(model=model, epochs=epochs, scenes=8, seed=5, batch_size=8, lr=1e-3,
+                       out=tmp_path / name, resume=resume, threads=2, max_steps=max_steps)
+
+
+def test_yolo_checkpoint_resumes_exactly(tmp_path):
+    from explorer.core.train_yolo import train
+    train(_cfg(tmp_path, "yolov1-tiny", 2, "full.pt"))
+    train(_cfg(tmp_path, "yolov1-tiny", 2, "half.pt", max_steps=1))  # interrupted after epoch 1 of 2
+    ckpt = tmp_path / "half.pt.ckpt"
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["epoch"] == 1 and set(saved) >= {"model", "optimizer", "generator", "config"}
+    train(_cfg(tmp_path, "yolov1-tiny", 2, "resumed.pt", resume=ckpt))
+    full = torch.load(tmp_path / "full.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)
+    half = torch.load(tmp_path / "half.pt", weights_only=True)
+    assert full.keys() == resumed.keys()
+    for k in full:
+        assert torch.allclose(full[k].float(), resumed[k].float(), atol=1e-5), k
+    assert not all(torch.equal(full[k], half[k]) for k in full)  # the second epoch did change the weights
+
+
+def test_fasterrcnn_trains_a_few_steps(tmp_path, capsys):
+    from explorer.core.train_fasterrcnn import train
+    from models.fasterrcnn_tiny import fasterrcnn_tiny
+    cfg = _cfg(tmp_path, "fasterrcnn-tiny", 1, "frcnn.pt")
+    cfg.batch_size, cfg.max_steps = 4, 2
+    train(cfg)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "loss" in err and "nan" not in err.lower()
+    state = torch.load(tmp_path / "frcnn.pt", weights_only=True)
+    fasterrcnn_tiny().load_state_dict(state)  # a plain state_dict of the zoo's architecture
+    assert (tmp_path / "frcnn.pt").stat().st_size < 10e6
+
+
+def test_train_command(tmp_path):
+    out = tmp_path / "y.pt"
+    run = subprocess.run([sys.executable, "-m", "explorer", "train", "yolov1-tiny", "--scenes", "4", "--epochs", "1",
+                          "--batch-size", "4", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert out.is_file() and (tmp_path / "y.pt.ckpt").is_file() and "saved" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "explorer", "train", "yolov1-tiny", "--scenes", "4", "--out",
+                          str(out), "--resume", str(tmp_path / "missing.ckpt")], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode != 0 and bad.stderr.strip().startswith("error:")
+    assert len(bad.stderr.strip().splitlines()) == 1
