@@ -137,3 +137,10 @@ def test_train_command(tmp_path):
                          timeout=300)
     assert bad.returncode != 0 and bad.stderr.strip().startswith("error:")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_train_rejects_zero_steps_before_any_work(capsys):
+    from explorer.cli import main
+
+    assert main(["train", "yolov1-tiny", "--max-steps", "0"]) == 2
+    assert capsys.readouterr().err == "error: --max-steps must be positive\n"

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.core.train_common import RESOURCES, TrainConfig
 
     recipe = DEFAULTS[args.model]
-    for name in ("epochs", "scenes", "batch_size", "threads"):
+    for name in ("epochs", "scenes", "batch_size", "threads", "max_steps"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise CLIError(f"--{name.replace('_', '-')} must be positive")
