@@ -589,8 +589,10 @@ class MainWindow(QMainWindow):
             self._screenshot_soon()
 
     def _screenshot_when_complete(self, result) -> None:
-        wants_maps = bool(self.state.selected_layer)
-        has_maps = any(str(k).startswith("activations") for k in getattr(result, "extras", {}) or {})
+        from explorer.ui.feature_maps import PROBE_PREFIX
+
+        wants_maps = bool(self.state.selected_layer) and "featureMapsDock" in self.panels
+        has_maps = any(str(k).startswith(PROBE_PREFIX) for k in getattr(result, "extras", {}) or {})
         if has_maps or not wants_maps:
             self._screenshot_soon()
 
