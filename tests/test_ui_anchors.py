@@ -66,8 +66,12 @@ def test_position_mode_draws_the_nine_anchors(view):
     # colour by size (a % 3), line style by ratio (a // 3)
     assert pens[0].color() == pens[3].color() == pens[6].color() and pens[0].color() != pens[1].color()
     assert pens[0].style() == pens[1].style() == pens[2].style() and pens[0].style() != pens[3].style()
-    assert [label.text for _, label in o.legend.items] == ["128 px", "256 px", "512 px", "h:w 1:2 wide",
-                                                           "h:w 1:1 square", "h:w 2:1 tall"]
+    assert [text for _, _, text in o.legend_rows] == ["128 px", "256 px", "512 px", "h:w 1:2 wide",
+                                                      "h:w 1:1 square", "h:w 2:1 tall"]
+    # the legend's swatches are the curves' pens: colour of a size, line style of a ratio
+    assert [rgb for rgb, _, _ in o.legend_rows[:3]] == [(c.red(), c.green(), c.blue()) for c in
+                                                         (pens[0].color(), pens[1].color(), pens[2].color())]
+    assert [style for _, style, _ in o.legend_rows[3:]] == [pens[0].style(), pens[3].style(), pens[6].style()]
 
 
 def test_hover_and_pin(view):
@@ -218,3 +222,80 @@ def test_fpn_position_shows_every_level(view):
     o.all_levels = False
     o.redraw()
     assert len(o.anchor_curves) == out.levels[0].num_anchors
+
+
+@pytest.mark.parametrize("name", ["alexnet2012", "yolov1-tiny"])
+def test_models_without_rpn_show_the_papers_anchors(qtbot, view, name):
+    """Any model without an RPN (a classifier, a YOLO) gets the same thing: the configured anchors (the
+    paper's 128/256/512 px × 1:2/1:1/2:1 at stride 16) over the image, said so; objectness and proposals
+    say they need a Faster R-CNN model."""
+    from explorer.ui.state import ModelHandle
+
+    if name == "yolov1-tiny":
+        from models.yolov1_tiny import yolov1_tiny
+        model = yolov1_tiny().eval()
+        assert hasattr(model, "S") and hasattr(model, "C")
+    else:
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))   # stands for any CNN without an `rpn`
+    state = AppState()
+    panel = AnchorsPanel(state, None)
+    qtbot.addWidget(panel)
+    panel.attach_to(view)
+    state.set_model(ModelHandle(name, None, model, "random", "cpu"))
+    state.set_result(FrameResult(frame=Frame(np.zeros((120, 160, 3), np.uint8)), model_name=name, weights="random",
+                                 device="cpu", task="classification"))
+    o = panel.overlay
+    aset = A.config_anchor_set(A.AnchorConfig(), (120, 160), 600)
+    assert o.rpn is None and o.model_has_rpn is False
+    # position mode: 38×50 positions × 9 anchors, the grid and the 9 anchors of the centre position drawn
+    assert o.grid_dots.isVisible() and len(o.grid_dots.data) == 38 * 50 and len(o.anchor_curves) == 9
+    assert "38×50×9 = 17,100 anchors" in o.count_text.textItem.toPlainText()
+    assert "no RPN in this model: showing the paper's anchors at stride 16 over the image" in panel.info.text()
+    assert panel.config_box.isVisibleTo(panel) and panel.sizes.isEnabled()
+    assert panel.legend.isVisibleTo(panel) and "256 px" in panel.legend.text()
+    # the settings still edit them: stride 32 halves the grid each way
+    panel.stride.setValue(32)
+    assert len(o.grid_dots.data) == A.config_anchor_set(o.config, (120, 160), 600).count // 9
+    assert "stride 32" in panel.info.text() and "anchor settings below" in panel.info.text()
+    panel.stride.setValue(16)
+    for mode in ("shape", "labels"):
+        panel.mode.setCurrentIndex([k for k, _ in MODES].index(mode))
+        assert o.grid_dots.isVisible() and "no RPN in this model" in panel.info.text()
+    o.set_gt_box((40, 20, 120, 100))
+    assert o.label_counts == A.label_anchors(aset.anchors, [(40, 20, 120, 100)]).counts
+    for mode in ("objectness", "proposals"):
+        panel.mode.setCurrentIndex([k for k, _ in MODES].index(mode))
+        assert f"The {mode} view needs a Faster R-CNN model" in panel.info.text()
+        assert not o.heat.isVisible() and not o.after_curve.isVisible() and not o.grid_dots.isVisible()
+        assert "need a Faster R-CNN model" in o.count_text.textItem.toPlainText() or \
+            "needs a Faster R-CNN model" in o.count_text.textItem.toPlainText()
+
+
+def test_reattach_prints_no_scene_warnings(qtbot, view, capfd):
+    """Detach then attach again (the dock's tab switched away and back): no item is removed from a scene
+    it is not in (Qt would print "QGraphicsScene::removeItem: ... is different from this scene")."""
+    o = AnchorsOverlay()
+    o.attach(view)
+    o.set_image_size((120, 160))
+    assert len(o.anchor_curves) == 9
+    o.detach()
+    assert o.anchor_curves == [] and all(c.scene() is None for c in [*o._items, o.gt_roi])
+    o.attach(view)
+    o.hover(10, 10)
+    o.detach()
+    o.detach()
+    assert "removeItem" not in capfd.readouterr().err
+
+
+def test_position_restarts_at_the_centre_on_a_new_grid(view, rpn_result):
+    """A position index from one grid (the configured 38×50 anchors) is not reused on another (the model
+    RPN's map): the shown position is the new grid's centre."""
+    o = AnchorsOverlay()
+    o.attach(view)
+    o.set_image_size((120, 160))
+    o.click(150, 110)                       # pin a position near the bottom-right of the 38×50 grid
+    assert o.pinned
+    o.set_result(rpn_result)
+    aset = o.anchor_set()
+    assert aset.feature_size != (38, 50)
+    assert not o.pinned and o.position == aset.nearest_position(80, 60)

@@ -62,8 +62,11 @@ def test_class_tint_and_legend(overlay):
     assert img.shape == (S, S, 4)
     assert tuple(img[3, 3, :3]) == class_colour(1) and tuple(img[0, 0, :3]) == class_colour(0)
     assert img[0, 0, 3] > img[3, 3, 3]                     # prob 1.0 is more opaque than 0.8
-    labels = [label.text for _, label in overlay.legend.items]
-    assert any("zero (40 cells)" in t for t in labels) and any("one (9 cells)" in t for t in labels)
+    rows = overlay.legend_rows
+    assert [(rgb, text) for rgb, _, text in rows] == [(class_colour(0), "zero (40 cells)"),
+                                                      (class_colour(1), "one (9 cells)")]
+    html = overlay.legend_html()
+    assert "zero (40 cells)" in html and "rgb(%d, %d, %d)" % class_colour(1) in html
 
 
 def test_boxes_detections_and_owner_cells(overlay):
@@ -151,3 +154,23 @@ def test_live_engine_feeds_the_overlay(qtbot):
         assert inference.detections in inference._overlays
     finally:
         inference.shutdown()
+
+
+def test_panel_without_a_yolo_model_hides_the_chart(qtbot, view):
+    """A non-YOLO model: no empty bar chart, sliders or legend; the text says what the panel needs."""
+    from models.yolov1_tiny import yolov1_tiny
+
+    state = AppState()
+    panel = YoloPanel(state, None)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.attach_to(view)
+    state.set_model(ModelHandle("alexnet2012", None, torch.nn.Linear(2, 2), "random", "cpu"))
+    assert not panel.yolo_widgets.isVisible() and not panel.bars_plot.isVisible()
+    assert "No YOLO model loaded" in panel.summary.text()
+    assert not panel.overlay.grid_lines.isVisible()
+    # a YOLO model brings them back, and a non-YOLO one hides them again
+    state.set_model(ModelHandle("yolov1-tiny", None, yolov1_tiny().eval(), "random", "cpu"))
+    assert panel.yolo_widgets.isVisible() and "No YOLO" not in panel.summary.text()
+    state.set_model(ModelHandle("alexnet2012", None, torch.nn.Linear(2, 2), "random", "cpu"))
+    assert not panel.yolo_widgets.isVisible()

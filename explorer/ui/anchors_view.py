@@ -14,11 +14,14 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFormLayout, QFrame, QGraphicsWidget, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from explorer.core import anchors as A
+from explorer.ui.overlay_base import DockedOverlayMixin, OverlayBase, legend_label, show_legend
+
+__all__ = ["AnchorsOverlay", "AnchorsPanel", "DockedOverlayMixin", "MODES", "rect_path", "arrow_path"]
 
 MODES = [("position", "The anchors of one position (hover, click to pin)"),
          ("shape", "One anchor shape at every position"),
@@ -44,6 +47,11 @@ def anchor_pen(size_index: int, ratio_index: int, width: float = 2.5, alpha: int
     return pen
 
 
+def _pen_rgb(pen: Any) -> tuple[int, int, int]:
+    c = pen.color()
+    return (c.red(), c.green(), c.blue())
+
+
 def rect_path(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x, y and connect arrays drawing every box as a closed outline in one PlotCurveItem."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -67,17 +75,22 @@ def arrow_path(starts: np.ndarray, ends: np.ndarray, head: float = 0.25) -> tupl
     return segs[:, 0], segs[:, 1]
 
 
-class AnchorsOverlay:
-    """Graphics items over a ViewBox (source pixels, y down). Owns its items; the panel sets what to show."""
+class AnchorsOverlay(OverlayBase):
+    """Graphics items over a ViewBox (source pixels, y down). Owns its items; the panel sets what to show.
+
+    Without a model RPN's output (no Faster R-CNN loaded, or its first frame not run yet) it draws the
+    configured anchors (the paper's defaults unless edited) over the image; objectness and proposals need
+    the model's RPN."""
 
     def __init__(self) -> None:
-        self.view_box: Any = None
+        super().__init__()
         self.mode = "position"
         self.config = A.AnchorConfig()
         self.short_side = 600
         self.level = 0
         self.shape_index = 4            # 256 px, 1:1 by default
         self.position: int | None = None
+        self._position_grid: Any = None  # the grid `position` indexes
         self.pinned = False
         self.image_size: tuple[int, int] | None = None   # (H, W) source pixels
         self.rpn: Any = None            # explorer.core.rpn.RPNOutput of the latest frame, or None
@@ -88,7 +101,7 @@ class AnchorsOverlay:
         self.label_counts: dict[str, int] = {}
         self.proposals: Any = None
         self.on_change: Any = None      # callback(overlay) after a redraw (the panel updates its texts)
-        self.enabled = True             # False while a YOLO model is loaded (its grid panel explains it)
+        self.model_has_rpn: bool | None = None   # None: no model loaded; the panel says which
         self.all_levels = True          # position mode on an FPN model: the anchors of every level at the point
 
         self.grid_dots = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(255, 255, 255, 150), pxMode=True)
@@ -97,7 +110,6 @@ class AnchorsOverlay:
         self.heat.setOpacity(0.55)
         self.heat.setLookupTable(pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256))
         self.shape_curve = pg.PlotCurveItem()
-        self.anchor_curves: list[Any] = []
         self.centre_dot = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k"), brush=pg.mkBrush(255, 255, 255), pxMode=True)
         self.before_curve = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 0, 70), width=1))
         self.anchor_box_curve = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 230), width=1.5,
@@ -113,8 +125,6 @@ class AnchorsOverlay:
         self.label_positive = pg.PlotCurveItem(pen=pg.mkPen((*LABEL_COLOURS[A.POSITIVE], 255), width=2.5))
         self.gt_roi = pg.RectROI([0, 0], [10, 10], pen=pg.mkPen((255, 255, 255), width=3), movable=True)
         self.gt_roi.sigRegionChanged.connect(self._on_roi)
-        self.legend: Any = None
-        self._legend_key: Any = None
         self._aset_cache: dict[Any, A.AnchorSet] = {}
         self._aset_rpn: Any = None
         self._items = [self.heat, self.grid_dots, self.shape_curve, self.before_curve, self.after_curve,
@@ -124,45 +134,17 @@ class AnchorsOverlay:
             item.setZValue(10 + z)
         self.gt_roi.setZValue(40)
 
-    # -- overlay contract ------------------------------------------------------------------------------------
-    def attach(self, view_box: Any) -> None:
-        if self.view_box is view_box:
-            return
-        self.detach()
-        self.view_box = view_box
-        for item in self._items:
-            view_box.addItem(item, ignoreBounds=True)
-        view_box.addItem(self.gt_roi, ignoreBounds=True)
-        self.legend = pg.LegendItem(offset=(-10, 10), labelTextColor=(255, 255, 255), labelTextSize="8pt",
-                                    verSpacing=-6, brush=pg.mkBrush(0, 0, 0, 170), pen=pg.mkPen(255, 255, 255, 120))
-        self.legend.setParentItem(view_box)
-        scene = view_box.scene()
-        if scene is not None:
-            scene.sigMouseMoved.connect(self._on_mouse_moved)
-            scene.sigMouseClicked.connect(self._on_mouse_clicked)
-        self.redraw()
+    # -- overlay contract (attach/detach: OverlayBase) -------------------------------------------------------
+    def _scene_slots(self) -> list[tuple[str, Any]]:
+        return [("sigMouseMoved", self._on_mouse_moved), ("sigMouseClicked", self._on_mouse_clicked)]
 
-    def detach(self) -> None:
-        vb = self.view_box
-        if vb is None:
-            return
-        scene = vb.scene()
-        if scene is not None:
-            for sig, slot in ((scene.sigMouseMoved, self._on_mouse_moved),
-                              (scene.sigMouseClicked, self._on_mouse_clicked)):
-                try:
-                    sig.disconnect(slot)
-                except (RuntimeError, TypeError):
-                    pass
-        for item in [*self._items, self.gt_roi, *self.anchor_curves]:
-            vb.removeItem(item)
-        if self.legend is not None:
-            # LegendItem.setParentItem(None) tries to re-anchor; take it off with Qt's own method
-            QGraphicsWidget.setParentItem(self.legend, None)
-            if self.legend.scene() is not None:
-                self.legend.scene().removeItem(self.legend)
-            self.legend = None
-        self.view_box = None
+    def _extra_items(self) -> list[Any]:
+        return [*self._items, self.gt_roi]
+
+    @property
+    def anchor_curves(self) -> list[Any]:
+        """The k anchor outlines of the shown position (one item each: colour and line style differ)."""
+        return self._dynamic
 
     def set_result(self, result: Any) -> None:
         """A new FrameResult: its frame's size and, when the RPN probe ran, its RPN output."""
@@ -217,13 +199,12 @@ class AnchorsOverlay:
                 item.setVisible(False)
         self.heat.setVisible(False)
         self.gt_roi.setVisible(False)
-        self._clear_anchor_curves()
-        if self.legend is not None:
-            self.legend.clear()
-            self.legend.setVisible(False)
-        self._legend_key = None
-        aset = self.anchor_set() if self.enabled else None
+        self.clear_dynamic()
+        self.legend_rows = []
+        aset = self.anchor_set()
         if aset is None:
+            if self.on_change is not None:
+                self.on_change(self)
             return
         self._draw_grid(aset)
         if self.mode == "position":
@@ -245,21 +226,18 @@ class AnchorsOverlay:
                                brush=pg.mkBrush(255, 255, 255, 70 if dense else 150))
         self.grid_dots.setVisible(self.mode in ("position", "shape", "labels"))
         h, w = aset.feature_size
-        src = "model RPN" if self.rpn is not None else f"{self.config.convention}, stride {self.config.stride}"
+        src = "model RPN" if self.rpn is not None else f"configured anchors, stride {self.config.stride}"
         lvl = f" level {aset.level}" if self.rpn is not None and len(self.rpn.levels) > 1 else ""
         self.count_text.setText(f"{h}×{w}×{aset.k} = {aset.count:,} anchors ({src}{lvl})")
         self.count_text.setPos(0, 0)
         self.count_text.setVisible(True)
 
-    def _clear_anchor_curves(self) -> None:
-        if self.view_box is not None:
-            for c in self.anchor_curves:
-                self.view_box.removeItem(c)
-        self.anchor_curves = []
-
     def _draw_position(self, aset: A.AnchorSet) -> None:
-        if self.position is None or self.position >= len(aset.centres):
-            self.position = self._centre_position(aset)
+        grid = (aset.feature_size, aset.centres[0].tolist() if len(aset.centres) else None)
+        if self.position is None or self.position >= len(aset.centres) or grid != self._position_grid:
+            # a position index means nothing on another grid (new model, stride or image): start at the centre
+            self.position, self.pinned = self._centre_position(aset), False
+        self._position_grid = grid
         centre = aset.centres[self.position]
         # (anchor set, position) pairs to draw: this level, or every FPN level's nearest position
         sets = [(aset, self.position)]
@@ -275,21 +253,14 @@ class AnchorsOverlay:
                 x, y, _ = rect_path(box[None])
                 curve = pg.PlotCurveItem(x, y, pen=anchor_pen(sizes.index(size), a // ns))
                 curve.setZValue(30)
-                self.view_box.addItem(curve, ignoreBounds=True)
-                self.anchor_curves.append(curve)
-        legend_key = (tuple(sizes), tuple(aset.ratios))
-        if self.legend is not None and legend_key != self._legend_key:   # rebuilding it is slow: hover often
-            self.legend.clear()
-            self._legend_key = legend_key
-            # colour = size, line style = ratio: sizes + ratios rows instead of one row per anchor
-            for i, size in enumerate(sizes):
-                self.legend.addItem(pg.PlotDataItem([0, 1], [0, 0], pen=anchor_pen(i, 1)), f"{size:g} px")
-            for j, ratio in enumerate(aset.ratios):
-                pen = anchor_pen(0, j)
-                pen.setColor(pg.mkColor(255, 255, 255))
-                shape = " wide" if ratio < 1 else " tall" if ratio > 1 else " square"
-                self.legend.addItem(pg.PlotDataItem([0, 1], [0, 0], pen=pen), f"h:w {ratio_text(ratio)}{shape}")
-            self.legend.setVisible(True)
+                self.add_dynamic(curve)
+        # colour = size, line style = ratio: sizes + ratios rows instead of one row per anchor
+        rows = [(SIZE_COLOURS[i % len(SIZE_COLOURS)], Qt.PenStyle.SolidLine, f"{size:g} px")
+                for i, size in enumerate(sizes)]
+        for j, ratio in enumerate(aset.ratios):
+            shape = " wide" if ratio < 1 else " tall" if ratio > 1 else " square"
+            rows.append(((255, 255, 255), RATIO_STYLES[j % len(RATIO_STYLES)], f"h:w {ratio_text(ratio)}{shape}"))
+        self.legend_rows = rows
         self.centre_dot.setData(pos=centre[None])
         self.centre_dot.setVisible(True)
 
@@ -322,12 +293,10 @@ class AnchorsOverlay:
         self.shape_curve.setData(x, y, connect=connect, pen=anchor_pen(a % ns, a // ns, width=2, alpha=230))
         self.shape_curve.setVisible(True)
         self.grid_dots.setVisible(True)
-        if self.legend is not None:
-            sample = pg.PlotDataItem([0, 1], [0, 0], pen=anchor_pen(a % ns, a // ns))
-            size, ratio = aset.shape_of(a)
-            self.legend.addItem(sample, f"{size:g} px, h:w {ratio_text(ratio)}: at all {fh * fw:,} positions "
-                                        f"(every {nx}×{ny}-th drawn)")
-            self.legend.setVisible(True)
+        size, ratio = aset.shape_of(a)
+        self.legend_rows = [(SIZE_COLOURS[(a % ns) % len(SIZE_COLOURS)], RATIO_STYLES[(a // ns) % len(RATIO_STYLES)],
+                             f"{size:g} px, h:w {ratio_text(ratio)}: at all {fh * fw:,} positions "
+                             f"(every {nx}×{ny}-th drawn)")]
 
     def _draw_objectness(self, aset: A.AnchorSet) -> None:
         if aset.objectness is None:
@@ -374,17 +343,14 @@ class AnchorsOverlay:
             item.setVisible(len(top) > 0)
         self.count_text.setText(f"top {len(p.boxes)} anchors → {len(p.keep)} proposals after NMS "
                                 f"(IoU {p.nms_iou:.2f}, score ≥ {p.score_thresh:.2f})")
-        if self.legend is not None:
-            rows = [(self.anchor_box_curve, f"{len(top)} best anchors"),
-                    (self.arrow_curve, "deltas: anchor centre → proposal centre"),
-                    (self.top_curve, "their proposals")] if len(top) else []
-            if self.show_before:
-                rows.append((self.before_curve, f"all {len(p.boxes)} proposals before NMS"))
-            if self.show_after:
-                rows.append((self.after_curve, f"{len(p.keep)} after NMS"))
-            for curve, text in rows:
-                self.legend.addItem(pg.PlotDataItem([0, 1], [0, 0], pen=curve.opts["pen"]), text)
-            self.legend.setVisible(True)
+        rows = [(self.anchor_box_curve, f"{len(top)} best anchors"),
+                (self.arrow_curve, "deltas: anchor centre → proposal centre"),
+                (self.top_curve, "their proposals")] if len(top) else []
+        if self.show_before:
+            rows.append((self.before_curve, f"all {len(p.boxes)} proposals before NMS"))
+        if self.show_after:
+            rows.append((self.after_curve, f"{len(p.keep)} after NMS"))
+        self.legend_rows = [(_pen_rgb(curve.opts["pen"]), curve.opts["pen"].style(), text) for curve, text in rows]
 
     def _draw_labels(self, aset: A.AnchorSet) -> None:
         if self.gt_box is None:
@@ -414,17 +380,14 @@ class AnchorsOverlay:
         n = res.counts
         self.count_text.setText(f"positive {n['positive']:,} (IoU ≥ 0.7 or best)   ignored {n['ignored']:,}   "
                                 f"negative {n['negative']:,} (IoU < 0.3)")
-        if self.legend is not None:
-            for lbl, text in ((A.POSITIVE, "positive"), (A.IGNORED, "ignored (5 best drawn)"),
-                                (A.NEGATIVE, "negative")):
-                self.legend.addItem(pg.PlotDataItem([0, 1], [0, 0], pen=pg.mkPen(*LABEL_COLOURS[lbl], width=3)),
-                                    text)
-            self.legend.setVisible(True)
+        self.legend_rows = [(LABEL_COLOURS[A.POSITIVE], Qt.PenStyle.SolidLine, "positive anchors"),
+                            (LABEL_COLOURS[A.IGNORED], Qt.PenStyle.DashLine, "ignored (5 best drawn)"),
+                            (LABEL_COLOURS[A.NEGATIVE], "square", "dot: position with only negative anchors")]
 
     # -- interaction -----------------------------------------------------------------------------------------
     def hover(self, x: float, y: float) -> None:
         """Point (x, y) in source pixels: show the anchors of the nearest position (unless pinned)."""
-        if self.pinned or self.mode != "position" or not self.enabled:
+        if self.pinned or self.mode != "position":
             return
         aset = self.anchor_set()
         if aset is None:
@@ -432,9 +395,10 @@ class AnchorsOverlay:
         pos = aset.nearest_position(x, y)
         if pos != self.position:
             self.position = pos
+            self._position_grid = (aset.feature_size, aset.centres[0].tolist() if len(aset.centres) else None)
             if self.view_box is None:
                 return
-            self._clear_anchor_curves()   # only the position's anchors change: grid, count and legend stay
+            self.clear_dynamic()   # only the position's anchors change: grid, count and legend stay
             self._draw_position(aset)
             if self.on_change is not None:
                 self.on_change(self)
@@ -497,56 +461,6 @@ class AnchorsOverlay:
             self.redraw()
 
 
-class DockedOverlayMixin:
-    """Attach a panel's overlay to the window's inference panel only while the panel can be seen.
-
-    A dock in a tab group that is not the current tab stays isVisible() here; QDockWidget.visibilityChanged
-    (emitted when its tab is selected or unselected) says whether it is on screen."""
-
-    _dock: Any = None
-    _dock_visible: bool | None = None
-
-    def _track_dock(self) -> None:
-        w = self.parentWidget()
-        while w is not None and not isinstance(w, QDockWidget):
-            w = w.parentWidget()
-        if w is not None and w is not self._dock:
-            self._dock, self._dock_visible = w, None
-            w.visibilityChanged.connect(self._on_dock_visibility)
-
-    def _on_dock_visibility(self, visible: bool) -> None:
-        self._dock_visible = bool(visible)
-        if visible:
-            QTimer.singleShot(0, self._ensure_attached)
-        elif self._target is not None and hasattr(self._target, "add_overlay"):
-            self.detach_overlay()
-
-    def _is_shown(self) -> bool:
-        if not self.isVisible():
-            return False
-        if self._dock_visible is not None:
-            return self._dock_visible
-        return not self.visibleRegion().isEmpty()
-
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        self._track_dock()
-        QTimer.singleShot(0, self._ensure_attached)  # the window sets inference_panel after building the docks
-
-    def hideEvent(self, event: Any) -> None:
-        super().hideEvent(event)
-        if self._target is not None and hasattr(self._target, "add_overlay"):
-            self.detach_overlay()
-
-    def _ensure_attached(self) -> None:
-        """Put the overlay on the window's inference panel while this panel is on screen."""
-        self._track_dock()
-        if self._target is None and self._is_shown():
-            panel = getattr(self.window, "inference_panel", None)
-            if panel is not None and hasattr(panel, "add_overlay"):
-                self.attach_to(panel)
-
-
 def _slider(lo: int, hi: int, value: int) -> QSlider:
     s = QSlider(Qt.Orientation.Horizontal)
     s.setRange(lo, hi)
@@ -597,6 +511,7 @@ class AnchorsPanel(DockedOverlayMixin, QWidget):
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.legend = legend_label()   # beside the controls, not over the image (it hid objects there)
         self.tensors = QLabel()
         self.tensors.setWordWrap(True)
         self.tensors.setTextFormat(Qt.TextFormat.RichText)
@@ -606,7 +521,7 @@ class AnchorsPanel(DockedOverlayMixin, QWidget):
         form.addRow("FPN level", self.level)
         form.addRow("Anchor shape", self.shape)
         form.addRow("", self.all_levels)
-        self.config_box = QGroupBox("Anchors (no Faster R-CNN model loaded)")
+        self.config_box = QGroupBox("Anchor settings (the paper's defaults; used when the model has no RPN)")
         cf = QFormLayout(self.config_box)
         cf.addRow("Convention", self.convention)
         cf.addRow("Sizes (px)", self.sizes)
@@ -639,10 +554,11 @@ class AnchorsPanel(DockedOverlayMixin, QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         layout.addLayout(form)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.info)
         layout.addWidget(self.config_box)
         layout.addWidget(props)
         layout.addWidget(self.cross)
-        layout.addWidget(self.info)
         layout.addWidget(QLabel("<b>RPN head tensors</b>"))
         layout.addWidget(self.tensors)
         layout.addStretch(1)
@@ -726,7 +642,8 @@ class AnchorsPanel(DockedOverlayMixin, QWidget):
         self.overlay.rpn = None
         self._defaults_applied = False
         model = getattr(handle, "model", None)
-        self.overlay.enabled = not (hasattr(model, "S") and hasattr(model, "C"))  # YOLO has no anchors
+        # any model without an RPN (classifier, FCN, YOLO) gets the configured anchors over its image
+        self.overlay.model_has_rpn = None if model is None else hasattr(getattr(model, "rpn", None), "head")
         self._ensure_attached()
         self._sync_probe()
         self.overlay.redraw()
@@ -830,12 +747,24 @@ class AnchorsPanel(DockedOverlayMixin, QWidget):
             self.level.setRange(0, 0)
             self.tensors.setText("Load a Faster R-CNN model (fasterrcnn_vgg16, fasterrcnn-tiny, "
                                  "fasterrcnn_resnet50_fpn…) to see its RPN head's tensors.")
+        show_legend(self.legend, overlay)
         aset = overlay.anchor_set()
         lines = []
-        if not overlay.enabled:
-            self.info.setText("The loaded model is a YOLO (no anchors): see the YOLO grid panel.")
-            return
-        if aset is not None:
+        needs_rpn = overlay.mode in ("objectness", "proposals")
+        if not model_mode:
+            if overlay.model_has_rpn:
+                lines.append("<i>Waiting for the model's RPN output (open an image or run a frame)…</i>")
+            elif needs_rpn:
+                what = "objectness" if overlay.mode == "objectness" else "proposals"
+                lines.append(f"<b>The {what} view needs a Faster R-CNN model</b> (its RPN head scores and moves the anchors): "
+                             "load fasterrcnn-tiny, fasterrcnn_vgg16 or fasterrcnn_resnet50_fpn. The anchor "
+                             "position, shape and labels views work with any model.")
+            else:
+                what = "no RPN in this model" if overlay.model_has_rpn is False else "no model loaded"
+                whose = "the paper's anchors" if overlay.config == A.AnchorConfig() else "the anchor settings below"
+                where = "over the image" if overlay.image_size is not None else "(open an image to see them)"
+                lines.append(f"<b>{what}: showing {whose} at stride {overlay.config.stride} {where}</b>")
+        if aset is not None and not (needs_rpn and not model_mode):
             h, w = aset.feature_size
             lines.append(f"<b>{h}×{w} positions × {aset.k} anchors = {aset.count:,}</b>")
             if overlay.mode == "position" and overlay.position is not None and overlay.position < len(aset.centres):

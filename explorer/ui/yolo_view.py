@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QGraphicsWidget, QHBoxLayout, QLabel, QScrollArea,
-                               QSlider, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QScrollArea, QSlider,
+                               QVBoxLayout, QWidget)
 
 from explorer.core import yolo as Y
-from explorer.ui.anchors_view import DockedOverlayMixin, rect_path
+from explorer.ui.anchors_view import rect_path
+from explorer.ui.overlay_base import DockedOverlayMixin, OverlayBase, legend_label, show_legend
 
 # Twenty distinct colours (Sasha Trubetskoy's list), bright enough to read over photos.
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
@@ -35,11 +36,11 @@ def _rect_path(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rect_path(boxes)
 
 
-class YoloOverlay:
+class YoloOverlay(OverlayBase):
     """Graphics items over a ViewBox in source pixels; decodes FrameResult.raw with explorer.core.yolo."""
 
     def __init__(self) -> None:
-        self.view_box: Any = None
+        super().__init__()
         self.S = self.B = self.C = 0
         self.layout = "darknet"
         self.labels: list[str] = []
@@ -65,48 +66,14 @@ class YoloOverlay:
         self.det_curves: list[Any] = []
         self.det_texts: list[Any] = []
         self.hover_texts: list[Any] = []
-        self.legend: Any = None
         self._items = [self.tint, self.grid_lines, *self.box_bins, self.owner_cells, self.owner_dots,
                        self.hover_rect, self.hover_boxes]
         for z, item in enumerate(self._items):
             item.setZValue(10 + z)
 
-    # -- overlay contract ------------------------------------------------------------------------------------
-    def attach(self, view_box: Any) -> None:
-        if self.view_box is view_box:
-            return
-        self.detach()
-        self.view_box = view_box
-        for item in self._items:
-            view_box.addItem(item, ignoreBounds=True)
-        self.legend = pg.LegendItem(offset=(-10, 10), labelTextColor=(255, 255, 255), labelTextSize="8pt",
-                                    verSpacing=-6, brush=pg.mkBrush(0, 0, 0, 170), pen=pg.mkPen(255, 255, 255, 120))
-        self.legend.setParentItem(view_box)
-        scene = view_box.scene()
-        if scene is not None:
-            scene.sigMouseMoved.connect(self._on_mouse_moved)
-        self.redraw()
-
-    def detach(self) -> None:
-        vb = self.view_box
-        if vb is None:
-            return
-        scene = vb.scene()
-        if scene is not None:
-            try:
-                scene.sigMouseMoved.disconnect(self._on_mouse_moved)
-            except (RuntimeError, TypeError):
-                pass
-        self._clear_dynamic()
-        for item in self._items:
-            vb.removeItem(item)
-        if self.legend is not None:
-            # LegendItem.setParentItem(None) tries to re-anchor; take it off with Qt's own method
-            QGraphicsWidget.setParentItem(self.legend, None)
-            if self.legend.scene() is not None:
-                self.legend.scene().removeItem(self.legend)
-            self.legend = None
-        self.view_box = None
+    # -- overlay contract (attach/detach: OverlayBase) -------------------------------------------------------
+    def _scene_slots(self) -> list[tuple[str, Any]]:
+        return [("sigMouseMoved", self._on_mouse_moved)]
 
     def set_model(self, S: int, B: int, C: int, layout: str = "darknet", labels: list[str] | None = None) -> None:
         self.S, self.B, self.C, self.layout = int(S), int(B), int(C), layout
@@ -133,22 +100,19 @@ class YoloOverlay:
         self.redraw()
 
     # -- drawing ---------------------------------------------------------------------------------------------
-    def _clear_dynamic(self) -> None:
-        if self.view_box is not None:
-            for item in [*self.det_curves, *self.det_texts, *self.hover_texts]:
-                self.view_box.removeItem(item)
+    def clear_dynamic(self) -> None:
+        super().clear_dynamic()
         self.det_curves, self.det_texts, self.hover_texts = [], [], []
 
     def redraw(self) -> None:
         if self.view_box is None:
             return
-        self._clear_dynamic()
+        self.clear_dynamic()
         for item in self._items:
             item.setVisible(False)
-        if self.legend is not None:
-            self.legend.clear()
-            self.legend.setVisible(False)
+        self.legend_rows = []
         if self.image_size is None or not self.S:
+            self._notify()
             return
         h, w = self.image_size
         S = self.S
@@ -196,17 +160,14 @@ class YoloOverlay:
         self.tint.setImage(rgba.transpose(1, 0, 2), levels=(0, 255), autoLevels=False)  # ImageItem: axis 0 = x
         self.tint.setRect(QRectF(0, 0, w, h))
         self.tint.setVisible(True)
-        if self.legend is not None:
-            counts = np.bincount(cls.reshape(-1), minlength=self.C)
-            for c in np.argsort(-counts, kind="stable")[:6]:
-                if counts[c] == 0:
-                    break
-                sample = pg.ScatterPlotItem(symbol="s", size=12, pen=None, brush=pg.mkBrush(*class_colour(int(c))))
-                self.legend.addItem(sample, f"{self._label(int(c))} ({counts[c]} cells)")
-            rest = int((counts > 0).sum()) - 6
-            if rest > 0:
-                self.legend.addItem(pg.ScatterPlotItem(symbol="s", size=0, pen=None), f"+ {rest} more classes")
-            self.legend.setVisible(True)
+        counts = np.bincount(cls.reshape(-1), minlength=self.C)
+        for c in np.argsort(-counts, kind="stable")[:6]:
+            if counts[c] == 0:
+                break
+            self.legend_rows.append((class_colour(int(c)), "square", f"{self._label(int(c))} ({counts[c]} cells)"))
+        rest = int((counts > 0).sum()) - 6
+        if rest > 0:
+            self.legend_rows.append(((128, 128, 128), "square", f"+ {rest} more classes"))
 
     def _label(self, c: int) -> str:
         return self.labels[c] if c < len(self.labels) else str(c)
@@ -220,18 +181,15 @@ class YoloOverlay:
             x, y, c = _rect_path(np.array([d.box]))
             shadow = pg.PlotCurveItem(x, y, pen=pg.mkPen((0, 0, 0, 200), width=6.5))  # reads over its own tint
             shadow.setZValue(29)
-            self.view_box.addItem(shadow, ignoreBounds=True)
-            self.det_curves.append(shadow)
+            self.det_curves.append(self.add_dynamic(shadow))
             curve = pg.PlotCurveItem(x, y, pen=pg.mkPen(colour, width=3.5))
             curve.setZValue(30)
             text = pg.TextItem(f"{d.label} {d.score:.2f}", color=(255, 255, 255), fill=pg.mkBrush(*colour, 220),
                                anchor=(0, 1))
             text.setPos(d.box[0], d.box[1])
             text.setZValue(31)
-            for item in (curve, text):
-                self.view_box.addItem(item, ignoreBounds=True)
-            self.det_curves.append(curve)
-            self.det_texts.append(text)
+            self.det_curves.append(self.add_dynamic(curve))
+            self.det_texts.append(self.add_dynamic(text))
             row, col = d.cell
             cells.append((col * w / S, row * h / S, (col + 1) * w / S, (row + 1) * h / S))
             centres.append(((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2))
@@ -264,8 +222,7 @@ class YoloOverlay:
                             fill=pg.mkBrush(0, 255, 255, 220), anchor=(0, 0))
             t.setPos(box[0], box[3] if b % 2 else box[1])
             t.setZValue(32)
-            self.view_box.addItem(t, ignoreBounds=True)
-            self.hover_texts.append(t)
+            self.hover_texts.append(self.add_dynamic(t))
 
     # -- interaction -----------------------------------------------------------------------------------------
     def hover(self, x: float, y: float) -> None:
@@ -370,12 +327,19 @@ class YoloPanel(DockedOverlayMixin, QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
-        layout.addLayout(form)
-        layout.addLayout(checks)
+        self.legend = legend_label()   # beside the controls, not over the image (it hid objects there)
+        # what only means something for a YOLO model: hidden (with the empty chart) for any other model
+        self.yolo_widgets = QWidget()
+        yl = QVBoxLayout(self.yolo_widgets)
+        yl.setContentsMargins(0, 0, 0, 0)
+        yl.addLayout(form)
+        yl.addLayout(checks)
+        yl.addWidget(self.legend)
+        yl.addWidget(self.cell_info)
+        yl.addWidget(self.bars_plot)
+        yl.addWidget(self.tensor_info)
         layout.addWidget(self.summary)
-        layout.addWidget(self.cell_info)
-        layout.addWidget(self.bars_plot)
-        layout.addWidget(self.tensor_info)
+        layout.addWidget(self.yolo_widgets)
         layout.addStretch(1)
         self.score.valueChanged.connect(self._apply)
         self.nms.valueChanged.connect(self._apply)
@@ -440,6 +404,8 @@ class YoloPanel(DockedOverlayMixin, QWidget):
             self.overlay.set_model(0, 0, 0)
             self.overlay.redraw()
             self._update_tensor_info()
+            self._show_cell(None)
+        self._on_overlay_change(self.overlay)
         self._sync_builtin_boxes()
 
     def _on_result(self, result: Any) -> None:
@@ -460,8 +426,11 @@ class YoloPanel(DockedOverlayMixin, QWidget):
         self._on_overlay_change(o)
 
     def _on_overlay_change(self, o: YoloOverlay) -> None:
+        self.yolo_widgets.setVisible(bool(o.S))
+        show_legend(self.legend, o)
         if not o.S:
-            self.summary.setText("Load a YOLO model (yolov1, yolov1-tiny) to see its S×S grid.")
+            self.summary.setText("No YOLO model loaded: this panel draws a YOLOv1 model's S×S grid, its boxes and "
+                                 "class map. Load yolov1 or yolov1-tiny (Model menu) to see them.")
             return
         n = len(o.detections)
         self.summary.setText(f"{n} detection{'s' if n != 1 else ''} after score ≥ {o.score_thresh:.2f} and "

@@ -1,0 +1,169 @@
+"""What the RPN-anchors and YOLO-grid overlays share: putting their items on a ViewBox and taking them off
+cleanly, a legend that lives in the dock panel (not over the image, where it hid objects), and attaching to
+the inference panel only while the dock's tab is on screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QLabel
+
+# line styles as text, for the legend label (Qt pen styles cannot be drawn in rich text)
+_STYLE_GLYPHS = {Qt.PenStyle.SolidLine: "━━━", Qt.PenStyle.DashLine: "╸ ╸ ╸", Qt.PenStyle.DotLine: "┅┅┅",
+                 Qt.PenStyle.DashDotLine: "━ · ━", Qt.PenStyle.DashDotDotLine: "━ ·· ━"}
+
+
+def remove_item(view_box: Any, item: Any) -> None:
+    """Take `item` off `view_box` only if it is there: an item already off the scene (or on another scene)
+    would make Qt print "QGraphicsScene::removeItem: item ...'s scene is different from this scene"."""
+    added = getattr(view_box, "addedItems", [])
+    if item in added:
+        if item.scene() is not None and item.scene() is view_box.scene():
+            view_box.removeItem(item)
+            return
+        added.remove(item)
+    if item.scene() is not None and item.scene() is view_box.scene():
+        item.scene().removeItem(item)
+
+
+class OverlayBase:
+    """Graphics items over a ViewBox (source pixels, y down). Subclasses fill `_items` (always on the view
+    box, shown or hidden by redraw), use add_dynamic/clear_dynamic for per-redraw items, fill `legend_rows`
+    in redraw, and list the scene signals they listen to in `_scene_slots`."""
+
+    def __init__(self) -> None:
+        self.view_box: Any = None
+        self._items: list[Any] = []
+        self._dynamic: list[Any] = []
+        # legend rows: (rgb, Qt pen style or "square", text); the panel shows them beside the controls
+        self.legend_rows: list[tuple[tuple[int, int, int], Any, str]] = []
+
+    def _scene_slots(self) -> list[tuple[str, Any]]:
+        return []
+
+    def attach(self, view_box: Any) -> None:
+        if self.view_box is view_box:
+            return
+        self.detach()
+        self.view_box = view_box
+        for item in self._extra_items():
+            view_box.addItem(item, ignoreBounds=True)
+        scene = view_box.scene()
+        if scene is not None:
+            for name, slot in self._scene_slots():
+                getattr(scene, name).connect(slot)
+        self.redraw()
+
+    def detach(self) -> None:
+        vb = self.view_box
+        if vb is None:
+            return
+        scene = vb.scene()
+        if scene is not None:
+            for name, slot in self._scene_slots():
+                try:
+                    getattr(scene, name).disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        self.clear_dynamic()
+        for item in self._extra_items():
+            remove_item(vb, item)
+        self.view_box = None
+
+    def _extra_items(self) -> list[Any]:
+        """The items kept on the view box while attached (default: `_items`)."""
+        return list(self._items)
+
+    def add_dynamic(self, item: Any) -> Any:
+        if self.view_box is not None:
+            self.view_box.addItem(item, ignoreBounds=True)
+            self._dynamic.append(item)
+        return item
+
+    def clear_dynamic(self) -> None:
+        if self.view_box is not None:
+            for item in self._dynamic:
+                remove_item(self.view_box, item)
+        self._dynamic = []
+
+    def redraw(self) -> None:   # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def legend_html(self) -> str:
+        """The legend as rich text: a colour swatch (line style or square) and a label per row."""
+        rows = []
+        for rgb, style, text in self.legend_rows:
+            glyph = "■" if style == "square" else _STYLE_GLYPHS.get(style, "━━━")
+            rows.append(f"<span style='color:rgb{tuple(rgb)}'><b>{glyph}</b></span>&nbsp;{text}")
+        return "&nbsp;&nbsp; ".join(rows)
+
+
+def legend_label() -> QLabel:
+    """A compact dark strip for a legend (bright overlay colours read on it as on the image)."""
+    lab = QLabel()
+    lab.setWordWrap(True)
+    lab.setTextFormat(Qt.TextFormat.RichText)
+    lab.setStyleSheet("QLabel { background: #202020; color: #f0f0f0; padding: 3px 6px; border-radius: 3px; }")
+    lab.setVisible(False)
+    return lab
+
+
+def show_legend(label: QLabel, overlay: OverlayBase) -> None:
+    html = overlay.legend_html() if overlay.view_box is not None else ""
+    label.setText(html)
+    label.setVisible(bool(html))
+
+
+class DockedOverlayMixin:
+    """Attach a panel's overlay to the window's inference panel only while the panel can be seen.
+
+    A dock in a tab group that is not the current tab stays isVisible() here; QDockWidget.visibilityChanged
+    (emitted when its tab is selected or unselected) says whether it is on screen."""
+
+    _dock: Any = None
+    _dock_visible: bool | None = None
+
+    def _track_dock(self) -> None:
+        w = self.parentWidget()
+        while w is not None and not isinstance(w, QDockWidget):
+            w = w.parentWidget()
+        if w is not None and w is not self._dock:
+            self._dock, self._dock_visible = w, None
+            w.visibilityChanged.connect(self._on_dock_visibility)
+
+    def _on_dock_visibility(self, visible: bool) -> None:
+        self._dock_visible = bool(visible)
+        if visible:
+            QTimer.singleShot(0, self._ensure_attached)
+        elif self._target is not None and hasattr(self._target, "add_overlay"):
+            self.detach_overlay()
+
+    def _is_shown(self) -> bool:
+        if not self.isVisible():
+            return False
+        if self._dock_visible is not None:
+            return self._dock_visible
+        if self._dock is not None:
+            # the panel was built after the dock's last visibilityChanged: ask the dock (its own region is
+            # empty when another tab of its group is in front)
+            return not self._dock.visibleRegion().isEmpty()
+        return not self.visibleRegion().isEmpty()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self._track_dock()
+        QTimer.singleShot(0, self._ensure_attached)  # the window sets inference_panel after building the docks
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        if self._target is not None and hasattr(self._target, "add_overlay"):
+            self.detach_overlay()
+
+    def _ensure_attached(self) -> None:
+        """Put the overlay on the window's inference panel while this panel is on screen."""
+        self._track_dock()
+        if self._target is None and self._is_shown():
+            panel = getattr(self.window, "inference_panel", None)
+            if panel is not None and hasattr(panel, "add_overlay"):
+                self.attach_to(panel)
