@@ -76,3 +76,16 @@ def test_bad_arguments(tmp_path, capsys, sample_image_path):
     assert "missing.jpg" in capsys.readouterr().err
     assert main(["activations", "alexnet", str(sample_image_path), "--layer", "features.0", "--colormap", "jet",
                  "--out", str(tmp_path / "a.png")]) == 2
+
+
+@pytest.mark.parametrize("command", ["predict", "activations"])
+def test_help_points_to_a_command_that_works(capsys, command):
+    """`predict --help` and `activations --help` send the user to `summary --list`: that command must work and
+    list the zoo (it used to fail: MODEL was required)."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = capsys.readouterr().out
+    assert "python -m explorer summary --list" in " ".join(help_text.split())
+    assert main(["summary", "--list"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and [line.split()[0] for line in out.splitlines()[1:]] == zoo.names()

@@ -69,6 +69,36 @@ def test_folder_with_bad_files(capsys, tmp_path):
     assert err.count("warning: skipped") == 1 and "b.jpg" in err
 
 
+def test_folder_numbering_has_no_gaps(capsys, tmp_path):
+    """Results are numbered in the order processed: the decodable images 0, 1, 2; skipped files (first, middle)
+    take no number and are listed apart (stderr warnings, JSON "skipped")."""
+    for name in ("a.png", "c.png", "d.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((40, 40, 3), 90, np.uint8))
+    (tmp_path / "0.png").write_bytes(b"junk")
+    (tmp_path / "b.jpg").write_bytes(b"\xff\xd8 not really")
+    rc, out, err = _run(capsys, "yolov1-tiny", str(tmp_path), "--weights", "random", "--json")
+    assert rc == 0
+    data = json.loads(out)
+    assert [(r["source"].rsplit("/", 1)[-1], r["frame"]) for r in data["results"]] == [
+        ("a.png", 0), ("c.png", 1), ("d.png", 2)]
+    assert [s["source"].rsplit("/", 1)[-1] for s in data["skipped"]] == ["0.png", "b.jpg"]
+    assert all(set(s) == {"source", "error"} and "cannot decode" in s["error"] for s in data["skipped"])
+    assert err.count("warning: skipped") == 2
+    rc, out, err = _run(capsys, "yolov1-tiny", str(tmp_path), "--weights", "random")
+    assert rc == 0
+    heads = [line for line in out.splitlines() if line.startswith(str(tmp_path))]
+    assert [h.rsplit("/", 1)[-1] for h in heads] == ["a.png #0", "c.png #1", "d.png #2"]
+    assert err.count("warning: skipped") == 2
+    # --frames counts processed images, not files
+    rc, out, err = _run(capsys, "yolov1-tiny", str(tmp_path), "--weights", "random", "--frames", "2", "--json")
+    assert [r["frame"] for r in json.loads(out)["results"]] == [0, 1]
+
+
+def test_single_image_is_not_numbered(capsys, sample_image_path):
+    rc, out, err = _run(capsys, "resnet18", str(sample_image_path))
+    assert rc == 0 and f"\n{sample_image_path}\n" in out
+
+
 def test_video_frames(capsys, tmp_path):
     video = write_video(tmp_path / "v.avi", n=6)
     rc, out, err = _run(capsys, "yolov1-tiny", str(video), "--weights", "random", "--frames", "3", "--json")
@@ -97,13 +127,42 @@ def test_video_broken_mid_stream(capsys, tmp_path):
     (["resnet18", "IMG", "--device", "cuda:7"], "not available"),
     (["resnet18", "IMG", "--frames", "0"], "--frames"),
 ])
-def test_bad_inputs_one_error_line(capsys, sample_image_path, argv, needle):
+def test_bad_inputs_one_error_line(capfd, sample_image_path, argv, needle):
+    # capfd, not capsys: OpenCV's own log lines are written to file descriptor 2, past sys.stderr
     argv = [str(sample_image_path) if a == "IMG" else a for a in argv]
-    rc, out, err = _run(capsys, *argv)
+    rc, out, err = _run(capfd, *argv)
     assert rc != 0
-    lines = [line for line in err.splitlines() if not line.startswith("[")]  # OpenCV's own log lines
-    assert lines[-1].startswith("error: ") and needle in lines[-1]
-    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("error: ") and needle in err, err
+
+
+class _EvilSystem:
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {os.environ['EVIL_MARKER']}",))
+
+
+@pytest.mark.parametrize("case", ["evil-weights", "no-camera"])
+def test_errors_are_one_stderr_line_in_a_subprocess(tmp_path, monkeypatch, sample_image_path, case):
+    """The whole process's stderr: torch's UserWarning ("Detected pickle protocol 4") and OpenCV's
+    "[ WARN:0@..] can't open camera by index" lines used to come before the error line."""
+    import pickle
+    from pathlib import Path
+
+    monkeypatch.setenv("EVIL_MARKER", str(tmp_path / "pwned"))
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)  # a user's own OpenCV log level is kept on purpose
+    if case == "evil-weights":
+        with open(tmp_path / "evil.pt", "wb") as f:  # a plain pickle whose loading would run os.system
+            pickle.dump(_EvilSystem(), f, protocol=4)
+        argv = ["resnet18", str(sample_image_path), "--weights", str(tmp_path / "evil.pt")]
+        expected = "error: cannot load 'evil.pt': the file is corrupt or not a PyTorch checkpoint\n"
+    else:
+        argv, expected = ["resnet18", "99"], "error: no camera at index 99\n"
+    proc = subprocess.run([sys.executable, "-m", "explorer", "predict", *argv], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 1
+    assert proc.stderr == expected
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_bad_image_in_subprocess(tmp_path):

@@ -76,6 +76,62 @@ def test_bad_input_sizes(capsys):
                    "would be 0×0\n")
 
 
+def test_list_one_line_per_zoo_model(capsys):
+    rc, out, err = _run(capsys, "--list")
+    assert rc == 0 and err == ""
+    header, *lines = out.splitlines()
+    assert header.split() == ["Model", "Family", "Task", "Input", "Weights"]
+    assert [line.split()[0] for line in lines] == zoo.names()
+    by_name = {line.split()[0]: line for line in lines}
+    # checked against the zoo's entries, field by field
+    for name in zoo.names():
+        e = zoo.get(name)
+        h, w = e.input_size
+        assert f"  {e.family}  " in by_name[name] + "  " and f"  {e.task}  " in by_name[name]
+        assert by_name[name].endswith(f"3×{h}×{w}  " + ", ".join(e.weight_choices))
+    assert by_name["alexnet2012"].endswith("3×227×227  random")
+    assert by_name["yolov1-tiny"].endswith("random, bundled")
+
+
+def test_list_json(capsys):
+    rc, out, err = _run(capsys, "--list", "--json")
+    assert rc == 0 and err == ""
+    data = json.loads(out)
+    assert [d["name"] for d in data] == zoo.names()
+    for d in data:
+        e = zoo.get(d["name"])
+        assert d == {"name": e.name, "family": e.family, "task": e.task, "input_shape": [3, *e.input_size],
+                     "weights": e.weight_choices}
+    assert next(d for d in data if d["name"] == "fcn_resnet50")["input_shape"] == [3, 520, 520]
+
+
+def test_model_needed_without_list_and_list_takes_no_model(capsys):
+    rc, out, err = _run(capsys)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and "--list" in err
+    rc, out, err = _run(capsys, "--list", "alexnet")
+    assert rc == 2 and out == "" and err == "error: --list takes no MODEL, --input or --depth\n"
+
+
+def test_input_forms():
+    from explorer.cli.summary import input_shape_from
+
+    assert input_shape_from("3x224x224", (227, 227)) == (3, 224, 224)
+    assert input_shape_from("224", (227, 227)) == (3, 224, 224)
+    assert input_shape_from("1×64×32", (227, 227)) == (1, 64, 32)
+    assert input_shape_from(None, (227, 227)) == (3, 227, 227)
+
+
+def test_two_numbers_are_refused_naming_the_forms(capsys):
+    # '3x224' used to become 3×3×224; it is ambiguous (C×H or H×W) and is refused
+    for bad in ("3x224", "320x480"):
+        rc, out, err = _run(capsys, "resnet18", "--input", bad)
+        assert rc == 2 and out == ""
+        assert err == (f"error: invalid input size '{bad}': expected CxHxW (e.g. 3x224x224) or a single number N "
+                       f"for 3xNxN (e.g. 224)\n")
+    rc, out, err = _run(capsys, "alexnet", "--input", "64", "--json")
+    assert rc == 0 and json.loads(out)["input_shape"] == [3, 64, 64]
+
+
 def test_subprocess_error_has_no_traceback():
     proc = subprocess.run([sys.executable, "-m", "explorer", "summary", "nope"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from explorer.core.errors import SourceError
+from explorer.core.errors import ImageLoadError, SourceError
 from explorer.core.sources import (CameraSource, CaptureThread, EndOfStream, FolderSource, ImageSource,
                                    LatestSlot, VideoSource, open_source)
 
@@ -107,6 +107,31 @@ def test_video_bad_paths(tmp_path):
 def test_camera_index_without_camera():
     with pytest.raises(SourceError, match="no camera at index 57"):
         CameraSource(57)
+
+
+def test_opencv_and_ffmpeg_print_nothing_on_failures(tmp_path, video, capfd):
+    """OpenCV's own log ("[ WARN:0@..] can't open camera by index") and its FFmpeg backend's ("moov atom not
+    found", "overread") write straight to file descriptor 2: only capfd sees them. Each failure must be our one
+    exception, nothing else on stderr."""
+    from explorer.core.images import load_image
+
+    capfd.readouterr()
+    with pytest.raises(SourceError, match="no camera at index 99"):
+        CameraSource(99)
+    (tmp_path / "x.mp4").write_bytes(b"not a video at all")
+    with pytest.raises(SourceError, match="cannot open video"):
+        VideoSource(tmp_path / "x.mp4")
+    data = video.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
+    src = VideoSource(tmp_path / "cut.avi")
+    with pytest.raises(SourceError, match="broken"):
+        for _ in range(100):
+            src.read()
+    src.close()
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 100)  # OpenCV logs an [ERROR] for it
+    with pytest.raises(ImageLoadError):
+        load_image(tmp_path / "bad.png")
+    assert capfd.readouterr().err == ""
 
 
 def test_camera_stand_in_with_resolution(video):

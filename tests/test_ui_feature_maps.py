@@ -214,3 +214,37 @@ def test_output_picker_for_a_multi_output_module(qtbot):
     deliver()
     assert fm.frame.output_key == "p4" and fm.frame.shape == (4, 8, 8)
     assert "[p4]" in fm.layer_label.text()
+
+
+def test_controls_fit_the_dock_hint_and_mosaic_shape(qtbot, window):
+    """Every control is inside the ~860 px dock (no horizontal scrolling), the right pane explains itself
+    until a channel is opened, and the mosaic's columns follow the view's shape."""
+    from PySide6.QtWidgets import QScrollArea
+
+    fm = _select(qtbot, window, "features.0")
+    assert fm.minimumSizeHint().width() <= 800
+    area = fm.parentWidget()
+    while area is not None and not isinstance(area, QScrollArea):
+        area = area.parentWidget()
+    if area is not None:
+        assert area.horizontalScrollBar().maximum() == 0
+    controls = (fm.order_combo, fm.topk_spin, fm.norm_combo, fm.colormap_combo, fm.pin_button,
+                fm.export_png_button, fm.export_npy_button, fm.overlay_check, fm.opacity_slider,
+                fm.gradient_check, fm.target_combo, fm.gradcam_button, fm.clear_button)
+    for control in controls:
+        assert control.isVisible()
+        right = control.mapTo(fm, control.rect().bottomRight()).x()
+        assert right <= fm.width(), control
+    assert fm.large_stack.currentWidget() is fm.large_hint and "Click a channel" in fm.large_hint.text()
+    fm.select_channel(3)
+    assert fm.large_stack.currentWidget() is fm.large_view and fm.large_view.has_image()
+    fm.select_channel(None)
+    assert fm.large_stack.currentWidget() is fm.large_hint
+    # 64 tiles of 55×55 in a wide, short view: more columns than rows, and the best count for the view
+    view = fm.mosaic_view
+    rows, cols = fm.mosaic.grid
+    assert view.width() > view.height() and cols > rows
+    assert cols == fm._mosaic_columns(None)
+    fm.set_options(norm="fixed")                       # the range boxes appear only when they apply
+    assert fm.lo_spin.isVisible() and fm.hi_spin.isVisible()
+    assert fm.export_npy_button.mapTo(fm, fm.export_npy_button.rect().bottomRight()).x() <= fm.width()

@@ -236,3 +236,20 @@ def QApplication_send(widget, event) -> None:  # noqa: N802
     from PySide6.QtWidgets import QApplication
 
     QApplication.sendEvent(widget, event)
+
+
+def test_legend_wraps_in_a_narrow_pane_without_hiding_entries(qtbot, panel):
+    """At the default centre width (~570 px) every op kind of the legend is drawn inside the legend, on more
+    than one line, and the status text sits beside it without overlapping."""
+    panel.resize(570, 450)
+    qtbot.waitUntil(lambda: panel.legend.width() < 570, timeout=5000)
+    legend = panel.legend
+    assert len(legend.kinds) >= 8
+    placed = legend._flow(legend.width())
+    assert [e[1] for _l, _x, e in placed] == legend.kinds                    # every kind, in order
+    assert all(x + e[2] <= legend.width() for _l, x, e in placed)              # none clipped on the right
+    lines = max(line for line, _x, _e in placed) + 1
+    assert lines >= 2 and legend.height() >= lines * legend.ROW              # wrapped and tall enough
+    assert legend.geometry().right() < panel.status.geometry().left()       # no overlap with the status
+    panel.resize(1400, 450)                                                  # wide: one line again
+    qtbot.waitUntil(lambda: max(line for line, _x, _e in legend._flow(legend.width())) == 0, timeout=5000)

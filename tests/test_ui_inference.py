@@ -202,3 +202,47 @@ def test_screenshot(panel, qtbot, sample_image_path, tmp_path):
     pix = panel.grab()
     out = os.environ.get("CNN_EXPLORER_SHOTS") or str(tmp_path)
     assert pix.save(os.path.join(out, "inference_panel.png"))
+
+
+def test_still_image_has_no_fps_and_model_change_resets_it(panel, qtbot, sample_image_path):
+    """A rate between results of one still image means nothing: fps stays 0 ("–") for stills and after a
+    model change; the timing line shows the forward time and no fps."""
+    fps = []
+    panel.state.fpsChanged.connect(fps.append)
+    panel.open_image(str(sample_image_path))
+    with qtbot.waitSignal(panel.state.resultReady, timeout=60000):
+        panel.state.set_model(handle_for("resnet18"))
+    with qtbot.waitSignal(panel.state.resultReady, timeout=60000):
+        panel.add_probe(_ShapeProbe())  # re-runs the still: a second result a few ms later
+    assert fps and all(v == 0.0 for v in fps)
+    assert panel.fps == 0.0
+    assert "forward" in panel.timing_label.text() and "fps" not in panel.timing_label.text()
+    panel.remove_probe("layer4")
+    panel.fps = 12.5  # as after a video
+    fps.clear()
+    panel.state.set_model(handle_for("alexnet"))
+    assert panel.fps == 0.0 and fps and fps[0] == 0.0
+
+
+def test_pending_state_until_the_current_frames_result(panel, qtbot, sample_image_path):
+    """After a new still frame the old predictions are greyed and the timing line says computing…; a late
+    result of the previous frame is not drawn; the current frame's result clears the pending state."""
+    panel.open_image(str(sample_image_path))
+    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
+        panel.state.set_model(handle_for("resnet18"))
+    old = blocker.args[0]
+    assert not panel.pending and panel.table.isEnabled()
+    img = (np.random.default_rng(1).random((64, 80, 3)) * 255).astype(np.uint8)
+    new_frame = Frame(img, "next.png", index=1)
+    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
+        panel.state.set_frame(new_frame)
+        assert panel.pending and not panel.table.isEnabled()
+        assert panel.timing_label.text() == "computing…"
+        assert np.array_equal(panel.image_item.image, img)   # the new frame is shown at once
+        panel.worker.resultReady.emit(old)                    # the previous frame's result, arriving late
+        assert panel.pending and panel.result is old          # ... is not drawn as the new frame's
+    new = blocker.args[0]
+    assert new.frame is new_frame and panel.result is new
+    assert not panel.pending and panel.table.isEnabled()
+    assert [panel.table.item(r, 1).text() for r in range(5)] == [c.label for c in new.topk]
+    assert "forward" in panel.timing_label.text()

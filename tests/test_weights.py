@@ -49,7 +49,14 @@ def served(tmp_path_factory, resnet18_state):
                 return
             super().do_GET()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            import sys
+
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a cancelled download hangs up: expected
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", root
@@ -200,6 +207,29 @@ def test_malicious_pickle_refused_and_not_executed(tmp_path, monkeypatch):
         with pytest.raises(WeightsError, match="refusing .*objects other than tensors"):
             W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(tmp_path / name))
         assert not marker.exists()
+
+
+class _EvilSystem:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['EVIL_MARKER']}",))
+
+
+def test_protocol4_pickle_refused_silently_and_not_executed(tmp_path, monkeypatch):
+    """A plain pickle.dump (protocol 4) whose __reduce__ calls os.system: torch's weights_only reader warns
+    "Detected pickle protocol 4" before refusing it; the warning must not reach the user (one error line)."""
+    import warnings
+
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump(_EvilSystem(), f, protocol=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(WeightsError) as info:
+            W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(tmp_path / "evil.pt"))
+    assert not marker.exists()
+    assert [str(w.message) for w in caught] == []
+    assert "evil.pt" in str(info.value) and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage" * 10, "truncated"])

@@ -19,7 +19,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "activations", help="write a layer's feature maps as a mosaic PNG",
         description="Run MODEL on IMAGE and write every channel of layer NAME as one mosaic image. NAME is a "
                     "module path (layer1, features.0, backbone) or a graph node name (layer1.0.relu#1).")
-    p.add_argument("model", metavar="MODEL", help="zoo model name (see `summary --list` or the README)")
+    p.add_argument("model", metavar="MODEL", help="zoo model name (list: `python -m explorer summary --list`)")
     p.add_argument("image", metavar="IMAGE", help="image file")
     p.add_argument("--layer", required=True, metavar="NAME", help="module path or graph node name")
     p.add_argument("--weights", default=None,

@@ -30,6 +30,23 @@ def parse_size(text: str) -> tuple[int, ...]:
     return dims
 
 
+INPUT_FORMS = "CxHxW (e.g. 3x224x224) or a single number N for 3xNxN (e.g. 224)"
+
+
+def parse_input_shape(text: str) -> tuple[int, int, int]:
+    """A model input size: 'CxHxW' -> (C, H, W); 'N' -> (3, N, N). Anything else raises CLIError.
+
+    Two numbers are refused on purpose: '3x224' could mean C×H (a typo for 3x224x224) or H×W, and guessing
+    either silently gives the wrong table.
+    """
+    dims = parse_size(text)
+    if len(dims) == 1:
+        return (3, dims[0], dims[0])
+    if len(dims) == 3:
+        return dims  # type: ignore[return-value]
+    raise CLIError(f"invalid input size '{text}': expected {INPUT_FORMS}")
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=None, separators=(",", ":"))
     sys.stdout.write("\n")

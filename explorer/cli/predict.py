@@ -5,11 +5,17 @@ meant to be reproducible); a camera gives `--frames` frames (default 1). A folde
 reported on stderr as `warning:` lines and skipped; the exit status is 0 when at least one image was
 processed (a folder where nothing decodes is an error). A video that breaks in the middle prints the results
 so far, then one `error:` line, and exits 1.
+
+Numbering: results of a folder, video or camera are numbered #0, #1, ... in the order processed (the JSON
+`frame` field): a folder's decodable images in name order, so a skipped file leaves no gap; a video's frame
+index. A single image is frame 0 and printed without a number. With --json, a folder's skipped files are also
+listed under "skipped" ({"source", "error"} each).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -20,8 +26,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "predict", help="run a model on an image, folder, video or camera",
         description="Run a zoo model on an image, a folder of images, a video file or a camera index and print "
-                    "its top-5 classes, boxes (in the source image's pixels) or segmentation classes.")
-    p.add_argument("model", help="zoo model name (see `summary --list` or the Model menu)")
+                    "its top-5 classes, boxes (in the source image's pixels) or segmentation classes. "
+                    "Results of a folder, video or camera are numbered #0, #1, ... in the order processed "
+                    "(JSON field \"frame\"): a folder's decodable images in name order, so files that cannot "
+                    "be decoded take no number; they are reported on stderr as 'warning: skipped' lines (and "
+                    "under \"skipped\" with --json).")
+    p.add_argument("model", help="zoo model name (list: `python -m explorer summary --list`)")
     p.add_argument("source", help="image file, folder, video file or camera index (0, 1, ...)")
     p.add_argument("--weights", default=None,
                    help="random | pretrained | bundled | PATH to a state_dict (default: the model's default: "
@@ -51,8 +61,9 @@ def result_json(result: Any) -> dict[str, Any]:
     return out
 
 
-def result_text(result: Any) -> str:
-    head = f"{result.frame.source}" + (f" #{result.frame.index}" if result.frame.index else "")
+def result_text(result: Any, numbered: bool = True) -> str:
+    """The text block of one result; `numbered` adds the frame number (#0, #1, ...) to the source line."""
+    head = f"{result.frame.source}" + (f" #{result.frame.index}" if numbered else "")
     lines = [head]
     if result.topk is not None:
         lines += [f"  {i}. {c.label} ({c.index}) {c.score:.4f}" for i, c in enumerate(result.topk, 1)]
@@ -79,10 +90,12 @@ def _frames(source: Any, limit: int | None):
         yield source.current()
         return
     if isinstance(source, FolderSource):
+        # the folder's frames carry their position in the file list (bad files included, for stepping in
+        # the UI); here they are numbered in the order processed, so skipped files leave no gap
         for i, frame in enumerate(source):
             if limit is not None and i >= limit:
                 return
-            yield frame
+            yield dataclasses.replace(frame, index=i)
         return
     n = limit if limit is not None else (1 if source.live else None)
     count = 0
@@ -101,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.core import zoo
     from explorer.core.engine import Engine, pick_device
     from explorer.core.errors import ExplorerError, SourceError
-    from explorer.core.sources import FolderSource, open_source
+    from explorer.core.sources import FolderSource, ImageSource, open_source
     from explorer.core.weights import RANDOM_NOTE, default_spec, load_weights
 
     if args.frames is not None and args.frames <= 0:
@@ -121,10 +134,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--raw needs --json and a YOLO model (yolov1, yolov1-tiny)")
     device = pick_device(args.device)
     source = open_source(args.source, resolution)  # fails fast, before the model is built
-    warned: list[str] = []
+    warned: list[dict[str, str]] = []
     if isinstance(source, FolderSource):
         def warn(item):
-            warned.append(item.message)
+            warned.append({"source": str(item.path), "error": item.message})
             print(f"warning: skipped {item.message}", file=sys.stderr)
         source.on_skip = warn
         for item in source.skipped:  # found while opening
@@ -138,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.model} on {device}, weights: {info.spec}")
         if info.is_random:
             print(f"warning: {args.model} has {RANDOM_NOTE}", file=sys.stderr)
+    numbered = not isinstance(source, ImageSource)
     results = []
     failure: ExplorerError | None = None
     try:
@@ -145,14 +159,18 @@ def run(args: argparse.Namespace) -> int:
             res = engine.run(frame)
             results.append(res)
             if not args.json:
-                print(result_text(res) + (f"\n  [{RANDOM_NOTE}]" if info.is_random else ""), flush=True)
+                print(result_text(res, numbered) + (f"\n  [{RANDOM_NOTE}]" if info.is_random else ""),
+                      flush=True)
     except SourceError as exc:
         failure = exc
     finally:
         source.close()
     if args.json:
-        print_json({"model": args.model, "weights": info.spec, "device": device,
-                    "results": [_with_raw(result_json(r), r, model, args.raw) for r in results]})
+        out: dict[str, Any] = {"model": args.model, "weights": info.spec, "device": device,
+                               "results": [_with_raw(result_json(r), r, model, args.raw) for r in results]}
+        if isinstance(source, FolderSource):
+            out["skipped"] = warned
+        print_json(out)
     if failure is not None:
         print(f"error: {failure}", file=sys.stderr)
         return 1

@@ -4,6 +4,9 @@ Every figure comes from one recorded forward pass (explorer.core.capture): outpu
 and biases), the formula that explains them (`5×5×48×256 = 307,200`), multiply-accumulates, and the receptive
 field and effective stride in input pixels. `--depth N` folds deeper modules into one row each; `--json`
 prints one object with one row per leaf-module call, in execution order.
+
+`summary --list` (no MODEL) lists the zoo instead: one line per model with its family, task, default input
+size and the weights it can use; with `--json`, a list of objects.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from explorer.cli.common import CLIError, parse_size, print_json
+from explorer.cli.common import INPUT_FORMS, CLIError, parse_input_shape, print_json
 
 if TYPE_CHECKING:
     from explorer.core.graph import GraphNode, ModelGraph
@@ -23,31 +26,61 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "summary", help="per-layer table: shapes, parameters with their formula, MACs, receptive field",
         description="Record one forward pass of MODEL (random weights) and print each layer's output shape, "
                     "parameters with the arithmetic behind them, multiply-accumulates, receptive field and "
-                    "stride (input pixels).")
-    p.add_argument("model", metavar="MODEL", help="zoo name, e.g. alexnet, vgg16, resnet50, fasterrcnn_vgg16")
+                    "stride (input pixels). `summary --list` lists the models of the zoo instead.")
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help="zoo name, e.g. alexnet, vgg16, resnet50, fasterrcnn_vgg16 (see --list)")
+    p.add_argument("--list", action="store_true",
+                   help="list the zoo's models (name, family, task, default input, weights) instead of MODEL")
     p.add_argument("--input", metavar="CxHxW", default=None,
-                   help="input size, e.g. 3x224x224 or 224 (default: the model's own input size)")
+                   help=f"input size: {INPUT_FORMS} (default: the model's own input size)")
     p.add_argument("--depth", type=int, default=None, metavar="N",
                    help="show modules down to depth N only, deeper layers folded into their module's row")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of the table (with --list: a list of objects)")
     return p
 
 
 def input_shape_from(text: str | None, default_hw: tuple[int, int]) -> tuple[int, int, int]:
-    """'3x224x224' -> (3, 224, 224); '224' -> (3, 224, 224); '320x480' -> (3, 320, 480)."""
+    """'3x224x224' -> (3, 224, 224); '224' -> (3, 224, 224); None -> (3, *default_hw); else CLIError."""
     if text is None:
         return (3, *default_hw)
-    dims = parse_size(text)
-    if len(dims) == 1:
-        return (3, dims[0], dims[0])
-    if len(dims) == 2:
-        return (3, *dims)
-    if len(dims) == 3:
-        return dims  # type: ignore[return-value]
-    raise CLIError(f"invalid input size '{text}': expected CxHxW, e.g. 3x224x224")
+    return parse_input_shape(text)
+
+
+def zoo_rows() -> list[dict[str, Any]]:
+    """One object per zoo model, in the zoo's order: what `summary --list --json` prints."""
+    from explorer.core import zoo
+
+    rows = []
+    for name in zoo.names():
+        entry = zoo.get(name)
+        rows.append({"name": entry.name, "family": entry.family, "task": entry.task,
+                     "input_shape": [3, *entry.input_size], "weights": list(entry.weight_choices)})
+    return rows
+
+
+def format_zoo(rows: list[dict[str, Any]]) -> str:
+    header = ["Model", "Family", "Task", "Input", "Weights"]
+    body = [[r["name"], r["family"], r["task"], "×".join(str(d) for d in r["input_shape"]), ", ".join(r["weights"])]
+            for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [header, *body]]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list:
+        if args.model is not None or args.input is not None or args.depth is not None:
+            raise CLIError("--list takes no MODEL, --input or --depth")
+        rows = zoo_rows()
+        if args.json:
+            print_json(rows)
+        else:
+            print(format_zoo(rows))
+        return 0
+    if args.model is None:
+        raise CLIError("the following arguments are required: MODEL (or --list to see the zoo)")
+
     from explorer.core import zoo
     from explorer.core.capture import capture_graph
 

@@ -30,6 +30,27 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".g
 _EXIF_ORIENTATION = 0x0112
 
 
+def silence_opencv_log() -> None:
+    """Turn off OpenCV's own log lines on stderr ("[ WARN:0@0.01] ... can't open camera by index",
+    "[ERROR:0@0.01] ... IHDR chunk shall be first") and those of its FFmpeg backend ("[mov,mp4,...] moov atom
+    not found"): every failure they describe is already reported here as one ImageLoadError/SourceError
+    sentence, and the command line promises one `error:` line. A user who sets OPENCV_LOG_LEVEL (OpenCV's own
+    switch) for debugging keeps OpenCV's levels untouched.
+
+    OPENCV_FFMPEG_LOGLEVEL is read by OpenCV when its FFmpeg backend first starts, so it works set after
+    `import cv2` (checked: OpenCV 5.0, opencv-python-headless); -8 is FFmpeg's AV_LOG_QUIET.
+    """
+    if os.environ.get("OPENCV_LOG_LEVEL"):
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is not None and hasattr(log, "setLogLevel"):
+        log.setLogLevel(log.LOG_LEVEL_SILENT)
+
+
+silence_opencv_log()
+
+
 def is_image_path(path: str | os.PathLike) -> bool:
     """True when the file name has a known image suffix (used to list folders)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES

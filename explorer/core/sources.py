@@ -24,8 +24,10 @@ import cv2
 import numpy as np
 
 from explorer.core.errors import ImageLoadError, SourceError
-from explorer.core.images import is_image_path, load_image
+from explorer.core.images import is_image_path, load_image, silence_opencv_log
 from explorer.core.results import Frame
+
+silence_opencv_log()  # VideoCapture's backends log "can't open camera by index" etc.; we raise SourceError
 
 T = TypeVar("T")
 

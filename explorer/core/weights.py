@@ -155,8 +155,13 @@ def download(url: str, dst: str | os.PathLike, *, progress: ProgressFn | None = 
 
 # -- checkpoints ----------------------------------------------------------------------------------------------
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """A state_dict from a file (torch.load weights_only=True); accepts {"state_dict"|"model": ...} wrappers."""
+    """A state_dict from a file (torch.load weights_only=True); accepts {"state_dict"|"model": ...} wrappers.
+
+    torch's own warnings while reading (e.g. "Detected pickle protocol 4" for a plain pickle) are silenced:
+    the outcome is reported as one WeightsError sentence, and the command line promises one line only.
+    """
     import pickle
+    import warnings
 
     import torch
 
@@ -166,7 +171,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if p.is_dir():
         raise WeightsError(f"cannot open weights '{p}': it is a folder")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Unsupported global" in text or "Unsupported class" in text:
@@ -272,6 +279,8 @@ def load_weights(model: "nn.Module", entry: "ZooEntry", spec: str, *, progress: 
 
 
 def _load_pretrained(model, entry, progress, cancel) -> WeightsInfo:
+    import warnings
+
     import torch.hub
 
     url = pretrained_url(entry)
@@ -279,8 +288,10 @@ def _load_pretrained(model, entry, progress, cancel) -> WeightsInfo:
     if not cached.is_file():
         download(url, cached, progress=progress, cancel=cancel)
     try:
-        state = torch.hub.load_state_dict_from_url(url, model_dir=str(cached.parent), map_location="cpu",
-                                                   progress=False, check_hash=True, weights_only=True)
+        with warnings.catch_warnings():  # as in read_checkpoint: the outcome is reported, not torch's warnings
+            warnings.simplefilter("ignore")
+            state = torch.hub.load_state_dict_from_url(url, model_dir=str(cached.parent), map_location="cpu",
+                                                       progress=False, check_hash=True, weights_only=True)
     except Exception:  # noqa: BLE001 - a damaged cache file: say which one, as read_checkpoint would
         state = read_checkpoint(cached)
     state = _unwrap(state, cached.name)

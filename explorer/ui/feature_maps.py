@@ -11,15 +11,16 @@ and the gradient view are requests the probe runs in the worker after the next f
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
-    QSizePolicy, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy,
+    QSlider, QSpinBox, QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from explorer.core.activations import ActivationFrame, ActivationProbe
@@ -27,6 +28,7 @@ from explorer.core.mosaic import COLORMAPS, Mosaic, MosaicOptions, build_mosaic,
 
 MAX_PINS = 4
 PROBE_PREFIX = "featuremaps:"
+LARGE_HINT = "Click a channel to open it large; click a pixel to see its receptive field."
 
 
 # ----------------------------------------------------------------------------------------------- image views
@@ -35,6 +37,7 @@ class ImageView(pg.GraphicsView):
 
     hovered = Signal(float, float)
     clicked = Signal(float, float)
+    resized = Signal()
 
     def __init__(self, parent: QWidget | None = None, smooth: bool = True) -> None:
         super().__init__(parent)
@@ -72,6 +75,7 @@ class ImageView(pg.GraphicsView):
         super().resizeEvent(event)
         if getattr(self, "_fit", False) and self._shape is not None:  # docks resize after the first image
             self.view_box.autoRange(padding=0.02)
+        self.resized.emit()
 
     def has_image(self) -> bool:
         return self._shape is not None
@@ -248,8 +252,12 @@ class FeatureMapsPanel(QWidget):
 
     # -- widgets ---------------------------------------------------------------------------------------------
     def _build(self) -> None:
+        # Two compact rows of controls (the dock is ~860 px wide and short): the mosaic gets the height.
         self.layer_label = QLabel("Select a layer in the graph to see its feature maps.")
         self.layer_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # long layer names are clipped rather than widening the dock; the tooltip keeps the whole text
+        self.layer_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.layer_label.setMinimumWidth(140)
         self.output_combo = QComboBox()
         self.output_combo.setToolTip("Which output of a multi-output module (FPN level, RPN head part)")
         self.output_combo.setVisible(False)
@@ -260,19 +268,25 @@ class FeatureMapsPanel(QWidget):
         self.topk_spin = QSpinBox()
         self.topk_spin.setRange(0, 4096)
         self.topk_spin.setSpecialValueText("all")
-        self.topk_spin.setToolTip("Show only the first k channels of the order (top-k)")
+        self.topk_spin.setToolTip("Top-k: show only the first k channels of the order (all: every channel)")
+        self.topk_spin.setMaximumWidth(64)
         self.norm_combo = QComboBox()
         self.norm_combo.addItems(["channel", "layer", "fixed"])
-        self.norm_combo.setToolTip("Normalise each channel, the whole layer, or a fixed range")
+        self.norm_combo.setToolTip("Normalise each channel, the whole layer, or a fixed range (low, high)")
         self.lo_spin, self.hi_spin = QDoubleSpinBox(), QDoubleSpinBox()
-        for spin, value in ((self.lo_spin, 0.0), (self.hi_spin, 1.0)):
+        for spin, value, tip in ((self.lo_spin, 0.0, "low"), (self.hi_spin, 1.0, "high")):
             spin.setRange(-1e6, 1e6)
             spin.setDecimals(3)
             spin.setValue(value)
             spin.setEnabled(False)
+            spin.setVisible(False)  # only with norm = fixed
+            spin.setMaximumWidth(76)
+            spin.setToolTip(f"Fixed range: {tip} end")
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(["auto", *COLORMAPS])
-        self.colormap_combo.setToolTip("auto: diverging (rdbu) for signed outputs, viridis for ReLU outputs")
+        self.colormap_combo.setToolTip("Colour map. auto: diverging (rdbu) for signed outputs, viridis for ReLU outputs")
+        for w in (self.order_combo, self.norm_combo, self.colormap_combo, self.output_combo):
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for w in (self.order_combo, self.norm_combo, self.colormap_combo):
             w.currentIndexChanged.connect(self._on_options_changed)
         for w in (self.topk_spin,):
@@ -280,82 +294,118 @@ class FeatureMapsPanel(QWidget):
         for w in (self.lo_spin, self.hi_spin):
             w.valueChanged.connect(self._on_options_changed)
 
-        self.pin_button = QPushButton("Pin")
-        self.pin_button.setToolTip(f"Keep this layer's maps in view (up to {MAX_PINS} layers side by side)")
+        self.pin_button = self._tool_button("Pin", f"Keep this layer's maps in view (up to {MAX_PINS} layers side by side)")
         self.pin_button.clicked.connect(lambda: self.pin_layer(self.state.selected_layer))
-        self.export_png_button = QPushButton("PNG…")
-        self.export_png_button.setToolTip("Export the mosaic as PNG")
+        self.export_png_button = self._tool_button("PNG…", "Export the mosaic as PNG")
         self.export_png_button.clicked.connect(self._choose_png)
-        self.export_npy_button = QPushButton("NPY…")
-        self.export_npy_button.setToolTip("Export the raw activations (C, H, W) as .npy")
+        self.export_npy_button = self._tool_button("NPY…", "Export the raw activations (C, H, W) as .npy")
         self.export_npy_button.clicked.connect(self._choose_npy)
 
-        row0 = QHBoxLayout()
-        row0.addWidget(self.layer_label, 1)
-        row0.addWidget(self.output_combo)
         row1 = QHBoxLayout()
-        for widget in (QLabel("order"), self.order_combo, QLabel("top-k"), self.topk_spin, QLabel("norm"),
-                       self.norm_combo, self.lo_spin, self.hi_spin, QLabel("colormap"), self.colormap_combo):
-            row1.addWidget(widget)
-        row1.addStretch(1)
-        for widget in (self.pin_button, self.export_png_button, self.export_npy_button):
+        row1.setSpacing(4)
+        row1.addWidget(self.layer_label, 1)
+        row1.addWidget(self.output_combo)
+        for widget in (self._caption("order"), self.order_combo, self._caption("top"), self.topk_spin,
+                       self._caption("norm"), self.norm_combo, self.lo_spin, self.hi_spin, self._caption("map"),
+                       self.colormap_combo):
             row1.addWidget(widget)
 
-        self.overlay_check = QCheckBox("Overlay on input")
+        self.overlay_check = QCheckBox("Overlay")
         self.overlay_check.setToolTip("Lay the large channel over the input image, upsampled")
         self.overlay_check.toggled.connect(lambda _on: self._update_overlay_channel())
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(60)
-        self.opacity_slider.setMaximumWidth(120)
+        self.opacity_slider.setFixedWidth(70)
         self.opacity_slider.setToolTip("Overlay opacity")
         self.opacity_slider.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100.0))
-        self.gradient_check = QCheckBox("Gradient view")
-        self.gradient_check.setToolTip("On a click in the large map, show |∂activation/∂input| on the input image")
+        self.gradient_check = QCheckBox("Gradient")
+        self.gradient_check.setToolTip("Gradient view: on a click in the large map, show |∂activation/∂input| "
+                                       "on the input image")
         self.target_combo = QComboBox()
-        self.target_combo.setToolTip("Class (classifiers) or detection (detectors) to explain")
-        self.target_combo.setMinimumWidth(160)
-        self.gradcam_button = QPushButton("Grad-CAM")
-        self.gradcam_button.setToolTip("Grad-CAM (Selvaraju et al. 2017) at this layer for the chosen target")
+        self.target_combo.setToolTip("Class (classifiers) or detection (detectors) to explain with Grad-CAM")
+        self.target_combo.setMinimumWidth(110)
+        self.target_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.target_combo.setMinimumContentsLength(12)
+        self.gradcam_button = self._tool_button("Grad-CAM", "Grad-CAM (Selvaraju et al. 2017) at this layer for "
+                                                "the chosen target")
         self.gradcam_button.clicked.connect(self.request_gradcam)
-        self.clear_button = QPushButton("Clear overlay")
+        self.clear_button = self._tool_button("Clear", "Clear the overlay (channel, heat map, receptive field) "
+                                              "from the input image")
         self.clear_button.clicked.connect(self.clear_overlay)
         row2 = QHBoxLayout()
+        row2.setSpacing(4)
         row2.addWidget(self.overlay_check)
-        row2.addWidget(QLabel("opacity"))
         row2.addWidget(self.opacity_slider)
         row2.addWidget(self.gradient_check)
-        row2.addStretch(1)
-        row2.addWidget(self.target_combo)
+        row2.addSpacing(6)
+        row2.addWidget(self.target_combo, 1)
         row2.addWidget(self.gradcam_button)
         row2.addWidget(self.clear_button)
+        row2.addSpacing(6)
+        for widget in (self.pin_button, self.export_png_button, self.export_npy_button):
+            row2.addWidget(widget)
 
         self.mosaic_view = ImageView()
         self.mosaic_view.hovered.connect(self._on_mosaic_hover)
         self.mosaic_view.clicked.connect(self._on_mosaic_click)
+        self.mosaic_view.resized.connect(lambda: self._regrid_timer.start())
         self.large_view = ImageView(smooth=False)  # one channel: crisp pixels, to click one
         self.large_view.hovered.connect(self._on_large_hover)
         self.large_view.clicked.connect(self._on_large_click)
+        # until a channel is opened the right pane says what it is for (an empty black area says nothing)
+        self.large_hint = QLabel(LARGE_HINT)
+        self.large_hint.setWordWrap(True)
+        self.large_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.large_hint.setStyleSheet("background: rgb(30, 30, 30); color: #b0b0b0; padding: 12px;")
+        self.large_stack = QStackedWidget()
+        self.large_stack.addWidget(self.large_hint)
+        self.large_stack.addWidget(self.large_view)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.mosaic_view)
-        self.splitter.addWidget(self.large_view)
+        self.splitter.addWidget(self.large_stack)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
         self.pins_row = QWidget()
         self.pins_layout = QHBoxLayout(self.pins_row)
         self.pins_layout.setContentsMargins(0, 0, 0, 0)
         self.pins_row.setVisible(False)
         self.info_label = QLabel("")
         self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # re-tile the mosaic to the view's shape once a resize settles (a wide view: more columns)
+        self._regrid_timer = QTimer(self)
+        self._regrid_timer.setSingleShot(True)
+        self._regrid_timer.setInterval(150)
+        self._regrid_timer.timeout.connect(self._regrid)
 
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(row0)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(2)
         lay.addLayout(row1)
         lay.addLayout(row2)
         lay.addWidget(self.splitter, 3)
         lay.addWidget(self.pins_row, 2)
         lay.addWidget(self.info_label)
+
+    @staticmethod
+    def _caption(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setStyleSheet("color: #616161")
+        return label
+
+    @staticmethod
+    def _tool_button(text: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        return button
+
+    def _set_large(self, image: np.ndarray | None) -> None:
+        """Show one channel large, or the hint when there is none."""
+        self.large_view.set_image(image)
+        self.large_stack.setCurrentWidget(self.large_view if image is not None else self.large_hint)
 
     # -- the inference panel ---------------------------------------------------------------------------------
     @property
@@ -391,14 +441,43 @@ class FeatureMapsPanel(QWidget):
     # -- options -------------------------------------------------------------------------------------------
     def mosaic_options(self) -> MosaicOptions:
         norm = self.norm_combo.currentText()
-        self.lo_spin.setEnabled(norm == "fixed")
-        self.hi_spin.setEnabled(norm == "fixed")
+        for spin in (self.lo_spin, self.hi_spin):
+            spin.setEnabled(norm == "fixed")
+            spin.setVisible(norm == "fixed")
         lo, hi = self.lo_spin.value(), self.hi_spin.value()
         if not hi > lo:
             hi = lo + 1e-3
         k = self.topk_spin.value()
         return MosaicOptions(order=self.order_combo.currentText(), top_k=k or None, norm=norm,
-                             fixed_range=(lo, hi), colormap=self.colormap_combo.currentText())
+                             fixed_range=(lo, hi), colormap=self.colormap_combo.currentText(),
+                             columns=self._mosaic_columns(k or None))
+
+    def _mosaic_columns(self, top_k: int | None) -> int | None:
+        """The number of tile columns that shows the selected layer's tiles largest in the mosaic view (a wide,
+        short view gets a wide mosaic); None (as square as possible) before the layer's shape is known."""
+        frame, view = self.frame, self.mosaic_view
+        if frame is None or view.width() < 20 or view.height() < 20:
+            return None
+        c, h, w = frame.shape
+        n = min(top_k or c, c)
+        if n < 1 or h < 1 or w < 1:
+            return None
+        pad = MosaicOptions.padding
+        best, best_scale = None, 0.0
+        for cols in range(1, n + 1):
+            rows = math.ceil(n / cols)
+            scale = min(view.width() / (pad + cols * (w + pad)), view.height() / (pad + rows * (h + pad)))
+            if scale > best_scale * 1.0001:  # ties: fewer columns
+                best, best_scale = cols, scale
+        return best
+
+    def _regrid(self) -> None:
+        """After a resize: re-tile the current layer when the best column count changed."""
+        if self.frame is None or self.mosaic is None:
+            return
+        cols = self._mosaic_columns(self.topk_spin.value() or None)
+        if cols is not None and cols != self.mosaic.grid[1]:
+            self._on_options_changed()
 
     def set_options(self, **kwargs: Any) -> None:
         """Set controls by name (order, top_k, norm, fixed_range, colormap): what a user does with them."""
@@ -417,14 +496,17 @@ class FeatureMapsPanel(QWidget):
 
     def _on_options_changed(self, *_args: Any) -> None:
         opts = self.mosaic_options()
-        for probe in self._probes():
-            probe.options = opts  # the worker reads it once per frame
+        pin_opts = replace(opts, columns=None)  # the column count fits the selected layer and view only
+        if self.probe is not None:
+            self.probe.options = opts  # the worker reads it once per frame
+        for pin in self.pins.values():
+            pin.probe.options = pin_opts
         # redraw now from the last activations (mosaic only, no model run)
         if self.frame is not None:
             self._draw_frame(self.frame, rebuild=True)
         for pin in self.pins.values():
             if pin.frame is not None and pin.frame.activation.numel() > 0:
-                pin.frame.mosaic = build_mosaic(pin.frame.activation, opts)
+                pin.frame.mosaic = build_mosaic(pin.frame.activation, pin_opts)
                 pin.draw(pin.frame)
 
     def _probes(self) -> list[ActivationProbe]:
@@ -446,7 +528,7 @@ class FeatureMapsPanel(QWidget):
         self.channel = None
         self.feature_pixel = None
         self.mosaic_view.set_image(None)
-        self.large_view.set_image(None)
+        self._set_large(None)
         self.output_combo.setVisible(False)
         self.overlay.clear()
         self.info_label.setText("")
@@ -509,13 +591,19 @@ class FeatureMapsPanel(QWidget):
 
     def _draw_frame(self, frame: ActivationFrame, rebuild: bool = False) -> None:
         self.frame = frame
+        if not rebuild and frame.mosaic is not None and frame.mosaic.num_tiles > 0:
+            cols = self._mosaic_columns(self.topk_spin.value() or None)
+            if cols is not None and cols != frame.mosaic.grid[1]:  # first frame of a layer, or a new shape
+                rebuild = True
+                if self.probe is not None:
+                    self.probe.options = self.mosaic_options()
         if rebuild or frame.mosaic is None:
             try:
                 frame.mosaic = build_mosaic(frame.activation, self.mosaic_options())
             except ValueError as exc:  # nothing to tile (no detections: an empty box tensor)
                 self.mosaic = None
                 self.mosaic_view.set_image(None)
-                self.large_view.set_image(None)
+                self._set_large(None)
                 self.layer_label.setText(f"{frame.layer}: {frame.note or exc}")
                 return
         self.mosaic = frame.mosaic
@@ -538,7 +626,7 @@ class FeatureMapsPanel(QWidget):
             self._draw_channel()
         elif self.channel is not None:
             self.channel = None
-            self.large_view.set_image(None)
+            self._set_large(None)
 
     def _draw_requests(self, frame: ActivationFrame) -> None:
         from explorer.core.errors import ExplorerError
@@ -591,7 +679,7 @@ class FeatureMapsPanel(QWidget):
         self.feature_pixel = None
         self.overlay.hide_field()
         if channel is None:
-            self.large_view.set_image(None)
+            self._set_large(None)
             self.overlay.hide_channel()
             return
         self._draw_channel()
@@ -602,7 +690,7 @@ class FeatureMapsPanel(QWidget):
     def _draw_channel(self) -> None:
         if self.frame is None or self.channel is None:
             return
-        self.large_view.set_image(channel_image(self.frame.activation, self.channel, self._channel_colormap()))
+        self._set_large(channel_image(self.frame.activation, self.channel, self._channel_colormap()))
         self._update_overlay_channel()
 
     def _feature_rect(self) -> QRectF | None:
@@ -809,7 +897,7 @@ class FeatureMapsPanel(QWidget):
             self.state.show_message(f"At most {MAX_PINS} pinned layers: unpin one first.", 4000)
             return False
         probe = ActivationProbe(layer, getattr(self.state, "graph", None), name=f"{PROBE_PREFIX}pin:{layer}",
-                                options=self.mosaic_options())
+                                options=replace(self.mosaic_options(), columns=None))
         pin = _Pin(layer, probe)
         pin.closed.connect(self.unpin_layer)
         self.pins[layer] = pin

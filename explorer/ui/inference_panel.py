@@ -157,6 +157,8 @@ class InferencePanel(QWidget):
         self.result: Any = None
         self.fps = 0.0
         self._last_result_time = 0.0
+        self._pending_frame: Any = None   # the frame being computed while an older result is on screen
+        self.pending = False
         self._frame_shape: tuple[int, ...] | None = None
         self._overlays: list[Any] = []
         self.engine_options: dict[str, Any] = {}  # passed to Engine(...): precision, channels_last, score_threshold
@@ -275,6 +277,8 @@ class InferencePanel(QWidget):
 
         state.frameChanged.connect(self._on_frame)
         state.modelChanged.connect(self._on_model)
+        state.modelLoading.connect(self._on_model_loading)
+        state.modelFailed.connect(lambda _text: self._set_pending(False))
         state.resultReady.connect(self._on_state_result)
         if getattr(state, "handle", None) is not None:
             self._on_model(state.handle)
@@ -341,13 +345,15 @@ class InferencePanel(QWidget):
 
     def _rerun_still(self) -> None:
         if not self.controller.streaming or self.controller.paused:
-            frame = self.result.frame if self.result is not None else self.state.frame
+            # the frame being computed wins over the one on screen (re-submitting that would drop the new one)
+            frame = self._pending_frame or (self.result.frame if self.result is not None else self.state.frame)
             if frame is not None and self.handle is not None:
                 self.worker.submit(frame)
 
     # -- state followers --------------------------------------------------------------------------------------
     def _on_source_changed(self, kind: str, name: str) -> None:
         self.source_label.setText(f"{kind}: {name}")
+        self._reset_fps()  # a rate belongs to one stream
         self._update_controls()
 
     def _update_controls(self) -> None:
@@ -363,7 +369,35 @@ class InferencePanel(QWidget):
         if not synced:
             self._show_image(frame.image)
         if self.handle is not None:
+            if not synced:  # a still, a folder item or a step: the result on screen is for another frame now
+                self._set_pending(True, frame)
             self.worker.submit(frame)
+
+    @property
+    def live(self) -> bool:
+        """True while a video or camera plays: only then is a frame rate meaningful."""
+        return self.controller.streaming and not self.controller.paused
+
+    def _reset_fps(self) -> None:
+        self.fps = 0.0
+        self._last_result_time = 0.0
+        self.state.fpsChanged.emit(0.0)  # 0: no rate (a still image, a new model)
+
+    def _set_pending(self, pending: bool, frame: Any = None, text: str = "computing…") -> None:
+        """Grey the results and say so while the result on screen is not the current frame's (or model's)."""
+        self.pending = pending
+        self._pending_frame = frame if pending else None
+        self.table.setEnabled(not pending)
+        self.table.setStyleSheet("QTableWidget { color: #9e9e9e; }" if pending else "")
+        if pending:
+            self.timing_label.setText(text)
+            for o in self._overlays:  # the old boxes/masks do not belong on the new image
+                o.set_result(None)
+
+    def _on_model_loading(self, name: str) -> None:
+        self._reset_fps()
+        if self.result is not None:
+            self._set_pending(True, self._pending_frame, f"loading {name}…")
 
     def _show_image(self, image: np.ndarray) -> None:
         self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
@@ -383,10 +417,15 @@ class InferencePanel(QWidget):
         for o in self._overlays:
             o.set_result(None)
         self.table.setRowCount(0)
+        self._reset_fps()
+        self._set_pending(False)
         frame = self.state.frame
         if frame is not None:
             self.worker.submit(frame)
-        self.timing_label.setText(f"{handle.name}: waiting for the first result…" if handle else "no model")
+            if handle is not None:
+                self._set_pending(True, frame, f"{handle.name}: computing the first result…")
+        if not self.pending:
+            self.timing_label.setText(f"{handle.name}: waiting for the first result…" if handle else "no model")
 
     def _fill_weights_combo(self) -> None:
         combo = self.weights_combo
@@ -441,12 +480,16 @@ class InferencePanel(QWidget):
 
     # -- results ----------------------------------------------------------------------------------------------
     def _on_worker_failed(self, text: str) -> None:
+        self._set_pending(False)
         self.state.show_error(text)
 
     def _on_result(self, result: Any) -> None:
         """A result from the worker (queued, on the UI thread): draw it, then publish it through AppState."""
-        if self.handle is None or result.model_name != self.handle.name:
-            return  # a frame of the previous model, still in flight when the model changed
+        if self.handle is None or result.model_name != self.handle.name or result.weights != self.handle.weights:
+            return  # a frame of the previous model (or weights), still in flight when the model changed
+        if self.pending and self._pending_frame is not None and result.frame is not self._pending_frame:
+            return  # an older frame's result, finished after Next: the current frame's result is coming
+        self._set_pending(False)
         t0 = time.perf_counter()
         self._show_image(result.frame.image)
         self.result = result
@@ -455,12 +498,15 @@ class InferencePanel(QWidget):
         self._fill_table(result)
         result.timing_ms["draw"] = (time.perf_counter() - t0) * 1000
         now = time.perf_counter()
-        if self._last_result_time:
-            dt = now - self._last_result_time
-            if dt > 0:
-                inst = 1.0 / dt
-                self.fps = inst if self.fps == 0 else 0.8 * self.fps + 0.2 * inst
-        self._last_result_time = now
+        if not self.live:  # a still, a folder item, a step: the time between results says nothing
+            self.fps, self._last_result_time = 0.0, 0.0
+        else:
+            if self._last_result_time:
+                dt = now - self._last_result_time
+                if dt > 0:
+                    inst = 1.0 / dt
+                    self.fps = inst if self.fps == 0 else 0.8 * self.fps + 0.2 * inst
+            self._last_result_time = now
         self._show_timing(result)
         self.state.set_result(result)
         self.state.fpsChanged.emit(float(self.fps))
@@ -475,8 +521,8 @@ class InferencePanel(QWidget):
                  if k in t]
         dropped = self.controller.dropped + self.worker.dropped
         text = " · ".join(parts) + f" ms · {result.device}"
-        if self.controller.streaming:
-            text += f" · {self.fps:.1f} fps · dropped {dropped}"
+        if self.live:
+            text += f" · {self.fps:.1f} fps · dropped {dropped}" if self.fps > 0 else f" · – fps · dropped {dropped}"
         self.timing_label.setText(text)
 
     def _fill_table(self, result: Any) -> None:
