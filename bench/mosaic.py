@@ -61,17 +61,30 @@ def bench_mosaics(args, app, pg) -> None:
     view.resize(600, 600)
     view.show()
     app.processEvents()
-    print(f"mosaic build + show, resnet50, {device}, torch threads {torch.get_num_threads()}, "
+    from explorer.core.threads import compute_threads
+
+    print(f"mosaic build + show, resnet50, {device}, torch threads {compute_threads()}, "
           f"median (min) of {args.n}:")
+    from explorer.core.threads import use_compute_threads
+
     for layer in ("layer1", "layer4"):
-        with torch.inference_mode():
-            act, _, _, _ = capture_activation(model, layer, lambda: model(x))
+        got: dict[str, object] = {}
+
+        def capture(layer=layer, got=got) -> None:
+            use_compute_threads()
+            with torch.inference_mode():
+                got["act"] = capture_activation(model, layer, lambda: model(x))[0]
+        t = threading.Thread(target=capture)
+        t.start()
+        t.join()
+        act = got["act"]
         for opts in (MosaicOptions(), MosaicOptions(order="mean", top_k=None, colormap="rdbu")):
-            # built in another thread, as the inference worker does (with 2 torch threads a shared machine
-            # was measured much slower in the main thread: OpenMP's team spinning, see bench/pipeline.py)
+            # built in another thread, as the inference worker does; the threads end, so no OpenMP team stays
+            # behind to slow the pipeline runs below (explorer.core.threads)
             out: dict[str, list[float]] = {}
 
             def work(act=act, opts=opts, out=out) -> None:
+                use_compute_threads()
                 with torch.inference_mode():
                     build_mosaic(act, opts)  # warm up (LUT upload, scratch buffers)
                     out["t"] = _times_ms(lambda: build_mosaic(act, opts), args.n, sync)
@@ -118,61 +131,86 @@ def bench_pipeline(args, app, pg) -> None:
     from explorer.ui.inference_panel import InferencePanel
     from explorer.ui.state import AppState, ModelHandle
 
+    from explorer.core.threads import use_compute_threads, use_one_thread
+
+    use_one_thread()  # the main thread is the UI thread: no OpenMP team of its own (explorer.core.threads)
     device, (w, h) = args.device, (640, 480)
     entry = zoo.get(args.model)
     torch.manual_seed(0)
     model = zoo.build(args.model).to(device).eval()
-    state = AppState()
-    panel = InferencePanel(state, None)
-    panel.resize(1000, 700)
-    panel.show()
-    maps = FeatureMapsPanel(state, SimpleNamespace(inference_panel=panel))
-    maps.resize(1000, 500)
-    maps.show()
-    state.set_model(ModelHandle(args.model, entry, model, "random", device))
-    target = QImage(maps.size(), QImage.Format.Format_ARGB32_Premultiplied)
-
-    def render_maps(result) -> None:  # the dock painted every frame, as the screen would be
-        if state.selected_layer:
-            t0 = time.perf_counter()
-            maps.render(target)
-            result.timing_ms["draw"] += (time.perf_counter() - t0) * 1000
-
-    panel.resultDrawn.connect(render_maps)
     with tempfile.TemporaryDirectory() as tmp:
         cap = cv2.VideoCapture(str(P.make_video(Path(tmp) / "one.avi", (w, h), 30.0, n=1)))
         ok, bgr = cap.read()
         cap.release()
     x = Preprocessor(entry, device)(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).model_input
 
-    def bare(secs: float) -> float:  # in a thread, as the worker runs (see bench/pipeline.py)
+    def bare(secs: float) -> float:  # in a thread that ends afterwards, as in bench/pipeline.py
         out: dict[str, float] = {}
-        t = threading.Thread(target=lambda: out.update(fps=P.bare_fps(model, x, secs)))
+
+        def work() -> None:
+            use_compute_threads()
+            out.update(fps=P.bare_fps(model, x, secs))
+        t = threading.Thread(target=work)
         t.start()
         t.join()
         return out["fps"]
 
+    def pipeline(video: Path, layer: str) -> float:
+        # new panels per run, shut down afterwards: the worker's thread and OpenMP team end with them, so the
+        # next bare run has the machine to itself (bench/pipeline.py)
+        state = AppState()
+        panel = InferencePanel(state, None)
+        panel.resize(1000, 700)
+        panel.show()
+        maps = FeatureMapsPanel(state, SimpleNamespace(inference_panel=panel))
+        maps.resize(1000, 500)
+        maps.show()
+        state.set_model(ModelHandle(args.model, entry, model, "random", device))
+        target = QImage(maps.size(), QImage.Format.Format_ARGB32_Premultiplied)
+
+        def render_maps(result) -> None:  # the dock painted every frame, as the screen would be
+            if state.selected_layer:
+                t0 = time.perf_counter()
+                maps.render(target)
+                result.timing_ms["draw"] += (time.perf_counter() - t0) * 1000
+
+        panel.resultDrawn.connect(render_maps)
+        if layer:
+            state.select_layer(layer)
+        try:
+            fps, means = P.pipeline_fps(app, panel, video, args.seconds, True)
+            stages.setdefault(layer, []).append(means)
+            return fps
+        finally:
+            state.select_layer("")
+            panel.shutdown()
+            for widget in (maps, panel):
+                widget.close()
+                widget.deleteLater()
+            app.processEvents()
+
     bares, plains, withs = [], [], []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            first = bare(min(3.0, args.seconds))
-            video = P.make_video(Path(tmp) / "clip.avi", (w, h), fps=min(max(1.25 * first, 30.0), 500.0))
-            for _ in range(args.repeats):
-                bares.append(bare(args.seconds))
-                state.select_layer("")
-                plains.append(P.pipeline_fps(app, panel, video, args.seconds, True)[0])
-                state.select_layer(args.layer)
-                withs.append(P.pipeline_fps(app, panel, video, args.seconds, True)[0])
-                state.select_layer("")
-    finally:
-        panel.shutdown()
+    stages: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        first = bare(min(3.0, args.seconds))
+        video = P.make_video(Path(tmp) / "clip.avi", (w, h), fps=min(max(1.25 * first, 30.0), 500.0))
+        for _ in range(args.repeats):
+            bares.append(bare(args.seconds))
+            plains.append(pipeline(video, ""))
+            withs.append(pipeline(video, args.layer))
     b, p0, p1 = statistics.median(bares), statistics.median(plains), statistics.median(withs)
+    from explorer.core.threads import compute_threads
+
     print(f"live pipeline (bench/pipeline.py's path), {args.model}, {w}×{h} MJPG video, {device}, torch threads "
-          f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}, {args.repeats} interleaved runs of "
+          f"{compute_threads()}, load average {os.getloadavg()[0]:.1f}, {args.repeats} interleaved runs of "
           f"{args.seconds:g} s:")
     print("  bare model(x) fps runs:        " + " ".join(f"{v:.2f}" for v in bares))
     print("  pipeline fps runs:             " + " ".join(f"{v:.2f}" for v in plains))
     print(f"  pipeline + {args.layer} maps fps runs: " + " ".join(f"{v:.2f}" for v in withs))
+    for key, runs in stages.items():
+        names = list(runs[0])
+        print(f"  stages {'with ' + key + ' maps' if key else 'without maps'} (ms, median of run means): "
+              + ", ".join(f"{n} {statistics.median(r.get(n, 0.0) for r in runs):.1f}" for n in names))
     print(f"  ratio without feature maps {p0 / b:.3f}   with {args.layer} feature maps shown {p1 / b:.3f}"
           "   (pipeline fps / bare fps, medians)")
 
@@ -194,6 +232,10 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from explorer.core.threads import compute_threads, use_one_thread
+
+    compute_threads()  # the count the worker threads use (--threads or torch's default)
+    use_one_thread()   # the main thread, like the app's UI thread, runs its kernels inline
     app = QApplication.instance() or QApplication([])
     bench_mosaics(args, app, pg)
     if args.repeats > 0:

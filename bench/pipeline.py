@@ -14,6 +14,15 @@ inference_mode, in a plain thread like the worker's.
 Prints both frame rates and ratio = pipeline fps / bare fps (target ≥ 0.9 for resnet18 on a CPU). Runs are
 interleaved (bare, pipeline, bare, pipeline, ...) and the medians are compared, because the machine may be
 shared (every run and the load average are printed too).
+
+Fairness: the bare loop runs in a thread of its own with the compute thread count, and each pipeline run gets
+a new panel that is shut down afterwards, so no idle OpenMP team of one side slows the other (libgomp stops
+spinning once a process holds more OpenMP threads than CPUs: explorer.core.threads). `--extra-team` leaves
+such a team in the main thread to show what it costs (both rates drop by about a third on 2 cores).
+
+What bounds the ratio on a small CPU: the bare loop keeps every core busy, and the pipeline must also decode
+each frame (about 1.1 ms for 640×480 MJPG here), preprocess it (about 2 ms) and draw it (about 2.6 ms with
+the render), on the same cores; on 2 cores that caps the ratio near 0.86 even with perfect overlap.
 """
 
 from __future__ import annotations
@@ -107,8 +116,12 @@ def pipeline_fps(app, panel, video: Path, seconds: float, render: bool) -> tuple
 
 def measure(model_name: str, device: str = "auto", precision: str = "fp32", seconds: float = 5.0,
             repeats: int = 4, size: tuple[int, int] = (640, 480), render: bool = True,
-            channels_last: bool = False) -> dict:
-    """Interleaved bare/pipeline runs for one model; returns the figures (and prints nothing)."""
+            channels_last: bool = False, prefetch: bool | None = None, extra_team: bool = False) -> dict:
+    """Interleaved bare/pipeline runs for one model; returns the figures (and prints nothing).
+
+    `extra_team`: leave an idle OpenMP team in the main thread first, as the app did before
+    explorer.core.threads (every thread that ran torch kept one); it slows bare and pipeline alike.
+    """
     import statistics
     import threading
 
@@ -119,22 +132,20 @@ def measure(model_name: str, device: str = "auto", precision: str = "fp32", seco
     from explorer.core import zoo
     from explorer.core.engine import pick_device
     from explorer.core.preprocess import Preprocessor
-    from explorer.ui.inference_panel import InferencePanel
-    from explorer.ui.state import AppState, ModelHandle
+    from explorer.core.threads import compute_threads, use_compute_threads, use_one_thread
 
     device = pick_device(device)
     w, h = size
     entry = zoo.get(model_name)
+    threads = compute_threads()
+    if extra_team:
+        use_compute_threads()
+        torch.ones(4096, 4096).mul_(2.0)  # one parallel kernel: this thread's team now exists, idle
+    else:
+        use_one_thread()  # the main thread is the UI thread: no OpenMP team (explorer.core.threads)
     torch.manual_seed(0)
     model = zoo.build(model_name).to(device).eval()
-
     app = QApplication.instance() or QApplication([])
-    state = AppState()
-    panel = InferencePanel(state, None)
-    panel.engine_options = {"precision": precision, "channels_last": channels_last}
-    panel.resize(1000, 700)
-    panel.show()
-    state.set_model(ModelHandle(model_name, entry, model, "random", device))
 
     # the bare loop sees exactly the tensor the pipeline feeds the model: a frame of the same video
     # (not zeros: a constant input drives a random network's activations into denormals, which are slow)
@@ -151,40 +162,58 @@ def measure(model_name: str, device: str = "auto", precision: str = "fp32", seco
             x = x.contiguous(memory_format=torch.channels_last)
 
     def bare_in_thread(secs):
+        use_compute_threads()  # as the inference worker does
         if precision == "fp32" or not cuda:
             return bare_fps(model, x, secs)
         with torch.autocast("cuda", dtype=torch.float16 if precision == "fp16" else torch.bfloat16):
             return bare_fps(model, x, secs)
 
     def bare(secs):
-        # In a non-UI thread, as the inference worker runs: on this shared 2-core machine a forward pass in
-        # the main thread was measured 10-40× slower than the same pass in another thread (OpenMP's team
-        # of the main thread spinning against other processes), which would flatter the pipeline.
+        # In a plain thread, as the inference worker runs the model; the thread ends after the run, so its
+        # OpenMP team does not outlive it (a second idle team would slow the next pipeline run).
         out = {}
         t = threading.Thread(target=lambda: out.update(fps=bare_in_thread(secs)))
         t.start()
         t.join()
         return out["fps"]
 
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            probe = bare(min(3.0, seconds))
-            video = make_video(Path(tmp) / "clip.avi", (w, h), fps=min(max(1.25 * probe, 30.0), 500.0))
-            bares, pipes, stages = [], [], {}
-            for _ in range(repeats):
-                bares.append(bare(seconds))
-                fps, stages_i = pipeline_fps(app, panel, video, seconds, render)
-                pipes.append(fps)
-                for k, v in stages_i.items():
-                    stages.setdefault(k, []).append(v)
-    finally:
-        panel.shutdown()
-        panel.deleteLater()
+    def pipeline(video, secs):
+        # A new panel per run, shut down afterwards: its worker thread (and OpenMP team) ends with it, so
+        # the next bare run has the machine to itself, as the pipeline has.
+        from explorer.ui.inference_panel import InferencePanel
+        from explorer.ui.state import AppState, ModelHandle
+
+        state = AppState()
+        panel = InferencePanel(state, None)
+        panel.engine_options = {"precision": precision, "channels_last": channels_last}
+        if prefetch is not None:
+            panel.worker.prefetch = prefetch
+        panel.resize(1000, 700)
+        panel.show()
+        state.set_model(ModelHandle(model_name, entry, model, "random", device))
+        try:
+            return pipeline_fps(app, panel, video, secs, render)
+        finally:
+            panel.shutdown()
+            panel.close()
+            panel.deleteLater()
+            app.processEvents()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = bare(min(3.0, seconds))
+        video = make_video(Path(tmp) / "clip.avi", (w, h), fps=min(max(1.25 * probe, 30.0), 500.0))
+        bares, pipes, stages = [], [], {}
+        for _ in range(repeats):
+            bares.append(bare(seconds))
+            fps, stages_i = pipeline(video, seconds)
+            pipes.append(fps)
+            for k, v in stages_i.items():
+                stages.setdefault(k, []).append(v)
     b, p = statistics.median(bares), statistics.median(pipes)
     return {"model": model_name, "device": device, "precision": precision, "size": (w, h),
-            "threads": torch.get_num_threads(), "load": os.getloadavg()[0], "bares": bares, "pipes": pipes,
+            "threads": threads, "load": os.getloadavg()[0], "bares": bares, "pipes": pipes,
             "stages": {k: statistics.median(v) for k, v in stages.items()}, "bare_fps": b, "pipeline_fps": p,
-            "ratio": p / b}
+            "ratio": p / b, "extra_team": extra_team}
 
 
 def report(m: dict) -> None:
@@ -211,6 +240,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     ap.add_argument("--no-render", action="store_true", help="do not paint the panel into an image per frame")
+    ap.add_argument("--extra-team", action="store_true",
+                    help="leave an idle OpenMP team in the main thread first, as the app did before "
+                         "explorer.core.threads: shows what one extra team costs")
+    ap.add_argument("--prefetch", choices=("auto", "on", "off"), default="auto",
+                    help="preprocess the next frame during the forward pass (auto: the worker's own choice)")
     args = ap.parse_args()
 
     import torch
@@ -219,7 +253,8 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     w, h = (int(v) for v in args.size.lower().split("x"))
     report(measure(args.model, args.device, args.precision, args.seconds, args.repeats, (w, h),
-                   not args.no_render))
+                   not args.no_render, prefetch={"auto": None, "on": True, "off": False}[args.prefetch],
+                   extra_team=args.extra_team))
     return 0
 
 

@@ -246,3 +246,62 @@ def test_pending_state_until_the_current_frames_result(panel, qtbot, sample_imag
     assert not panel.pending and panel.table.isEnabled()
     assert [panel.table.item(r, 1).text() for r in range(5)] == [c.label for c in new.topk]
     assert "forward" in panel.timing_label.text()
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_video_with_and_without_prefetch_gives_newer_frames(panel, qtbot, tmp_path, prefetch):
+    """Both worker paths (preprocessing in the helper thread during the forward pass, or inline) deliver
+    results for newer and newer frames; the auto choice picks one of them per machine."""
+    panel.worker.prefetch = prefetch
+    video = write_video(tmp_path / "clip.avi", n=30, size=(96, 64), fps=30.0)
+    panel.state.set_model(handle_for("resnet18"))
+    results = []
+    panel.state.resultReady.connect(results.append)
+    assert panel.open_video(str(video), loop=True)
+    qtbot.waitUntil(lambda: len(results) >= 4, timeout=60000)
+    stamps = [r.frame.timestamp for r in results]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert all(r.topk for r in results)
+    # a prefetched frame reports the preprocessing time it took in the helper
+    assert all(r.timing_ms["preprocess"] > 0 for r in results)
+
+
+def test_only_the_worker_thread_computes_on_several_cores(panel, qtbot, sample_image_path):
+    """explorer.core.threads: the inference worker uses torch's thread count, its preprocessing helper one."""
+    import threading
+
+    from explorer.core.threads import compute_threads
+
+    seen = {}
+
+    class Spy:
+        name = "threads-spy"
+
+        def attach(self, model):
+            pass
+
+        def detach(self):
+            pass
+
+        def collect(self, ctx):
+            seen["worker"] = (threading.current_thread().name, torch.get_num_threads())
+            return None
+
+    panel.worker.prefetch = True
+    panel.state.set_model(handle_for("resnet18"))
+    panel.add_probe(Spy())
+    assert panel.open_image(str(sample_image_path))
+    qtbot.waitUntil(lambda: "worker" in seen, timeout=60000)
+    assert seen["worker"][1] == compute_threads()
+    helper = {}
+    t = threading.Thread(target=lambda: helper.update(n=_helper_threads()))
+    t.start()
+    t.join()
+    assert helper["n"] == 1
+
+
+def _helper_threads():
+    from explorer.core.threads import use_one_thread
+
+    use_one_thread()
+    return torch.get_num_threads()

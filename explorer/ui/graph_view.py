@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsItem, QGraphicsP
 
 from explorer.core.graph_view import ROOT, GraphView, TreeItem, count_text, shape_text, tree_for
 from explorer.core.layout import GraphLayout, LayoutEngine, box_lines, container_title
+from explorer.core.threads import use_one_thread
 from explorer.ui.state import AppState
 
 KIND_COLORS: dict[str, str] = {
@@ -344,6 +345,7 @@ class _Job(QRunnable):
         self.fn, self.gen, self.signals = fn, gen, signals
 
     def run(self) -> None:
+        use_one_thread()  # pool threads never get an OpenMP team of their own (explorer.core.threads)
         try:
             result = self.fn()
         except Exception as exc:  # noqa: BLE001 - reported to the user, the UI stays usable
@@ -850,7 +852,10 @@ class GraphPanel(QWidget):
         if gen != self._time_gen:
             return
         self.times = times
-        self.status.setText(f"forward pass {times.get('', 0.0) * 1000:.1f} ms")
+        # on the CPU, one thread: a second OpenMP team would slow the live inference (explorer.core.threads)
+        handle = self.state.handle
+        on_cpu = handle is not None and str(handle.device).startswith("cpu")
+        self.status.setText(f"forward pass {times.get('', 0.0) * 1000:.1f} ms" + (" on one CPU thread" if on_cpu else ""))
         for bid, box in self.boxes.items():
             t = self.overlay_value(bid) if self.overlay == "time" else None
             if t:

@@ -41,7 +41,11 @@ class InferenceWorker(QThread):
         self.frames_done = 0
         self.busy = False
         self.last_error = ""
-        self.prefetch = True              # preprocess the next frame during the forward pass (CPU)
+        # Preprocess the next frame in a helper thread during the forward pass (CPU only). None: only when a
+        # core is left over from the model's threads: on 2 cores with both computing, the helper stalls the
+        # forward pass's OpenMP team more than it saves (resnet18: 22 instead of 27.6 fps, bench/pipeline.py
+        # --prefetch on/off).
+        self.prefetch: bool | None = None
         self._forward_done = threading.Event()
         self._forward_ms = 0.0                # running averages, to time the prefetch
         self._prep_ms = 0.0
@@ -93,10 +97,13 @@ class InferenceWorker(QThread):
     def run(self) -> None:  # noqa: D401 - QThread's entry point
         from concurrent.futures import ThreadPoolExecutor
 
-        # On the CPU the next frame is preprocessed in a helper thread while the current one runs through the
-        # model (double buffering: one frame ahead at most, taken as late as possible so it is the newest). On CUDA the
-        # preprocessing runs on the GPU's stream anyway, so there is nothing to overlap.
-        pool = ThreadPoolExecutor(1, thread_name_prefix="preprocess")
+        from explorer.core.threads import use_one_thread
+
+        # With a spare core (see _use_prefetch) the next frame is preprocessed in a helper thread while the
+        # current one runs through the model (double buffering: one frame ahead at most, taken as late as
+        # possible so it is the newest). The helper runs its kernels inline: the model's thread keeps the only
+        # OpenMP team in the process (explorer.core.threads).
+        pool = ThreadPoolExecutor(1, thread_name_prefix="preprocess", initializer=use_one_thread)
         ahead = None  # Future of (engine, frame, prepared, ms) | None
         try:
             while self._running:
@@ -127,7 +134,7 @@ class InferenceWorker(QThread):
                     job = (engine, item, None, 0.0)
                 _, frame, prepared, prep_ms = job
                 self._forward_done.clear()
-                if self.prefetch and not engine.is_cuda:
+                if self._use_prefetch(engine):
                     ahead = pool.submit(self._prefetch, engine)
                 self.busy = True
                 try:
@@ -150,6 +157,17 @@ class InferenceWorker(QThread):
             if self.engine is not None:
                 self.engine.close()
                 self.engine = None
+
+    def _use_prefetch(self, engine: Any) -> bool:
+        if engine.is_cuda:  # the GPU's stream does the preprocessing: nothing to overlap
+            return False
+        if self.prefetch is not None:
+            return self.prefetch
+        import os
+
+        from explorer.core.threads import compute_threads
+
+        return (os.cpu_count() or 1) > compute_threads()
 
     def _prefetch(self, engine: Any) -> tuple[Any, Any, Any, float] | None:
         """In the helper thread: wait briefly for the next frame and preprocess it."""
@@ -191,6 +209,9 @@ class InferenceWorker(QThread):
             if handle is not None:
                 try:
                     from explorer.core.engine import Engine
+                    from explorer.core.threads import use_compute_threads
+
+                    use_compute_threads()  # this thread runs the model: it alone gets the cores
 
                     options.setdefault("score_threshold", ENGINE_MIN_SCORE)
                     engine = Engine(handle.model, handle.entry, handle.device, handle.weights, **options)

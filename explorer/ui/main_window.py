@@ -408,6 +408,9 @@ class MainWindow(QMainWindow):
         self.status_message.setText(f"Loading {name}…")
 
     def _on_model_loaded(self, handle: ModelHandle) -> None:
+        from explorer.core.threads import use_one_thread
+
+        use_one_thread()  # torch is imported by now; the UI thread never gets an OpenMP team of its own
         self.busy.setVisible(False)
         self._close_download_dialog()
         self.state.set_model(handle)

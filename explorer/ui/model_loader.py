@@ -53,6 +53,12 @@ class _Worker(QObject):
             t0 = time.perf_counter()
             import torch  # noqa: F401  (first import takes seconds: here, never on the UI thread)
 
+            from explorer.core.threads import use_one_thread
+
+            # No OpenMP team here: an idle second team slows every forward pass of the inference worker
+            # (explorer.core.threads). Costs ~0.1 s per classifier and ~0.7 s per detector graph capture.
+            use_one_thread()
+
             from explorer.core import zoo
             from explorer.core.engine import pick_device
             from explorer.core.weights import default_spec, load_weights

@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
 
 from explorer.core.errors import ExplorerError
+from explorer.core.threads import use_one_thread
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[3] / "resources" / "images" / "chelsea.jpg"
 RANDOM_NOTE = "random weights: the scores are meaningless, the shapes and counts are not"
@@ -38,6 +39,7 @@ class _Job(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        use_one_thread()  # pool threads never get an OpenMP team of their own (explorer.core.threads)
         try:
             result = self.fn()
         except ExplorerError as exc:

@@ -1,0 +1,63 @@
+"""Which threads may run PyTorch's CPU kernels on several cores: the model's thread, and no other.
+
+PyTorch's CPU kernels (and oneDNN's convolutions) run on OpenMP; the pip wheels bundle GNU libgomp. Every OS
+thread that runs a parallel kernel gets its own OpenMP team, and the team stays until that thread exits.
+libgomp lets a team's threads spin between parallel regions only while the whole process manages no more
+OpenMP threads than there are CPUs (GOMP_SPINCOUNT in the libgomp manual: "If there are more OpenMP threads
+than available CPUs, 1000 and 100 spins are used"); past that, every parallel region of every forward pass
+pays a futex sleep and wake. One idle extra team anywhere in the process is enough: on this 2-core machine a
+resnet18 forward pass ran at 32 instead of 46 frames per second once the UI thread (or the model loader) had
+run one parallel kernel (`python bench/pipeline.py --extra-team` against `python bench/pipeline.py`).
+
+So the app keeps one team: the inference worker calls `use_compute_threads()`; every other thread that runs
+torch (the model loader, the preprocessing helper, background jobs of the views) calls `use_one_thread()`
+first and runs its kernels inline. `torch.set_num_threads` sets the calling thread's OpenMP count (and a
+process-wide default that only threads which never set their own inherit), so each thread sets its own.
+
+One trap, measured here: ATen initialises each thread's count lazily, at that thread's first parallel kernel
+or get_num_threads(), from the process-wide default, and that overrides an earlier set_num_threads in the same
+thread. So `_set` first forces the lazy initialisation, then sets: otherwise the worker's 2 became 1 whenever
+the helper set 1 between the worker's set_num_threads and its first kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_default: int | None = None
+
+
+def compute_threads() -> int:
+    """PyTorch's own intra-op thread count for this machine (captured before anything here changes it)."""
+    global _default
+    if _default is None:
+        import torch
+
+        _default = int(torch.get_num_threads())
+    return _default
+
+
+def use_compute_threads() -> int:
+    """In the thread that runs the model: use all of `compute_threads()`; returns the count."""
+    import torch
+
+    n = compute_threads()
+    _set(torch, n)
+    return n
+
+
+def use_one_thread() -> None:
+    """In any other thread that runs torch: run kernels inline, with no OpenMP team of its own.
+
+    Does nothing while torch is not imported (importing it only to set a count would cost a second); a thread
+    that imports torch later should call this after the import.
+    """
+    if "torch" not in sys.modules:
+        return
+    compute_threads()  # remember the default before it changes
+    _set(sys.modules["torch"], 1)
+
+
+def _set(torch, n: int) -> None:
+    torch.get_num_threads()  # ATen's lazy per-thread initialisation now, so it cannot override `n` later
+    torch.set_num_threads(n)
