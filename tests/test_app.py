@@ -46,6 +46,11 @@ def test_window_opens_on_default_model_and_photo(qtbot):
     assert titles == ["File", "Model", "View", "Notes", "Help"]
     assert window.centralWidget() is window.graph_panel
     assert window.inference_panel is not None
+    # a still photo has no frame rate: the status bar shows a dash, a stream's rate shows as a number
+    qtbot.waitUntil(lambda: window.state.result is not None, timeout=LOAD_TIMEOUT)
+    assert window.fps_label.text() == "– fps"
+    window.state.fpsChanged.emit(12.34)
+    assert window.fps_label.text() == "12.3 fps"
 
 
 def test_open_image_like_the_menu_and_bad_path_keeps_previous(qtbot, tmp_path):

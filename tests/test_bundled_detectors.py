@@ -16,6 +16,7 @@ import torch
 
 from explorer.core import zoo
 from explorer.core.evaluate import evaluate, load_detector, predict
+from explorer.core.weights import default_spec
 from explorer.core.scenes import SAMPLE_SET_SEED, SAMPLES_DIR, SHAPE_CLASSES, make_scene, scene_seed
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -30,7 +31,7 @@ def test_bundled_weights_are_small_plain_state_dicts(name):
     state = torch.load(path, map_location="cpu", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     zoo.build(name).load_state_dict(state)  # strict: every key of the zoo's architecture
-    assert entry.default_weights == "bundled"
+    assert default_spec(entry) == "bundled"
 
 
 @pytest.mark.parametrize("name,seed", [("yolov1-tiny", 4242), ("fasterrcnn-tiny", 77)])

@@ -212,3 +212,18 @@ def test_cli_graph_bad_block(capsys):
     assert main(["graph", "resnet18", "--input", "3x64x64", "--expand", "layer9"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: 'layer9' is not a block of resnet18") and err.count("\n") == 1
+
+
+def test_graph_input_takes_the_forms_summary_takes(capsys):
+    import json
+
+    from explorer.cli import main
+
+    def nodes(size):
+        assert main(["graph", "resnet18", "--input", size, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["nodes"]
+
+    assert nodes("64") == nodes("3x64x64")  # N is 3xNxN
+    assert main(["graph", "resnet18", "--input", "3x64"]) == 2  # two numbers: C×H or H×W? refused
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid input size '3x64'") and err.count("\n") == 1

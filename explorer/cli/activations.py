@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.core.images import load_image
     from explorer.core.mosaic import COLORMAPS, MosaicOptions, build_mosaic
     from explorer.core.preprocess import Preprocessor
-    from explorer.core.weights import load_weights
+    from explorer.core.weights import default_spec, load_weights
 
     if args.colormap is not None and args.colormap not in COLORMAPS:
         raise CLIError(f"unknown colormap '{args.colormap}'; choose one of: {', '.join(COLORMAPS)}")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     entry = zoo.get(args.model)
     image = load_image(args.image)
     model = zoo.build(args.model).to(args.device)
-    load_weights(model, entry, args.weights or entry.default_weights)
+    load_weights(model, entry, args.weights or default_spec(entry))
     prepared = Preprocessor(entry, args.device)(image)
 
     graph = None

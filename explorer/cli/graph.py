@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 
-from explorer.cli.common import CLIError, parse_size, print_json
+from explorer.cli.common import INPUT_FORMS, CLIError, parse_input_shape, print_json
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--expand", default="", metavar="all|none|PATH,...",
                    help="blocks to expand: 'all', 'none', or module paths added to the default view "
                         "(e.g. layer2,layer2.0)")
-    p.add_argument("--input", default=None, metavar="CxHxW", help="input size (default: the model's own)")
+    p.add_argument("--input", default=None, metavar="CxHxW", help=f"input size: {INPUT_FORMS} (default: the model's own)")
     p.add_argument("--json", action="store_true", help="print the layout as JSON")
     return p
 
@@ -33,12 +33,7 @@ def run(args: argparse.Namespace) -> int:
     entry = zoo.get(args.model)
     shape = (3, *entry.input_size)
     if args.input:
-        dims = parse_size(args.input)
-        if len(dims) == 2:
-            dims = (3, *dims)
-        if len(dims) != 3:
-            raise CLIError(f"invalid input size '{args.input}': expected CxHxW or HxW, e.g. 3x224x224")
-        shape = dims
+        shape = parse_input_shape(args.input)  # the same forms as `summary --input`
     model = zoo.build(args.model)
     graph = capture_graph(model, args.model, shape)
     tree = tree_for(graph)

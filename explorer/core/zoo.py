@@ -55,10 +55,6 @@ class ZooEntry:
             choices.append("bundled")
         return choices
 
-    @property
-    def default_weights(self) -> str:
-        return "bundled" if self.bundled_weights else "random"
-
 
 def _tv(name: str) -> str:
     return f"torchvision.models:{name}"

@@ -124,7 +124,8 @@ class MainWindow(QMainWindow):
         self.loader.download.connect(self._on_download_progress)
         self.state.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.state.error.connect(self._on_error)
-        self.state.fpsChanged.connect(lambda fps: self.fps_label.setText(f"{fps:.1f} fps"))
+        # 0 means no rate (a still image, a paused stream, a new model): a dash, not "0.0 fps"
+        self.state.fpsChanged.connect(lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else "– fps"))
         self.state.modelLoading.connect(self._on_model_loading)
 
         self._first_paint = _FirstPaint(self)
