@@ -6,9 +6,10 @@ Prints
    resnet50's layer1 (256×56×56) and layer4 (2048×7×7), median of N runs (target: each under 10 ms);
 2. the live pipeline ratio (pipeline fps / bare model(x) fps) of bench/pipeline.py, without and with the
    feature-map dock showing `--layer` (its probe builds the mosaic in the inference worker; the dock draws it
-   and is rendered every frame).
+   and is rendered whenever the maps change: at the dock's live rate, `--rate`, 10/s by default, 0 = every
+   frame).
 
-    python bench/mosaic.py [--model resnet18] [--layer conv1] [--seconds 5] [--repeats 3] [--threads N]
+    python bench/mosaic.py [--model resnet18] [--layer conv1] [--rate 10] [--seconds 5] [--repeats 3] [--threads N]
 
 Timings on a shared machine are noisy: medians are printed; compare ratios from the same run only.
 """
@@ -165,11 +166,14 @@ def bench_pipeline(args, app, pg) -> None:
         maps = FeatureMapsPanel(state, SimpleNamespace(inference_panel=panel))
         maps.resize(1000, 500)
         maps.show()
+        maps.rate_combo.setCurrentIndex(maps.rate_combo.findData(args.rate))
         state.set_model(ModelHandle(args.model, entry, model, "random", device))
         target = QImage(maps.size(), QImage.Format.Format_ARGB32_Premultiplied)
 
-        def render_maps(result) -> None:  # the dock painted every frame, as the screen would be
-            if state.selected_layer:
+        def render_maps(result) -> None:
+            # the dock painted whenever its maps changed, as the screen would be (Qt repaints what was updated;
+            # while a stream plays the maps refresh at the dock's rate, 10/s by default)
+            if state.selected_layer and maps.probe is not None and result.extras.get(maps.probe.name) is not None:
                 t0 = time.perf_counter()
                 maps.render(target)
                 result.timing_ms["draw"] += (time.perf_counter() - t0) * 1000
@@ -212,6 +216,7 @@ def bench_pipeline(args, app, pg) -> None:
         print(f"  stages {'with ' + key + ' maps' if key else 'without maps'} (ms, median of run means): "
               + ", ".join(f"{n} {statistics.median(r.get(n, 0.0) for r in runs):.1f}" for n in names))
     print(f"  ratio without feature maps {p0 / b:.3f}   with {args.layer} feature maps shown {p1 / b:.3f}"
+          f" (maps at {args.rate or 'every frame'}{'/s' if args.rate else ''}); with/without {p1 / p0:.3f}"
           "   (pipeline fps / bare fps, medians)")
 
 
@@ -221,6 +226,8 @@ def main() -> None:
     parser.add_argument("--layer", default="conv1")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each pipeline run")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved bare/pipeline/pipeline+maps runs")
+    parser.add_argument("--rate", type=int, default=10, choices=(0, 5, 10, 20),
+                        help="feature-map refreshes per second while the video plays (0: every frame)")
     parser.add_argument("--n", type=int, default=30, help="repetitions for the mosaic timings")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")

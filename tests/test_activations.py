@@ -173,3 +173,27 @@ def test_empty_outputs_and_image_lists_never_fail_the_frame():
         frame = probe.collect(None)
     probe.detach()
     assert frame.mosaic is None and "empty" in frame.note and frame.activation.numel() == 0
+
+
+def test_min_interval_skips_the_copy_between_collections_except_for_requests(resnet18):
+    m = resnet18
+    x = torch.rand(1, 3, 32, 32)
+    probe = ActivationProbe("conv1")
+    probe.min_interval_s = 3600.0  # one collection per hour: every pass after the first is skipped
+    probe.attach(m)
+    with torch.inference_mode():
+        m(x)
+        first = probe.collect(_ctx(x))
+        m(x)
+        skipped = probe.collect(_ctx(x))
+        probe.request("echo", lambda ctx: ctx.input_size)  # a request (Grad-CAM ...) is never skipped
+        m(x)
+        requested = probe.collect(_ctx(x))
+        probe.min_interval_s = 0.0  # every pass again
+        m(x)
+        again = probe.collect(_ctx(x))
+    probe.detach()
+    assert first is not None and first.shape == (64, 16, 16)
+    assert skipped is None
+    assert requested is not None and requested.extras == {"echo": (32, 32)}
+    assert again is not None and torch.equal(again.activation, first.activation)

@@ -248,3 +248,39 @@ def test_controls_fit_the_dock_hint_and_mosaic_shape(qtbot, window):
     fm.set_options(norm="fixed")                       # the range boxes appear only when they apply
     assert fm.lo_spin.isVisible() and fm.hi_spin.isVisible()
     assert fm.export_npy_button.mapTo(fm, fm.export_npy_button.rect().bottomRight()).x() <= fm.width()
+
+
+def test_live_maps_refresh_at_the_chosen_rate_and_catch_up_on_pause(qtbot, window, tmp_path):
+    import time
+
+    from tests.test_sources import write_video
+
+    fm = _select(qtbot, window, "features.0")
+    assert fm.live_rate == 10  # the default
+    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(5))
+    assert window.settings.value("featureMaps/liveRate") in (5, "5")  # remembered
+    results = []
+    window.state.resultReady.connect(results.append)
+    video = write_video(tmp_path / "clip.avi", n=30, size=(96, 64), fps=30.0)
+    panel = window.inference_panel
+    assert panel.open_video(str(video), loop=True)
+    t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: len(results) >= 12, timeout=RESULT_TIMEOUT)
+    elapsed = time.perf_counter() - t0
+    with_maps = [r for r in results if r.extras.get(fm.probe.name) is not None]
+    assert fm.probe.min_interval_s == pytest.approx(0.2)
+    assert len(with_maps) <= elapsed * 5 + 2          # at most 5 refreshes a second (+ the first ones)
+    if len(results) > elapsed * 5 + 2:                  # results came faster than the rate: some were skipped
+        assert len(with_maps) < len(results)
+    # pause: the frame on screen gets its own maps, even if they had been skipped
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: fm.last_result is not None and fm.last_result is panel.result
+                    and fm.last_result.extras.get(fm.probe.name) is fm.frame, timeout=RESULT_TIMEOUT)
+    assert fm.probe.min_interval_s == 0.0               # paused: every frame (a step) gets its maps
+    # every frame: each result brings maps
+    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(0))
+    panel.toggle_pause()
+    count = len(results)
+    qtbot.waitUntil(lambda: len(results) >= count + 6, timeout=RESULT_TIMEOUT)
+    assert all(r.extras.get(fm.probe.name) is not None for r in results[count + 1:])
+    panel.toggle_pause()

@@ -6,6 +6,11 @@ Thin by design: an `ActivationProbe` (explorer.core.activations) is added to the
 exist only on selected (and pinned) layers. The probe builds the mosaic in the worker (on the model's
 device); this panel only draws `result.extras[probe.name]` with one pyqtgraph ImageItem per mosaic. Grad-CAM
 and the gradient view are requests the probe runs in the worker after the next forward pass.
+
+While a video or camera plays, the maps refresh at most `rate` times a second (10 by default; "every frame"
+is a choice): the copy and mosaic of a large layer cost a good part of a forward pass on a small CPU, and the
+eye does not need them at the model's full rate. Stills, steps and Grad-CAM are always collected; when a
+stream stops on a frame whose maps were skipped, that frame is run again so the maps match the image.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from explorer.core.mosaic import COLORMAPS, Mosaic, MosaicOptions, build_mosaic,
 
 MAX_PINS = 4
 PROBE_PREFIX = "featuremaps:"
+LIVE_RATES = [("every frame", 0), ("20/s", 20), ("10/s", 10), ("5/s", 5)]
+DEFAULT_LIVE_RATE = 10
+RATE_SETTING = "featureMaps/liveRate"
 LARGE_HINT = "Click a channel to open it large; click a pixel to see its receptive field."
 
 
@@ -243,6 +251,7 @@ class FeatureMapsPanel(QWidget):
         self._overlay_host: Any = None
         self._pending_layer = ""
         self._build()
+        self._load_rate()
         state.layerSelected.connect(self.set_layer)
         state.resultReady.connect(self.on_result)
         state.graphChanged.connect(self._on_graph_changed)
@@ -345,6 +354,15 @@ class FeatureMapsPanel(QWidget):
         row2.addSpacing(6)
         for widget in (self.pin_button, self.export_png_button, self.export_npy_button):
             row2.addWidget(widget)
+        self.rate_combo = QComboBox()
+        for text, rate in LIVE_RATES:
+            self.rate_combo.addItem(text, rate)
+        self.rate_combo.setToolTip("How often the maps refresh while a video or camera plays. Each refresh copies "
+                                   "the layer and builds its mosaic, which the model's frame rate pays for; "
+                                   "still images and steps always show their own maps.")
+        self.rate_combo.currentIndexChanged.connect(self._on_rate_changed)
+        row2.addWidget(self._caption("live"))
+        row2.addWidget(self.rate_combo)
 
         self.mosaic_view = ImageView()
         self.mosaic_view.hovered.connect(self._on_mosaic_hover)
@@ -373,6 +391,10 @@ class FeatureMapsPanel(QWidget):
         self.pins_row.setVisible(False)
         self.info_label = QLabel("")
         self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # a stream that stopped on a frame whose maps were skipped: run that frame again (see the docstring)
+        self._catch_up_timer = QTimer(self)
+        self._catch_up_timer.setSingleShot(True)
+        self._catch_up_timer.timeout.connect(self._catch_up)
         # re-tile the mosaic to the view's shape once a resize settles (a wide view: more columns)
         self._regrid_timer = QTimer(self)
         self._regrid_timer.setSingleShot(True)
@@ -411,6 +433,49 @@ class FeatureMapsPanel(QWidget):
     @property
     def inference_panel(self) -> Any:
         return getattr(self.window, "inference_panel", None)
+
+    # -- live refresh rate -------------------------------------------------------------------------------------
+    @property
+    def live_rate(self) -> int:
+        """Refreshes per second while a stream plays (0: every frame)."""
+        return int(self.rate_combo.currentData() or 0)
+
+    def _load_rate(self) -> None:
+        settings = getattr(self.window, "settings", None)
+        try:
+            rate = int(settings.value(RATE_SETTING, DEFAULT_LIVE_RATE)) if settings is not None else DEFAULT_LIVE_RATE
+        except (TypeError, ValueError):  # a hand-edited settings file
+            rate = DEFAULT_LIVE_RATE
+        index = self.rate_combo.findData(rate)
+        self.rate_combo.setCurrentIndex(index if index >= 0 else self.rate_combo.findData(DEFAULT_LIVE_RATE))
+
+    def _on_rate_changed(self, _index: int) -> None:
+        settings = getattr(self.window, "settings", None)
+        if settings is not None:
+            settings.setValue(RATE_SETTING, self.live_rate)
+        self._apply_rate()
+
+    def _probes(self) -> list[ActivationProbe]:
+        return ([self.probe] if self.probe is not None else []) + [pin.probe for pin in self.pins.values()]
+
+    def _apply_rate(self) -> None:
+        """Limit the probes' collection while a stream plays; stills get every frame's maps."""
+        panel = self.inference_panel
+        live = bool(getattr(panel, "live", False))
+        interval = 1.0 / self.live_rate if live and self.live_rate > 0 else 0.0
+        for probe in self._probes():
+            probe.min_interval_s = interval
+
+    def _catch_up(self) -> None:
+        result = self.last_result
+        if self.probe is None or result is None:
+            return
+        if isinstance((getattr(result, "extras", {}) or {}).get(self.probe.name), ActivationFrame):
+            return
+        self._apply_rate()
+        panel = self.inference_panel
+        if panel is not None and hasattr(panel, "refresh"):
+            panel.refresh()
 
     def _add_probe(self, probe: ActivationProbe) -> None:
         panel = self.inference_panel
@@ -547,6 +612,7 @@ class FeatureMapsPanel(QWidget):
         self.layer_label.setText(f"{node_id}: waiting for a frame…")
         self.probe = ActivationProbe(node_id, getattr(self.state, "graph", None), name=PROBE_PREFIX + node_id,
                                      options=self.mosaic_options())
+        self._apply_rate()
         self._add_probe(self.probe)
 
     def _on_model_changed(self, handle: Any) -> None:
@@ -574,8 +640,14 @@ class FeatureMapsPanel(QWidget):
     # -- results -------------------------------------------------------------------------------------------
     def on_result(self, result: Any) -> None:
         self.last_result = result
+        self._apply_rate()
         self._fill_targets(result)
         extras = getattr(result, "extras", {}) or {}
+        if self.probe is not None and self.probe.min_interval_s > 0:
+            if isinstance(extras.get(self.probe.name), ActivationFrame):
+                self._catch_up_timer.stop()
+            else:  # skipped for the rate: if no later frame brings maps, run this one again
+                self._catch_up_timer.start(int(self.probe.min_interval_s * 1000) + 150)
         for pin in self.pins.values():
             frame = extras.get(pin.probe.name)
             if isinstance(frame, ActivationFrame):
@@ -905,6 +977,7 @@ class FeatureMapsPanel(QWidget):
         self.pins_row.setVisible(True)
         if self.frame is not None and self.frame.layer == layer:
             pin.draw(ActivationFrame(**{**self.frame.__dict__, "mosaic": self.frame.mosaic}))
+        self._apply_rate()
         self._add_probe(probe)
         return True
 

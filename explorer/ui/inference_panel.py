@@ -343,6 +343,15 @@ class InferencePanel(QWidget):
     def engine_probes(self) -> list[str]:
         return self.worker.probe_names
 
+    def refresh(self) -> None:
+        """Run the model again on the frame whose result is on screen (a view needs its probes for that frame),
+        unless a stream is playing: its next frame comes anyway, and an old frame must not go back in."""
+        capture = self.controller.capture
+        if capture is not None and capture.status == "running":
+            return
+        if self.handle is not None and self.result is not None:
+            self.worker.submit(self.result.frame)
+
     def _rerun_still(self) -> None:
         if not self.controller.streaming or self.controller.paused:
             # the frame being computed wins over the one on screen (re-submitting that would drop the new one)
