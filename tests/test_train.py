@@ -121,6 +121,8 @@ def test_fasterrcnn_trains_a_few_steps(tmp_path, capsys):
     train(cfg)
     err = capsys.readouterr().err
     assert "2/2" in err and "loss" in err and "nan" not in err.lower()
+    # not a terminal: plain lines (the first step, the last, the epoch), never a bar redrawn with \r
+    assert "\r" not in err and len(err.splitlines()) <= 6, err
     state = torch.load(tmp_path / "frcnn.pt", weights_only=True)
     fasterrcnn_tiny().load_state_dict(state)  # a plain state_dict of the zoo's architecture
     assert (tmp_path / "frcnn.pt").stat().st_size < 10e6

@@ -55,16 +55,16 @@ def generate_scene_set(n: int, seed: int, size: int = SCENE_SIZE, log: bool = Tr
     """Scenes 0..n-1 of the set `seed` (explorer.core.scenes), packed into one uint8 tensor."""
     images = torch.empty((n, 3, size, size), dtype=torch.uint8)
     boxes, labels = [], []
-    t0 = time.perf_counter()
+    t0, last = time.perf_counter(), {}
     for i in range(n):
         s = make_scene(scene_seed(seed, i), size)
         images[i] = torch.from_numpy(s.image).permute(2, 0, 1)
         boxes.append(torch.from_numpy(s.boxes))
         labels.append(torch.from_numpy(s.labels))
         if log and ((i + 1) % 200 == 0 or i + 1 == n):
-            _progress(f"generating scenes {i + 1}/{n}", t0, (i + 1) / n)
-    if log:
-        print(file=sys.stderr)
+            _progress(f"generating scenes {i + 1}/{n}", t0, (i + 1) / n, last)
+    if log and sys.stderr.isatty():
+        print(file=sys.stderr)  # end the redrawn bar's line
     return SceneSet(images, boxes, labels)
 
 
@@ -93,12 +93,29 @@ def _fmt(seconds: float) -> str:
     return f"{seconds // 60:d}:{seconds % 60:02d}"
 
 
-def _progress(text: str, t0: float, fraction: float) -> None:
+# Into a file or pipe (a log, CI) a bar redrawn with \r every step becomes megabytes of one line: there the
+# progress is a plain line at most every LOG_EVERY_S seconds, and at the end.
+LOG_EVERY_S = 30.0
+
+
+def _emit(line: str, last: dict[str, float], final: bool = False) -> None:
+    """Redraw the bar on a terminal; elsewhere print a line when `final` or LOG_EVERY_S after the `last` one."""
+    if sys.stderr.isatty():
+        print(f"\r{line}", end="\n" if final else "", file=sys.stderr, flush=True)
+        return
+    now = time.perf_counter()
+    if final or now - last.get("t", float("-inf")) >= LOG_EVERY_S:
+        last["t"] = now
+        print(line.rstrip(), file=sys.stderr, flush=True)
+
+
+def _progress(text: str, t0: float, fraction: float, last: dict[str, float]) -> None:
     elapsed = time.perf_counter() - t0
     eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
     width = 24
     bar = "#" * int(round(width * fraction)) + "." * (width - int(round(width * fraction)))
-    print(f"\r[{bar}] {text}  elapsed {_fmt(elapsed)}  eta {_fmt(eta)}", end="", file=sys.stderr, flush=True)
+    _emit(f"[{bar}] {text}  elapsed {_fmt(elapsed)}  eta {_fmt(eta)}", last,
+          final=fraction >= 1.0 and not sys.stderr.isatty())
 
 
 class Progress:
@@ -106,6 +123,7 @@ class Progress:
 
     def __init__(self, total_steps: int, done_steps: int = 0) -> None:
         self.total, self.done, self.t0, self.start_done = total_steps, done_steps, time.perf_counter(), done_steps
+        self._last: dict[str, float] = {}
 
     def step(self, text: str) -> None:
         self.done += 1
@@ -116,11 +134,11 @@ class Progress:
         frac = self.done / max(self.total, 1)
         width = 24
         bar = "#" * int(round(width * frac)) + "." * (width - int(round(width * frac)))
-        print(f"\r[{bar}] {self.done}/{self.total} {text}  elapsed {_fmt(elapsed)}  eta {_fmt(eta)}   ",
-              end="", file=sys.stderr, flush=True)
+        _emit(f"[{bar}] {self.done}/{self.total} {text}  elapsed {_fmt(elapsed)}  eta {_fmt(eta)}   ", self._last,
+              final=self.done >= self.total and not sys.stderr.isatty())
 
     def line(self, text: str) -> None:
-        print(f"\r{text}  elapsed {_fmt(time.perf_counter() - self.t0)}" + " " * 20, file=sys.stderr, flush=True)
+        _emit(f"{text}  elapsed {_fmt(time.perf_counter() - self.t0)}" + " " * 20, self._last, final=True)
 
     @property
     def elapsed(self) -> float:
