@@ -116,7 +116,8 @@ def pipeline_fps(app, panel, video: Path, seconds: float, render: bool) -> tuple
 
 def measure(model_name: str, device: str = "auto", precision: str = "fp32", seconds: float = 5.0,
             repeats: int = 4, size: tuple[int, int] = (640, 480), render: bool = True,
-            channels_last: bool = False, prefetch: bool | None = None, extra_team: bool = False) -> dict:
+            channels_last: bool = False, prefetch: bool | None = None, extra_team: bool = False,
+            source_fps: float = 0.0) -> dict:
     """Interleaved bare/pipeline runs for one model; returns the figures (and prints nothing).
 
     `extra_team`: leave an idle OpenMP team in the main thread first, as the app did before
@@ -201,7 +202,8 @@ def measure(model_name: str, device: str = "auto", precision: str = "fp32", seco
 
     with tempfile.TemporaryDirectory() as tmp:
         probe = bare(min(3.0, seconds))
-        video = make_video(Path(tmp) / "clip.avi", (w, h), fps=min(max(1.25 * probe, 30.0), 500.0))
+        fps = source_fps or min(max(1.25 * probe, 30.0), 500.0)
+        video = make_video(Path(tmp) / "clip.avi", (w, h), fps=fps)
         bares, pipes, stages = [], [], {}
         for _ in range(repeats):
             bares.append(bare(seconds))
@@ -213,12 +215,13 @@ def measure(model_name: str, device: str = "auto", precision: str = "fp32", seco
     return {"model": model_name, "device": device, "precision": precision, "size": (w, h),
             "threads": threads, "load": os.getloadavg()[0], "bares": bares, "pipes": pipes,
             "stages": {k: statistics.median(v) for k, v in stages.items()}, "bare_fps": b, "pipeline_fps": p,
-            "ratio": p / b, "extra_team": extra_team}
+            "ratio": p / b, "extra_team": extra_team, "source_fps": fps}
 
 
 def report(m: dict) -> None:
     w, h = m["size"]
-    print(f"model {m['model']} · device {m['device']} · precision {m['precision']} · frames {w}x{h} · "
+    print(f"model {m['model']} · device {m['device']} · precision {m['precision']} · frames {w}x{h} "
+          f"at {m['source_fps']:.0f} fps · "
           f"torch threads {m['threads']} · load average {m['load']:.1f}")
     print("bare fps runs:     " + " ".join(f"{v:.2f}" for v in m["bares"]))
     print("pipeline fps runs: " + " ".join(f"{v:.2f}" for v in m["pipes"]))
@@ -240,6 +243,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     ap.add_argument("--no-render", action="store_true", help="do not paint the panel into an image per frame")
+    ap.add_argument("--source-fps", type=float, default=0.0,
+                    help="the video's frame rate (0: 1.25× the bare rate, so the source is never the bottleneck; "
+                         "30: a webcam)")
     ap.add_argument("--extra-team", action="store_true",
                     help="leave an idle OpenMP team in the main thread first, as the app did before "
                          "explorer.core.threads: shows what one extra team costs")
@@ -254,7 +260,7 @@ def main() -> int:
     w, h = (int(v) for v in args.size.lower().split("x"))
     report(measure(args.model, args.device, args.precision, args.seconds, args.repeats, (w, h),
                    not args.no_render, prefetch={"auto": None, "on": True, "off": False}[args.prefetch],
-                   extra_team=args.extra_team))
+                   extra_team=args.extra_team, source_fps=args.source_fps))
     return 0
 
 
