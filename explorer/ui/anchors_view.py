@@ -584,32 +584,17 @@ class AnchorsPanel(DockedOverlayMixin, QWidget):
         self._apply()
 
     # -- attaching to the inference view ---------------------------------------------------------------------
-    def attach_to(self, target: Any) -> None:
-        """Put the overlay on `target`: an InferencePanel (add_overlay) or a plain pyqtgraph ViewBox."""
-        self.detach_overlay()
-        self._target = target
-        if hasattr(target, "add_overlay"):
-            target.add_overlay(self.overlay)
-        else:
-            self.overlay.attach(target)
+    def _after_attach(self) -> None:
         self._sync_probe()
         if self.state.result is not None:
             self.overlay.set_result(self.state.result)
         elif self.state.frame is not None:
             self.overlay.set_image_size(self.state.frame.image.shape[:2])
 
-    def detach_overlay(self) -> None:
-        t = self._target
-        if t is None:
-            return
-        if hasattr(t, "remove_overlay"):
-            t.remove_overlay(self.overlay)
-        else:
-            self.overlay.detach()
-        if self._probe_added and hasattr(t, "remove_probe"):
-            t.remove_probe("rpn")
+    def _before_detach(self, target: Any) -> None:
+        if self._probe_added and hasattr(target, "remove_probe"):
+            target.remove_probe("rpn")
         self._probe_added = False
-        self._target = None
 
     def _sync_probe(self) -> None:
         t = self._target

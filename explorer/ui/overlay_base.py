@@ -123,6 +123,34 @@ class DockedOverlayMixin:
 
     _dock: Any = None
     _dock_visible: bool | None = None
+    _target: Any = None
+
+    def attach_to(self, target: Any) -> None:
+        """Put the overlay on `target`: an InferencePanel (add_overlay) or a plain pyqtgraph ViewBox."""
+        self.detach_overlay()
+        self._target = target
+        if hasattr(target, "add_overlay"):
+            target.add_overlay(self.overlay)
+        else:
+            self.overlay.attach(target)
+        self._after_attach()
+
+    def detach_overlay(self) -> None:
+        target = self._target
+        if target is None:
+            return
+        self._before_detach(target)
+        if hasattr(target, "remove_overlay"):
+            target.remove_overlay(self.overlay)
+        else:
+            self.overlay.detach()
+        self._target = None
+
+    def _after_attach(self) -> None:
+        """The panel's own work once its overlay is on the target (probes, the current result)."""
+
+    def _before_detach(self, target: Any) -> None:
+        """The panel's own work before its overlay leaves `target`."""
 
     def _track_dock(self) -> None:
         w = self.parentWidget()

@@ -350,28 +350,13 @@ class YoloPanel(DockedOverlayMixin, QWidget):
         self._apply()
 
     # -- attaching -------------------------------------------------------------------------------------------
-    def attach_to(self, target: Any) -> None:
-        """Put the overlay on an InferencePanel (add_overlay) or a plain pyqtgraph ViewBox."""
-        self.detach_overlay()
-        self._target = target
-        if hasattr(target, "add_overlay"):
-            target.add_overlay(self.overlay)
-        else:
-            self.overlay.attach(target)
+    def _after_attach(self) -> None:
         self._sync_builtin_boxes()
         if self.state.result is not None:
             self._on_result(self.state.result)
 
-    def detach_overlay(self) -> None:
-        t = self._target
-        if t is None:
-            return
+    def _before_detach(self, target: Any) -> None:
         self._sync_builtin_boxes(restore=True)
-        if hasattr(t, "remove_overlay"):
-            t.remove_overlay(self.overlay)
-        else:
-            self.overlay.detach()
-        self._target = None
 
     def _sync_builtin_boxes(self, restore: bool = False) -> None:
         """While this panel draws a YOLO model's detections (with its own sliders), the inference panel's
