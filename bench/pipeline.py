@@ -202,20 +202,20 @@ def measure(model_name: str, device: str = "auto", precision: str = "fp32", seco
 
     with tempfile.TemporaryDirectory() as tmp:
         probe = bare(min(3.0, seconds))
-        fps = source_fps or min(max(1.25 * probe, 30.0), 500.0)
-        video = make_video(Path(tmp) / "clip.avi", (w, h), fps=fps)
+        video_fps = source_fps or min(max(1.25 * probe, 30.0), 500.0)
+        video = make_video(Path(tmp) / "clip.avi", (w, h), fps=video_fps)
         bares, pipes, stages = [], [], {}
         for _ in range(repeats):
             bares.append(bare(seconds))
-            fps, stages_i = pipeline(video, seconds)
-            pipes.append(fps)
+            pipe_fps, stages_i = pipeline(video, seconds)
+            pipes.append(pipe_fps)
             for k, v in stages_i.items():
                 stages.setdefault(k, []).append(v)
     b, p = statistics.median(bares), statistics.median(pipes)
     return {"model": model_name, "device": device, "precision": precision, "size": (w, h),
             "threads": threads, "load": os.getloadavg()[0], "bares": bares, "pipes": pipes,
             "stages": {k: statistics.median(v) for k, v in stages.items()}, "bare_fps": b, "pipeline_fps": p,
-            "ratio": p / b, "extra_team": extra_team, "source_fps": fps}
+            "ratio": p / b, "extra_team": extra_team, "source_fps": video_fps}
 
 
 def report(m: dict) -> None:

@@ -197,3 +197,44 @@ def test_min_interval_skips_the_copy_between_collections_except_for_requests(res
     assert skipped is None
     assert requested is not None and requested.extras == {"echo": (32, 32)}
     assert again is not None and torch.equal(again.activation, first.activation)
+
+
+def test_a_request_arriving_during_a_skipped_pass_waits_for_the_next_pass(resnet18):
+    m = resnet18
+    x = torch.rand(1, 3, 32, 32)
+    probe = ActivationProbe("conv1")
+    probe.min_interval_s = 3600.0
+    probe.attach(m)
+    with torch.inference_mode():
+        m(x)
+        assert probe.collect(_ctx(x)) is not None
+        # the UI thread's request lands while the worker is inside a pass that was already skipped
+        hook = m.layer4.register_forward_hook(lambda *a: probe.request("cam", lambda ctx: "CAM"))
+        m(x)
+        hook.remove()
+        during = probe.collect(_ctx(x))
+        m(x)
+        after = probe.collect(_ctx(x))
+    probe.detach()
+    assert during is None
+    assert after is not None and after.extras == {"cam": "CAM"}
+
+
+def test_a_pass_in_another_thread_is_never_collected(resnet18):
+    import threading
+
+    m = resnet18
+    x, other = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 64, 64)
+    probe = ActivationProbe("conv1")
+    probe.attach(m)
+    with torch.inference_mode():
+        m(x)
+        # a timing job runs the same model on another thread between this pass and its collect
+        worker = threading.Thread(target=lambda: m(other))
+        worker.start()
+        worker.join()
+        frame = probe.collect(_ctx(x))
+        alone = probe.collect(_ctx(x))
+    probe.detach()
+    assert frame is not None and frame.shape == (64, 16, 16)  # this thread's 32×32 input, not the 64×64 one
+    assert alone is None

@@ -284,3 +284,80 @@ def test_live_maps_refresh_at_the_chosen_rate_and_catch_up_on_pause(qtbot, windo
     qtbot.waitUntil(lambda: len(results) >= count + 6, timeout=RESULT_TIMEOUT)
     assert all(r.extras.get(fm.probe.name) is not None for r in results[count + 1:])
     panel.toggle_pause()
+
+
+def _has_maps(fm: FeatureMapsPanel, result) -> bool:
+    from explorer.core.activations import ActivationFrame
+
+    return isinstance(result.extras.get(fm.probe.name), ActivationFrame)
+
+
+def _settle(qtbot, panel, ms: int = 800) -> None:
+    qtbot.wait(ms)
+    qtbot.waitUntil(lambda: not panel.pending and not panel.worker.busy and panel.worker.slot.peek() is None,
+                    timeout=RESULT_TIMEOUT)
+    qtbot.wait(400)  # a catch-up run, if one was needed
+
+
+@pytest.mark.parametrize("action", ["step", "pause"])
+def test_stopping_right_after_a_collected_frame_still_shows_the_screen_frames_maps(qtbot, window, tmp_path,
+                                                                                   action):
+    """The frame right after a collected one is skipped for the rate; stopping on it must bring its maps."""
+    from tests.test_sources import write_video
+
+    fm = _select(qtbot, window, "features.0")
+    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(5))
+    panel = window.inference_panel
+    assert panel.controller.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)),
+                                       loop=True)
+    fired = []
+
+    def on_result(result) -> None:
+        if not fired and panel.live and result.frame.index > 3 and _has_maps(fm, result):
+            fired.append(result)
+            (panel.step if action == "step" else panel.toggle_pause)()
+
+    window.state.resultReady.connect(on_result)
+    qtbot.waitUntil(lambda: bool(fired), timeout=RESULT_TIMEOUT)
+    _settle(qtbot, panel)
+    assert not panel.live and fm.probe.min_interval_s == 0.0
+    assert fm.last_result is panel.result
+    assert _has_maps(fm, panel.result), "the dock shows an earlier frame's maps"
+    assert fm.frame is panel.result.extras[fm.probe.name]
+
+
+def test_refresh_while_a_step_is_computed_never_goes_back_a_frame(qtbot, window, tmp_path):
+    from tests.test_sources import write_video
+
+    fm = _select(qtbot, window, "features.0")
+    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(5))
+    panel = window.inference_panel
+    assert panel.controller.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)),
+                                       loop=True)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.frame.index > 3, timeout=RESULT_TIMEOUT)
+    panel.toggle_pause()
+    _settle(qtbot, panel)
+    panel.step()
+    qtbot.waitUntil(lambda: panel.pending, timeout=5000)  # the step's frame is on screen, being computed
+    step_index = panel._pending_frame.index
+    assert panel.refresh() is False                       # a result is coming: nothing older is sent
+    _settle(qtbot, panel)
+    assert panel.result.frame.index == step_index
+    assert _has_maps(fm, panel.result)
+
+
+def test_after_a_video_ends_the_panel_is_not_live_and_a_new_layer_shows_at_once(qtbot, window, tmp_path):
+    from tests.test_sources import write_video
+
+    fm = _select(qtbot, window, "features.0")
+    panel = window.inference_panel
+    live = []
+    window.state.liveChanged.connect(live.append)
+    assert panel.open_video(str(write_video(tmp_path / "clip.avi", n=8, size=(96, 64), fps=30.0)), loop=False)
+    qtbot.waitUntil(lambda: panel.controller.capture.status == "ended", timeout=RESULT_TIMEOUT)
+    qtbot.waitUntil(lambda: live[-1:] == [False], timeout=5000)
+    assert live[0] is True and not panel.live
+    _settle(qtbot, panel)
+    assert fm.probe.min_interval_s == 0.0 and _has_maps(fm, panel.result)
+    window.state.select_layer("features.3")  # a still again: the new probe re-runs the frame on screen
+    qtbot.waitUntil(lambda: fm.frame is not None and fm.frame.layer == "features.3", timeout=RESULT_TIMEOUT)

@@ -10,7 +10,7 @@ from explorer.cli.common import CLIError
 MODELS = ("yolov1-tiny", "fasterrcnn-tiny")
 # Defaults that reproduce the bundled weights (resources/weights/README.md); train fasterrcnn-tiny first.
 DEFAULTS = {
-    "yolov1-tiny": dict(epochs=20, scenes=3000, batch_size=16, lr=1e-3),
+    "yolov1-tiny": dict(epochs=30, scenes=4000, batch_size=16, lr=1e-3),
     "fasterrcnn-tiny": dict(epochs=8, scenes=2000, batch_size=8, lr=1e-3),
 }
 

@@ -11,7 +11,9 @@ Refresh rate: `min_interval_s` (0 by default: every forward pass) lets a probe c
 interval. The feature-map dock sets it while a video or camera plays, so that watching the maps does not cost
 the live frame rate much (the copy and the mosaic of conv1 of resnet18 cost about a quarter of a forward pass
 on 2 cores: `python bench/mosaic.py`); a forward pass in between skips the copy, and collect returns None.
-Pending requests (Grad-CAM, the gradient view) always collect.
+Pending requests (Grad-CAM, the gradient view) always collect: a request that arrives during a skipped pass
+waits for the next one. Hook state is per thread, and collect takes only the output of its own thread's pass,
+so a background job running the same model (a timing pass of the graph view) never lands in the live view.
 
 Modules that return several tensors (an FPN's OrderedDict of levels, the RPN head's (logits, boxes) lists, a
 tuple) are flattened into named leaves ("0", "pool", "1.2" ...); the probe keeps one leaf, chosen by name
@@ -175,13 +177,12 @@ class ActivationProbe:
         self.error = ""                    # why the last attach found no module ("" = attached fine)
         self._handles: list[Any] = []
         self._lock = threading.Lock()
-        self._calls = 0
-        self._captured: Any = None         # the chosen call's output (detached), until collect
-        self._keys: list[str] = []
-        self._key = ""
+        # per thread: the model may also run elsewhere (a timing job), and only the thread that runs a pass
+        # collects its output; `pass_state` holds that thread's call counter and whether its pass is collected
+        self._pass_state = threading.local()
+        self._captured: dict[int, tuple[Any, str, list[str]]] = {}  # thread -> (output, key, keys), until collect
         self._requests: dict[str, Any] = {}  # name -> callable(ctx) run once in the worker (Grad-CAM ...)
         self.min_interval_s = 0.0          # collect at most once per interval (0: every forward pass)
-        self._active = True                # this forward pass is collected
         self._last_collect = float("-inf")
 
     def request(self, name: str, job: Any) -> None:
@@ -212,7 +213,7 @@ class ActivationProbe:
             handle.remove()
         self._handles = []
         with self._lock:
-            self._captured = None
+            self._captured.clear()
 
     @property
     def attached(self) -> bool:
@@ -220,11 +221,13 @@ class ActivationProbe:
 
     def collect(self, ctx: Any) -> ActivationFrame | None:
         with self._lock:
-            captured, key, keys = self._captured, self._key, self._keys
-            self._captured = None
+            mine = self._captured.pop(threading.get_ident(), None)
+            self._captured.clear()  # other threads' passes are never collected
+            if mine is None:  # a skipped pass: pending requests wait for the next collected one
+                return None
             requests, self._requests = self._requests, {}
-        if captured is None:
-            return None
+            self._last_collect = time.perf_counter()
+        captured, key, keys = mine
         note = self.ref.note if self.ref else ""
         try:
             act = as_chw(captured)
@@ -256,19 +259,18 @@ class ActivationProbe:
 
     # -- hooks --------------------------------------------------------------------------------------------
     def _on_model_start(self, module: "nn.Module", args: Any) -> None:
-        self._calls = 0
-        now = time.perf_counter()
+        state = self._pass_state
+        state.calls = 0
         with self._lock:
-            requested = bool(self._requests)
-        self._active = requested or now - self._last_collect >= self.min_interval_s
-        if self._active:
-            self._last_collect = now
+            state.active = bool(self._requests) or (
+                time.perf_counter() - self._last_collect >= self.min_interval_s)
 
     def _on_output(self, module: "nn.Module", args: Any, output: Any) -> None:
-        call = self._calls
-        self._calls += 1
+        state = self._pass_state
+        call = getattr(state, "calls", 0)
+        state.calls = call + 1
         want = self.ref.call_index if self.ref else 0
-        if call != want or not self._active:
+        if call != want or not getattr(state, "active", True):
             return
         try:
             key, tensor, keys = pick_output(output, self.output_key)
@@ -279,7 +281,7 @@ class ActivationProbe:
         # conv's output (negative values lost); detached: the hook keeps one tensor, never the autograd graph
         copy = tensor.detach().clone()
         with self._lock:
-            self._captured, self._key, self._keys = copy, key, keys
+            self._captured[threading.get_ident()] = (copy, key, keys)
 
 
 def capture_activation(model: "nn.Module", layer: str, run: Any, graph: "ModelGraph | None" = None,

@@ -22,18 +22,29 @@ the helper set 1 between the worker's set_num_threads and its first kernel.
 
 from __future__ import annotations
 
+import os
 import sys
 
 _default: int | None = None
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (a container or `taskset` may allow fewer than
+    os.cpu_count(), which counts the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def compute_threads() -> int:
-    """PyTorch's own intra-op thread count for this machine (captured before anything here changes it)."""
+    """PyTorch's own intra-op thread count for this machine (captured before anything here changes it), at
+    most the usable CPUs."""
     global _default
     if _default is None:
         import torch
 
-        _default = int(torch.get_num_threads())
+        _default = max(1, min(int(torch.get_num_threads()), usable_cpus()))
     return _default
 
 

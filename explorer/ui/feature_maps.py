@@ -256,6 +256,8 @@ class FeatureMapsPanel(QWidget):
         state.resultReady.connect(self.on_result)
         state.graphChanged.connect(self._on_graph_changed)
         state.modelChanged.connect(self._on_model_changed)
+        if hasattr(state, "liveChanged"):  # paused, stepped, ended: the next frame's maps must not be skipped
+            state.liveChanged.connect(self._on_live_changed)
         if getattr(state, "selected_layer", ""):
             self.set_layer(state.selected_layer)
 
@@ -391,10 +393,12 @@ class FeatureMapsPanel(QWidget):
         self.pins_row.setVisible(False)
         self.info_label = QLabel("")
         self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        # a stream that stopped on a frame whose maps were skipped: run that frame again (see the docstring)
+        # a stream that stopped on a frame whose maps were skipped: run that frame again (see the docstring);
+        # a timer, so that a burst of signals (pause, then the result in flight) runs it once
         self._catch_up_timer = QTimer(self)
         self._catch_up_timer.setSingleShot(True)
         self._catch_up_timer.timeout.connect(self._catch_up)
+        self._caught_up_frame: Any = None  # the frame last run again: never twice (a layer may not run at all)
         # re-tile the mosaic to the view's shape once a resize settles (a wide view: more columns)
         self._regrid_timer = QTimer(self)
         self._regrid_timer.setSingleShot(True)
@@ -466,16 +470,29 @@ class FeatureMapsPanel(QWidget):
         for probe in self._probes():
             probe.min_interval_s = interval
 
+    def _missing_maps(self, result: Any) -> bool:
+        """Some probe (the layer's or a pin's) has no maps in `result`: its pass was skipped for the rate."""
+        extras = getattr(result, "extras", {}) or {}
+        return any(not probe.error and not isinstance(extras.get(probe.name), ActivationFrame)
+                   for probe in self._probes())
+
+    def _on_live_changed(self, live: bool) -> None:
+        self._apply_rate()
+        if not live:
+            self._catch_up_timer.start(0)
+
     def _catch_up(self) -> None:
+        """Run the frame on screen again when the stream stopped on a frame whose maps were skipped."""
         result = self.last_result
-        if self.probe is None or result is None:
+        panel = self.inference_panel
+        if result is None or panel is None or getattr(panel, "live", False) or not self._missing_maps(result):
             return
-        if isinstance((getattr(result, "extras", {}) or {}).get(self.probe.name), ActivationFrame):
+        frame = getattr(result, "frame", None)
+        if frame is None or frame is self._caught_up_frame:
             return
         self._apply_rate()
-        panel = self.inference_panel
-        if panel is not None and hasattr(panel, "refresh"):
-            panel.refresh()
+        if hasattr(panel, "refresh") and panel.refresh():
+            self._caught_up_frame = frame
 
     def _add_probe(self, probe: ActivationProbe) -> None:
         panel = self.inference_panel
@@ -574,12 +591,6 @@ class FeatureMapsPanel(QWidget):
                 pin.frame.mosaic = build_mosaic(pin.frame.activation, pin_opts)
                 pin.draw(pin.frame)
 
-    def _probes(self) -> list[ActivationProbe]:
-        probes = [p.probe for p in self.pins.values()]
-        if self.probe is not None:
-            probes.insert(0, self.probe)
-        return probes
-
     # -- layer selection -----------------------------------------------------------------------------------
     def set_layer(self, node_id: str) -> None:
         """Follow the graph's selection: one probe on the selected layer; none when nothing is selected."""
@@ -643,11 +654,9 @@ class FeatureMapsPanel(QWidget):
         self._apply_rate()
         self._fill_targets(result)
         extras = getattr(result, "extras", {}) or {}
-        if self.probe is not None and self.probe.min_interval_s > 0:
-            if isinstance(extras.get(self.probe.name), ActivationFrame):
-                self._catch_up_timer.stop()
-            else:  # skipped for the rate: if no later frame brings maps, run this one again
-                self._catch_up_timer.start(int(self.probe.min_interval_s * 1000) + 150)
+        panel = self.inference_panel
+        if self._probes() and not getattr(panel, "live", False) and self._missing_maps(result):
+            self._catch_up_timer.start(0)  # a step or the last frame before a pause came without maps
         for pin in self.pins.values():
             frame = extras.get(pin.probe.name)
             if isinstance(frame, ActivationFrame):

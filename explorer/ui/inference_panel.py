@@ -270,6 +270,9 @@ class InferencePanel(QWidget):
                                            lambda text: self.state.show_message(text, 5000), self)
         self.controller.sourceChanged.connect(self._on_source_changed)
         self.controller.pausedChanged.connect(lambda p: self.pause_button.setText("Resume" if p else "Pause"))
+        self._was_live = False
+        for signal in (self.controller.pausedChanged, self.controller.sourceChanged, self.controller.streamStopped):
+            signal.connect(self._emit_live)
         self.destroyed.connect(self._on_destroyed)
         app = QApplication.instance()
         if app is not None:
@@ -343,17 +346,19 @@ class InferencePanel(QWidget):
     def engine_probes(self) -> list[str]:
         return self.worker.probe_names
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
         """Run the model again on the frame whose result is on screen (a view needs its probes for that frame),
-        unless a stream is playing: its next frame comes anyway, and an old frame must not go back in."""
-        capture = self.controller.capture
-        if capture is not None and capture.status == "running":
-            return
-        if self.handle is not None and self.result is not None:
-            self.worker.submit(self.result.frame)
+        unless a stream is playing or a result is still coming (a step's frame): that result comes anyway, and
+        an older frame must not go back in after it. True when the frame was submitted."""
+        if self.controller.playing or self.pending or self.worker.busy or self.worker.slot.peek() is not None:
+            return False
+        if self.handle is None or self.result is None:
+            return False
+        self.worker.submit(self.result.frame)
+        return True
 
     def _rerun_still(self) -> None:
-        if not self.controller.streaming or self.controller.paused:
+        if not self.controller.playing:
             # the frame being computed wins over the one on screen (re-submitting that would drop the new one)
             frame = self._pending_frame or (self.result.frame if self.result is not None else self.state.frame)
             if frame is not None and self.handle is not None:
@@ -374,7 +379,7 @@ class InferencePanel(QWidget):
         self.step_button.setEnabled(folder or stream)
 
     def _on_frame(self, frame: Any) -> None:
-        synced = self.handle is not None and self.controller.streaming and not self.controller.paused
+        synced = self.handle is not None and self.controller.playing
         if not synced:
             self._show_image(frame.image)
         if self.handle is not None:
@@ -385,7 +390,13 @@ class InferencePanel(QWidget):
     @property
     def live(self) -> bool:
         """True while a video or camera plays: only then is a frame rate meaningful."""
-        return self.controller.streaming and not self.controller.paused
+        return self.controller.playing
+
+    def _emit_live(self, *_args: Any) -> None:
+        live = self.live
+        if live != self._was_live:
+            self._was_live = live
+            self.state.liveChanged.emit(live)
 
     def _reset_fps(self) -> None:
         self.fps = 0.0

@@ -163,11 +163,9 @@ class InferenceWorker(QThread):
             return False
         if self.prefetch is not None:
             return self.prefetch
-        import os
+        from explorer.core.threads import compute_threads, usable_cpus
 
-        from explorer.core.threads import compute_threads
-
-        return (os.cpu_count() or 1) > compute_threads()
+        return usable_cpus() > compute_threads()
 
     def _prefetch(self, engine: Any) -> tuple[Any, Any, Any, float] | None:
         """In the helper thread: wait briefly for the next frame and preprocess it."""

@@ -168,6 +168,11 @@ class SourceController(QObject):
             self.next_item()
 
     @property
+    def playing(self) -> bool:
+        """A video or camera delivers frames now: not paused, not ended or broken, not a still."""
+        return self.capture is not None and self.capture.status == "running"
+
+    @property
     def paused(self) -> bool:
         return self.capture.paused if self.capture is not None else True
 

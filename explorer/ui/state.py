@@ -39,6 +39,7 @@ class AppState(QObject):
     message = Signal(str, int)          # status-bar message and its timeout in ms (0 = until replaced)
     error = Signal(str)                 # user-facing error message (status bar; the app stays as it was)
     fpsChanged = Signal(float)
+    liveChanged = Signal(bool)          # a video or camera started or stopped playing (paused, ended, closed)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

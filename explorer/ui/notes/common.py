@@ -39,6 +39,8 @@ class _Job(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        import torch  # noqa: F401 - before use_one_thread(), which does nothing until torch is imported
+
         use_one_thread()  # pool threads never get an OpenMP team of their own (explorer.core.threads)
         try:
             result = self.fn()
