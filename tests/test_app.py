@@ -161,3 +161,19 @@ def test_missing_source_file_is_one_error_line(flag):
                             text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_the_inference_dock_fits_the_default_window_without_hiding_its_labels(qtbot):
+    """The dock scrolls its panel only when the window is too small: at the screenshot size (1400×860) the
+    source and timing lines under the results stay in sight (a splitter's size hint once pushed them out)."""
+    window = _open_window(qtbot)
+    window.resize(1400, 860)
+    qtbot.waitUntil(lambda: window.state.result is not None, timeout=LOAD_TIMEOUT)
+    qtbot.wait(50)
+    panel = window.inference_panel
+    viewport = panel.parentWidget()  # the dock's scroll area viewport
+    assert panel.height() <= viewport.height()
+    for label in (panel.source_label, panel.timing_label):
+        bottom = label.mapTo(panel, label.rect().bottomLeft()).y()
+        assert label.isVisible() and bottom < viewport.height(), label.text()
+    assert panel.source_label.text().startswith("image: ")

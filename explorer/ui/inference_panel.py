@@ -250,7 +250,12 @@ class InferencePanel(QWidget):
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([520, 190])  # room for the five classes under the image
+        splitter.setSizes([500, 212])  # room for the five classes and the weights note under the image
+        # The dock scrolls its panel when the window is small, and a scroll area grows its widget to the layout's
+        # height for the width, which counts the splitter's size hint: the labels below were pushed out of
+        # sight. Ignored: the splitter takes what is left, never more.
+        splitter.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        splitter.setMinimumHeight(240)  # below this the dock scrolls rather than squeezing the image away
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
