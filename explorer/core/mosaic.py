@@ -13,7 +13,7 @@ Colormaps are 256×3 uint8 lookup tables built from embedded control points (no 
 interpolated to 256 entries:
 - viridis, inferno: matplotlib's perceptually uniform maps by Nathaniel J. Smith, Stefan van der Walt and
   Eric Firing (BIDS), CC0; every 5th entry of the 256-entry tables (within 1/255 of the full tables), read
-  from pyqtgraph's copy of the data (pyqtgraph/colors/maps/viridis.csv, inferno.csv).
+  off the copy of the data that pyqtgraph ships (pyqtgraph/colors/maps/viridis.csv, inferno.csv).
 - rdbu: ColorBrewer's 11-class "RdBu" (Cynthia Brewer, Apache-2.0), reversed (matplotlib's "RdBu_r"):
   negative blue, zero white, positive red.
 - coolwarm: Kenneth Moreland, "Diverging Color Maps for Scientific Visualization" (ISVC 2009), every 4th of
