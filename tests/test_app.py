@@ -177,3 +177,37 @@ def test_the_inference_dock_fits_the_default_window_without_hiding_its_labels(qt
         bottom = label.mapTo(panel, label.rect().bottomLeft()).y()
         assert label.isVisible() and bottom < viewport.height(), label.text()
     assert panel.source_label.text().startswith("image: ")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--image", "{text}"], "cannot decode"),
+    (["--video", "{text}"], "cannot open video"),
+    (["--weights", "/nonexistent/w.pt"], "--weights: no such file"),
+    (["--model", "resnet18", "--weights", "bundled"], "resnet18 has no bundled weights"),
+    (["--device", "cuda"], "device 'cuda' is not available"),
+])
+def test_bad_start_up_options_are_one_error_line_before_the_window_opens(tmp_path, args, says):
+    import torch
+
+    if args == ["--device", "cuda"] and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    text = tmp_path / "not-media.jpg"
+    text.write_text("hello, not an image")
+    argv = [a.format(text=text) for a in args]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CNN_EXPLORER_SETTINGS_DIR": str(tmp_path / "s")}
+    result = subprocess.run([sys.executable, "main.py", *argv, "--screenshot", str(tmp_path / "x.png")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and says in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_a_checkpoint_that_fails_to_load_at_start_up_opens_the_default_weights_and_keeps_the_error(qtbot, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    window = _open_window(qtbot, model="resnet18", weights=str(bad))
+    qtbot.waitUntil(lambda: window.state.result is not None, timeout=LOAD_TIMEOUT)
+    assert window.state.handle.name == "resnet18" and window.state.handle.weights == "random"
+    message = window.statusBar().currentMessage()
+    assert message.startswith("⚠ cannot load 'bad.pt'") and "default weights instead" in message
+    assert window._first_error.startswith("cannot load 'bad.pt'")  # a --screenshot run exits 1 with it

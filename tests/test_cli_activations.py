@@ -89,3 +89,16 @@ def test_help_points_to_a_command_that_works(capsys, command):
     assert main(["summary", "--list"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and [line.split()[0] for line in out.splitlines()[1:]] == zoo.names()
+
+
+def test_a_layer_like_no_other_gets_examples_and_an_unwritable_out_is_a_runtime_error(tmp_path):
+    image = str(ROOT / "resources" / "images" / "chelsea.jpg")
+    proc = subprocess.run([sys.executable, "-m", "explorer", "activations", "resnet18", image, "--layer", "zzz"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    line = proc.stderr.strip()
+    assert proc.returncode == 1 and len(line.splitlines()) == 1
+    assert line.startswith("error: unknown layer 'zzz'; layers are module paths such as conv1, bn1")
+    proc = subprocess.run([sys.executable, "-m", "explorer", "activations", "resnet18", image, "--layer", "conv1",
+                           "--out", str(tmp_path / "no" / "such" / "dir" / "x.png")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: cannot write")

@@ -79,3 +79,16 @@ def test_evaluate_command_json_and_errors(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert out.stderr.strip().startswith("error:") and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_names_an_absent_device_as_predict_does():
+    from explorer.core.engine import available_devices
+
+    here = available_devices()
+    absent = "cuda" if "cuda" not in here else "mps"
+    for requested in (absent, "bogus"):
+        out = subprocess.run([sys.executable, "-m", "explorer", "evaluate", "yolov1-tiny", "--scenes", "2",
+                              "--device", requested], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1
+        assert out.stderr.strip() == f"error: device '{requested}' is not available here; choose one of: " + \
+            ", ".join(here)

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from explorer.cli.common import CLIError, print_json
+from explorer.core.errors import ExplorerError
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     mosaic = build_mosaic(act, MosaicOptions(order=args.order, top_k=args.top_k, norm=args.norm,
                                              fixed_range=value_range, colormap=colormap))
     if not cv2.imwrite(str(args.out), cv2.cvtColor(mosaic.image, cv2.COLOR_RGB2BGR)):
-        raise CLIError(f"cannot write '{args.out}'")
+        raise ExplorerError(f"cannot write '{args.out}': does its folder exist, and may it be written?")
     c, h, w = (int(v) for v in act.shape)
     stats = {"min": float(act.min()), "max": float(act.max()), "mean": float(act.float().mean())}
     if args.json:

@@ -30,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
 
     from explorer.core.evaluate import evaluate
 
+    from explorer.core.engine import pick_device
+
+    device = pick_device(args.device)  # "cuda" on a machine without one: one clear line, as predict says it
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    result = evaluate(args.model, args.weights, args.scenes, args.seed, args.device)
+    result = evaluate(args.model, args.weights, args.scenes, args.seed, device)
     if args.json:
         print_json(result.to_json())
         return 0

@@ -52,11 +52,9 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise CLIError(f"--{name.replace('_', '-')} must be positive")
-    if args.device != "cpu":
-        try:
-            torch.empty(1, device=args.device)
-        except Exception:  # noqa: BLE001
-            raise CLIError(f"device '{args.device}' is not available here") from None
+    from explorer.core.engine import pick_device
+
+    args.device = pick_device(args.device)  # as predict and evaluate say it
     init_backbone = None
     if args.model == "yolov1-tiny" and args.init_backbone.lower() != "none":
         init_backbone = (RESOURCES / "weights" / "fasterrcnn-tiny.pt" if args.init_backbone == "bundled"

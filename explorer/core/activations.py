@@ -89,7 +89,11 @@ def resolve_layer(model: "nn.Module", name: str, graph: "ModelGraph | None" = No
     if graph is not None:
         candidates += [n.id for n in graph.nodes if n.id not in modules]
     matches = _close_matches(name, candidates)
-    hint = f"; close matches: {', '.join(matches)}" if matches else ""
+    if matches:
+        hint = f"; close matches: {', '.join(matches)}"
+    else:  # nothing alike: the top-level blocks show what names look like
+        top = [c for c in candidates if "." not in c][:8]
+        hint = f"; layers are module paths such as {', '.join(top)} (`python -m explorer summary MODEL` lists all)"
     raise UnknownLayerError(f"unknown layer '{name}'{hint}")
 
 

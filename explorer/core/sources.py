@@ -172,10 +172,14 @@ class _CaptureSource:
             except cv2.error as exc:
                 raise SourceError(f"reading {self.name} failed at frame {self.index}: {exc.err}") from None
         if not ok or bgr is None or bgr.size == 0:
-            if not self.live and self.frame_count and self.index >= self.frame_count - 1:
+            # a file that never gave a frame did not end: it cannot be decoded (OpenCV opens any file whose
+            # name looks like an image sequence, and then reads nothing)
+            if not self.live and self.frame_count and 0 < self.index and self.index >= self.frame_count - 1:
                 raise EndOfStream(f"{self.name} ended after {self.index} frames")
             if not self.live and self.index > 0 and not self.frame_count:
                 raise EndOfStream(f"{self.name} ended after {self.index} frames")
+            if not self.live and self.index == 0:
+                raise SourceError(f"cannot open video '{self.name}': OpenCV read no frame from it")
             where = "the first frame" if self.index == 0 else f"frame {self.index}"
             raise SourceError(f"reading {self.name} failed at {where}: the stream is broken or was unplugged")
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)

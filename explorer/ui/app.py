@@ -10,13 +10,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explorer.cli.common import ArgumentParser, CLIError
+
+if TYPE_CHECKING:
+    from explorer.core import zoo
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="cnn-explorer", description="CNN Explorer: look inside classic CNNs.")
-    parser.add_argument("--model", help="zoo model to open (python -m explorer summary --help lists them)")
+    parser.add_argument("--model", help="zoo model to open (python -m explorer summary --list lists them)")
     parser.add_argument("--weights", help="random, pretrained, bundled or a state_dict file")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--image", help="image file to open")
@@ -31,6 +35,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _check(args: argparse.Namespace) -> None:
+    """What can be checked before the window opens, as the command line checks it: one `error:` line and exit 2
+    rather than a window without the model or the source that was asked for. A weights file's contents are
+    checked when the model loads (that needs torch); the window then says so and opens the default weights."""
     from explorer.core import zoo
 
     if args.model is not None:
@@ -39,10 +46,40 @@ def _check(args: argparse.Namespace) -> None:
         path = getattr(args, flag)
         if path is not None and not Path(path).exists():
             raise CLIError(f"--{flag}: no such file: {path}")
+    if args.image is not None:
+        from explorer.core.images import load_image
+
+        load_image(args.image)  # ImageError: empty, truncated, not an image, too large
+    if args.video is not None:
+        from explorer.core.sources import VideoSource
+
+        video = VideoSource(args.video)  # SourceError: OpenCV cannot open it
+        try:
+            video.read()  # and its first frame decodes
+        finally:
+            video.close()
+    if args.weights:
+        # without --model the window opens the last model, which only the settings know: files only then
+        _check_weights(args.weights, zoo.get(args.model) if args.model else None)
+    if args.device in ("cuda", "mps"):
+        from explorer.core.engine import pick_device
+
+        pick_device(args.device)  # imports torch: only when a device is named
     if args.screenshot:
         parent = Path(args.screenshot).resolve().parent
         if not parent.is_dir():
             raise CLIError(f"--screenshot: no such folder: {parent}")
+
+
+def _check_weights(spec: str, entry: "zoo.ZooEntry | None") -> None:
+    if spec in ("random", "pretrained", "bundled"):
+        if entry is not None and spec not in entry.weight_choices:
+            raise CLIError(f"--weights: {entry.name} has no {spec} weights; choose one of: "
+                           f"{', '.join(entry.weight_choices)} or a file")
+        return
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise CLIError(f"--weights: no such file: {spec}" if not path.exists() else f"--weights: not a file: {spec}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

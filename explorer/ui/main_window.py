@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ DEFAULT_IMAGE = RESOURCES / "images" / "chelsea.jpg"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif *.pgm *.ppm);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg);;All files (*)"
 WEIGHTS_FILTER = "PyTorch weights (*.pt *.pth *.bin);;All files (*)"
+ERROR_MS = 10000  # how long an error stays in the status bar
 _AREAS = {
     "left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea,
@@ -99,6 +101,9 @@ class MainWindow(QMainWindow):
         self._screenshot_pending = bool(self.options.screenshot)
         self._download_dialog: QProgressDialog | None = None
         self._device_request = "auto"
+        self._fallback_model = ""        # the first model, to reopen with default weights if the asked ones fail
+        self._error_until = 0.0          # an error stays in the status bar until then (time.monotonic)
+        self._first_error = ""           # a --screenshot run exits 1 with it
 
         self.setWindowTitle(f"CNN Explorer {__version__}")
         self.setAcceptDrops(True)
@@ -122,7 +127,7 @@ class MainWindow(QMainWindow):
         self.loader.failed.connect(self._on_model_failed)
         self.loader.stage.connect(lambda text: self.status_message.setText(text))
         self.loader.download.connect(self._on_download_progress)
-        self.state.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.state.message.connect(self._on_message)
         self.state.error.connect(self._on_error)
         # 0 means no rate (a still image, a paused stream, a new model): a dash, not "0.0 fps"
         self.state.fpsChanged.connect(lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else "– fps"))
@@ -265,6 +270,8 @@ class MainWindow(QMainWindow):
         model = self.options.model or read_str(self.settings, "lastModel", zoo.DEFAULT_MODEL)
         if model not in zoo.ZOO:
             model = zoo.DEFAULT_MODEL
+        if self.options.weights or (self.options.device or "auto") != "auto":
+            self._fallback_model = model
         self.load_model(model, self.options.weights or "", self.options.device or "auto")
         self._open_initial_source()
 
@@ -435,6 +442,12 @@ class MainWindow(QMainWindow):
     def _on_model_failed(self, text: str) -> None:
         self.busy.setVisible(False)
         self._close_download_dialog()
+        if self.state.handle is None and self._fallback_model:
+            # the weights (or device) asked for on the command line failed: an empty window helps nobody
+            name, self._fallback_model = self._fallback_model, ""
+            self.state.show_error(f"{text} — opened {name} with its default weights instead")
+            self.load_model(name, "", "auto")
+            return
         if self.state.handle is not None:
             action = self.model_actions.get(self.state.handle.name)
             if action is not None:
@@ -548,7 +561,18 @@ class MainWindow(QMainWindow):
 
     # -- messages, drops, close -------------------------------------------------------------------------
     def _on_error(self, text: str) -> None:
-        self.statusBar().showMessage(f"⚠ {text}", 10000)
+        self._error_until = time.monotonic() + ERROR_MS / 1000
+        self._first_error = self._first_error or text
+        self.statusBar().showMessage(f"⚠ {text}", ERROR_MS)
+
+    def _on_message(self, text: str, ms: int) -> None:
+        """A message never hides an error that is still in sight (a model's weights note arriving right after
+        a failed open would): it follows once the error's time is up."""
+        remaining = self._error_until - time.monotonic()
+        if remaining > 0:
+            QTimer.singleShot(int(remaining * 1000) + 1, lambda: self._on_message(text, ms))
+            return
+        self.statusBar().showMessage(text, ms)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
         if event.mimeData().hasUrls():
@@ -613,4 +637,6 @@ class MainWindow(QMainWindow):
         ok = self.grab().save(path)
         if not ok:
             print(f"error: could not write the screenshot to {path}", file=sys.stderr)
-        QApplication.instance().exit(0 if ok else 1)
+        elif self._first_error:  # the picture is saved, but what was asked for did not all open
+            print(f"error: {self._first_error}", file=sys.stderr)
+        QApplication.instance().exit(0 if ok and not self._first_error else 1)
