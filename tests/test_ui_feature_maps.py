@@ -361,3 +361,21 @@ def test_after_a_video_ends_the_panel_is_not_live_and_a_new_layer_shows_at_once(
     assert fm.probe.min_interval_s == 0.0 and _has_maps(fm, panel.result)
     window.state.select_layer("features.3")  # a still again: the new probe re-runs the frame on screen
     qtbot.waitUntil(lambda: fm.frame is not None and fm.frame.layer == "features.3", timeout=RESULT_TIMEOUT)
+
+
+def test_grad_cam_targets_of_a_segmentation_start_with_its_largest_class(qtbot, window):
+    from explorer.core.results import Segmentation
+
+    fm = _panel(window)
+    labels = ["__background__", "aeroplane", "bicycle", "bird"]
+    mask = np.zeros((10, 10), np.int64)
+    mask[:, :7] = 3   # bird: 70 % of the pixels
+    mask[0, 9] = 2    # bicycle: 1 %
+    counts = np.bincount(mask.ravel(), minlength=4)
+    present = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i]]
+    seg = Segmentation(mask, [labels[i] for i in present], labels)
+    fm._fill_targets(FrameResult(Frame(np.zeros((10, 10, 3), np.uint8), "x"), "fcn_resnet50", "random", "cpu",
+                                 "segmentation", segmentation=seg))
+    assert [fm.target_combo.itemText(i) for i in range(fm.target_combo.count())] == [
+        "bird", "__background__", "bicycle"]
+    assert fm.target_combo.currentData() == ("class", 3)

@@ -305,3 +305,10 @@ def _helper_threads():
 
     use_one_thread()
     return torch.get_num_threads()
+
+
+def test_the_results_table_names_its_columns_for_the_task_from_the_model_load_on(panel):
+    for name, column in (("yolov1-tiny", "score"), ("resnet18", "probability")):
+        panel.state.set_model(handle_for(name))
+        header = panel.table.horizontalHeaderItem(2).text()
+        assert header == column and panel.result is None  # before any result

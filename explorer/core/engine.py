@@ -269,9 +269,11 @@ class Engine:
             out = output["out"] if isinstance(output, dict) else output
             small = out[0].argmax(0).to(torch.uint8).cpu().numpy()
             mask = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
-            present = np.unique(mask)
+            counts = np.bincount(mask.ravel(), minlength=len(self.names))
+            present = sorted(np.nonzero(counts)[0], key=lambda i: (-counts[i], i))  # the dominant class first
             result.segmentation = Segmentation(mask=mask, classes=[label(self.names, int(i)) for i in present],
-                                               labels=list(self.names))
+                                               labels=list(self.names),
+                                               shares=[float(counts[i]) / max(mask.size, 1) for i in present])
         else:  # torchvision detectors: list of {"boxes", "labels", "scores"} in the given image's pixels
             det = output[0]
             boxes = det["boxes"].float().cpu().numpy()

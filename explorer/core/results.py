@@ -41,8 +41,16 @@ class Detection:
 @dataclass
 class Segmentation:
     mask: np.ndarray                 # (H, W) int class index per source pixel
-    classes: list[str]               # names of the classes present, by index order in `labels`
+    classes: list[str]               # names of the classes present, largest share of the pixels first
     labels: list[str] = field(default_factory=list)  # all class names of the model
+    shares: list[float] = field(default_factory=list)  # fraction of the pixels of each of `classes`
+
+    def __post_init__(self) -> None:
+        if not self.shares and self.classes:  # built by hand (tests, notes): count them from the mask
+            counts = np.bincount(np.asarray(self.mask).ravel().astype(np.int64), minlength=len(self.labels))
+            index = {name: i for i, name in enumerate(self.labels)}
+            total = max(int(np.asarray(self.mask).size), 1)
+            self.shares = [float(counts[index[n]]) / total if n in index else 0.0 for n in self.classes]
 
 
 @dataclass

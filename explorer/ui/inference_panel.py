@@ -34,6 +34,10 @@ WEIGHTS_FILTER = "PyTorch state_dict (*.pt *.pth *.ckpt *.bin);;All files (*)"
 RANDOM_BANNER = "Random weights: predictions are meaningless (choose pretrained, bundled or a file)"
 
 
+# the results table's columns per task, from the model's load on (not only from its first result)
+TABLE_HEADERS = {"classification": ["#", "class", "probability"], "segmentation": ["", "class", "pixels"],
+                 "detection": ["#", "class", "score"]}
+
 
 def box_colour(class_index: int) -> QColor:
     hue = (class_index * 0.618033988749895) % 1.0  # golden-ratio hues: neighbours differ
@@ -442,6 +446,8 @@ class InferencePanel(QWidget):
         for o in self._overlays:
             o.set_result(None)
         self.table.setRowCount(0)
+        task = handle.entry.task if handle is not None else ""
+        self.table.setHorizontalHeaderLabels(TABLE_HEADERS.get(task, TABLE_HEADERS["detection"]))
         self._reset_fps()
         self._set_pending(False)
         frame = self.state.frame
@@ -553,20 +559,18 @@ class InferencePanel(QWidget):
     def _fill_table(self, result: Any) -> None:
         rows: list[tuple[str, str, str, QColor | None]] = []
         if result.topk is not None:
-            self.table.setHorizontalHeaderLabels(["#", "class", "probability"])
+            self.table.setHorizontalHeaderLabels(TABLE_HEADERS["classification"])
             rows = [(str(i), c.label, f"{c.score:.3f}", None) for i, c in enumerate(result.topk, 1)]
         elif result.segmentation is not None:
-            self.table.setHorizontalHeaderLabels(["", "class", "pixels"])
+            self.table.setHorizontalHeaderLabels(TABLE_HEADERS["segmentation"])
             seg = result.segmentation
-            counts = np.bincount(seg.mask.ravel().astype(np.int64), minlength=len(seg.labels))
-            total = max(int(seg.mask.size), 1)
             palette = voc_palette()
-            for idx in np.nonzero(counts)[0]:
-                name = seg.labels[idx] if idx < len(seg.labels) else f"class {idx}"
+            for name, share in zip(seg.classes, seg.shares):  # the engine orders them: largest share first
+                idx = seg.labels.index(name) if name in seg.labels else 0
                 r, g, b = (int(v) for v in palette[idx])
-                rows.append(("■", name, f"{100.0 * counts[idx] / total:.1f}%", QColor(r, g, b)))
+                rows.append(("■", name, f"{100.0 * share:.1f}%", QColor(r, g, b)))
         elif result.boxes is not None:
-            self.table.setHorizontalHeaderLabels(["#", "class", "score"])
+            self.table.setHorizontalHeaderLabels(TABLE_HEADERS["detection"])
             shown = [d for d in result.boxes if d.score >= self.detections.threshold]
             rows = [(str(i), d.label, f"{d.score:.3f}", box_colour(d.class_index)) for i, d in enumerate(shown, 1)]
             if not rows:
