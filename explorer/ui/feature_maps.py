@@ -652,9 +652,10 @@ class FeatureMapsPanel(QWidget):
     def on_result(self, result: Any) -> None:
         self.last_result = result
         self._apply_rate()
-        self._fill_targets(result)
         extras = getattr(result, "extras", {}) or {}
         panel = self.inference_panel
+        if not getattr(panel, "live", False) or not self._missing_maps(result):
+            self._fill_targets(result)  # while a stream plays: at the maps' rate, not at every frame
         if self._probes() and not getattr(panel, "live", False) and self._missing_maps(result):
             self._catch_up_timer.start(0)  # a step or the last frame before a pause came without maps
         for pin in self.pins.values():
@@ -911,6 +912,9 @@ class FeatureMapsPanel(QWidget):
         elif getattr(result, "segmentation", None) is not None:
             seg = result.segmentation
             items = [(name, ("class", seg.labels.index(name))) for name in seg.classes if name in seg.labels]
+        combo = self.target_combo
+        if [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())] == items:
+            return  # unchanged: no relayout or repaint of the row
         row = max(0, self.target_combo.currentIndex())
         self.target_combo.blockSignals(True)
         self.target_combo.clear()
