@@ -120,3 +120,39 @@ def test_grad_cam_at_a_conv_followed_by_inplace_relu():
     (g,) = torch.autograd.grad(out[0, 7], feats["a"])
     ref = torch.relu((g[0].mean((1, 2))[:, None, None] * feats["a"][0]).sum(0)).detach().numpy()
     np.testing.assert_allclose(res.cam, ref, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["darknet", "cells"])
+def test_yolo_cell_target_reads_the_score_that_detect_ranks_by(layout):
+    from explorer.core import yolo
+    from explorer.core.gradcam import yolo_cell_target
+
+    S, B, C = 3, 2, 4
+    torch.manual_seed(0)
+    flat = torch.rand(1, S * S * (B * 5 + C))
+    cells = yolo.flat_to_cells(flat, S, B, C)  # the independent reader: (S, S, B·5+C) per cell
+    output = flat if layout == "darknet" else torch.from_numpy(cells).reshape(1, -1)
+    for row, col, label in ((0, 0, 0), (1, 2, 3), (2, 1, 1)):
+        conf = cells[row, col, : B * 5].reshape(B, 5)[:, 4]
+        expected = float((conf * cells[row, col, B * 5 + label]).max())
+        got = yolo_cell_target(row, col, label, S, B, C, layout)(output)
+        assert float(got) == pytest.approx(expected, rel=1e-6)
+        for box in range(B):  # one box: the score of that detection
+            one = yolo_cell_target(row, col, label, S, B, C, layout, box)(output)
+            assert float(one) == pytest.approx(float(conf[box] * cells[row, col, B * 5 + label]), rel=1e-6)
+
+
+def test_grad_cam_of_a_yolov1_tiny_detection_cell():
+    from explorer.core import zoo
+    from explorer.core.gradcam import yolo_cell_target
+
+    torch.manual_seed(0)
+    model = zoo.build("yolov1-tiny").eval()
+    x = torch.rand(1, 3, *zoo.get("yolov1-tiny").input_size)
+    layer = next(name for name, m in model.named_modules() if isinstance(m, nn.Conv2d))
+    target = yolo_cell_target(3, 4, 2, model.S, model.B, model.C, model.layout)
+    cam = grad_cam(model, layer, x, target)
+    assert cam.cam_input.shape == tuple(x.shape[-2:]) and np.isfinite(cam.cam_input).all()
+    assert cam.target == "class 2 at cell (3, 4)"
+    with torch.no_grad():
+        assert cam.score == pytest.approx(float(target(model(x))), rel=1e-5)

@@ -379,3 +379,31 @@ def test_grad_cam_targets_of_a_segmentation_start_with_its_largest_class(qtbot, 
     assert [fm.target_combo.itemText(i) for i in range(fm.target_combo.count())] == [
         "bird", "__background__", "bicycle"]
     assert fm.target_combo.currentData() == ("class", 3)
+
+
+def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, tmp_path):
+    """yolov1-tiny (bundled weights) on a synthetic scene: the targets are its detections, each explained by
+    the score of the cell and box that predicted it."""
+    import cv2
+
+    from explorer.core.scenes import make_scene
+
+    scene = make_scene(4242)
+    path = tmp_path / "scene.png"
+    cv2.imwrite(str(path), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+    w = MainWindow(StartOptions(model="yolov1-tiny", weights="bundled", image=str(path)))
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.graph is not None and w.state.result is not None
+                    and bool(w.state.result.boxes), timeout=LOAD_TIMEOUT)
+    fm = _select(qtbot, w, w.state.selected_layer)
+    first = w.state.result.boxes[0]
+    assert first.cell is not None and first.box_index is not None
+    assert fm.target_combo.count() == min(20, len(w.state.result.boxes))
+    assert fm.target_combo.currentData() == ("yolo", first.cell, first.class_index, first.box_index)
+    assert fm.request_gradcam()
+    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
+    row, col = first.cell
+    assert f"cell ({row}, {col}), box {first.box_index}" in fm.info_label.text()
+    assert fm.overlay.heat_item.isVisible()

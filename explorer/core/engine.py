@@ -292,4 +292,4 @@ class Engine:
         S, B, C, layout = yolo.model_layout(self.model)
         grid = yolo.parse(raw[0], S, B, C, layout)
         dets = yolo.detect(grid, w, h, score_thresh=self.score_threshold, labels=self.names)
-        return [Detection(d.box, d.label, d.score, d.class_index) for d in dets]
+        return [Detection(d.box, d.label, d.score, d.class_index, d.cell, d.box_index) for d in dets]

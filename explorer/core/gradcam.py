@@ -113,6 +113,29 @@ def detection_target(box: tuple[float, float, float, float], label: int, min_iou
     return target
 
 
+def yolo_cell_target(row: int, col: int, label: int, S: int, B: int, C: int, layout: str = "darknet",
+                     box: int | None = None) -> Target:
+    """y = YOLOv1's class-specific confidence score of box `box` of grid cell (row, col) for class `label`:
+    confidence × Pr(class | object) (Redmon et al. 2016, section 2, eq. 1: what detect() ranks by); without
+    `box`, the best of the cell's B boxes."""
+
+    def target(output: Any) -> "torch.Tensor":
+        v = output.reshape(-1)
+        cell = row * S + col
+        if layout == "darknet":  # S·S·C probabilities, then S·S·B confidences, then boxes (explorer.core.yolo)
+            prob = v[cell * C + label]
+            conf = v[S * S * C + cell * B: S * S * C + (cell + 1) * B]
+        else:  # "cells": per cell [x, y, w, h, confidence] × B, then the C probabilities
+            values = v.reshape(S, S, B * 5 + C)[row, col]
+            prob = values[B * 5 + label]
+            conf = values[: B * 5].reshape(B, 5)[:, 4]
+        return conf[box] * prob if box is not None else (conf * prob).max()
+
+    which = f", box {box}" if box is not None else ""
+    target.description = f"class {label} at cell ({row}, {col}){which}"  # type: ignore[attr-defined]
+    return target
+
+
 def proposal_logit_target(model: "nn.Module", proposal: int, label: int) -> tuple[Target, Callable[[], None]]:
     """y = the box-classifier logit of class `label` for proposal number `proposal` (torchvision detectors).
 

@@ -36,6 +36,8 @@ class Detection:
     label: str
     score: float
     class_index: int = -1
+    cell: tuple[int, int] | None = None      # YOLO: (row, col) of the grid cell that predicted it
+    box_index: int | None = None             # YOLO: which of that cell's B boxes
 
 
 @dataclass

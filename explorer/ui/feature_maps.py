@@ -904,10 +904,12 @@ class FeatureMapsPanel(QWidget):
         items: list[tuple[str, Any]] = []
         handle = getattr(self.state, "handle", None)
         rcnn = handle is not None and hasattr(handle.model, "roi_heads")
+        yolo = handle is not None and hasattr(handle.model, "S") and hasattr(handle.model, "B")
         if getattr(result, "topk", None):
             items = [(f"{s.label} ({s.score:.2f})", ("class", s.index)) for s in result.topk]
-        elif rcnn and getattr(result, "boxes", None):
-            items = [(f"#{i} {d.label} ({d.score:.2f})", ("detection", d.box, d.class_index))
+        elif (rcnn or yolo) and getattr(result, "boxes", None):
+            items = [(f"#{i} {d.label} ({d.score:.2f})",
+                      ("detection", d.box, d.class_index) if rcnn else ("yolo", d.cell, d.class_index, d.box_index))
                      for i, d in enumerate(result.boxes[:20])]
         elif getattr(result, "segmentation", None) is not None:
             seg = result.segmentation
@@ -925,9 +927,10 @@ class FeatureMapsPanel(QWidget):
         self.target_combo.blockSignals(False)
 
     def request_gradcam(self, target: Any = None) -> bool:
-        """Ask for Grad-CAM at the selected layer for `target` (("class", index) or ("detection", box, label)),
-        by default the one chosen in the combo box. The result arrives with the next frame."""
-        from explorer.core.gradcam import class_target, detection_target, grad_cam
+        """Ask for Grad-CAM at the selected layer for `target` (("class", index), ("detection", box, label) of a
+        torchvision detector or ("yolo", (row, col), label, box_index) of a YOLO model), by default the one chosen
+        in the combo box. The result arrives with the next frame."""
+        from explorer.core.gradcam import class_target, detection_target, grad_cam, yolo_cell_target
 
         if self.probe is None:
             self.state.show_message("Select a layer first.", 3000)
@@ -941,6 +944,12 @@ class FeatureMapsPanel(QWidget):
         def job(ctx: Any) -> Any:
             if target[0] == "class":
                 tgt = class_target(int(target[1]))
+            elif target[0] == "yolo":  # the score of the cell and box that predicted the detection
+                from explorer.core.yolo import model_layout
+
+                S, B, C, layout = model_layout(ctx.model)
+                (row, col), label, box = target[1], int(target[2]), target[3]
+                tgt = yolo_cell_target(row, col, label, S, B, C, layout, box)
             else:  # engine boxes are in source pixels; the detector sees the input tensor's pixels
                 sx, sy = ctx.scale
                 ox, oy = getattr(ctx, "offset", (0.0, 0.0))
