@@ -211,3 +211,19 @@ def test_a_checkpoint_that_fails_to_load_at_start_up_opens_the_default_weights_a
     message = window.statusBar().currentMessage()
     assert message.startswith("⚠ cannot load 'bad.pt'") and "default weights instead" in message
     assert window._first_error.startswith("cannot load 'bad.pt'")  # a --screenshot run exits 1 with it
+
+
+def test_on_a_laptop_screen_the_inference_and_feature_map_docks_need_no_sideways_scrolling(qtbot):
+    """1229×691 is what the window gets on a 1366×768 screen: the panels' controls fit their docks (text
+    buttons had the style's 80 px minimum, the feature-map controls' second row was 770 px)."""
+    window = MainWindow(StartOptions())
+    qtbot.addWidget(window)
+    window.resize(1229, 691)  # before show, as a saved geometry is: the default dock sizes follow it
+    window.show()
+    qtbot.waitUntil(lambda: window.state.result is not None, timeout=LOAD_TIMEOUT)
+    qtbot.wait(100)
+    for name in ("inferenceDock", "featureMapsDock"):
+        panel = window.panels[name]
+        viewport = panel.parentWidget()
+        assert panel.minimumSizeHint().width() <= viewport.width(), name
+        assert panel.width() <= viewport.width(), name

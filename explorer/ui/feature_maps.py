@@ -363,8 +363,10 @@ class FeatureMapsPanel(QWidget):
                                    "the layer and builds its mosaic, which the model's frame rate pays for; "
                                    "still images and steps always show their own maps.")
         self.rate_combo.currentIndexChanged.connect(self._on_rate_changed)
-        row2.addWidget(self._caption("live"))
-        row2.addWidget(self.rate_combo)
+        # on the first row: the second is the wider one, and both fit a laptop's dock (about 750 px)
+        row1.addSpacing(6)
+        row1.addWidget(self._caption("live"))
+        row1.addWidget(self.rate_combo)
 
         self.mosaic_view = ImageView()
         self.mosaic_view.hovered.connect(self._on_mosaic_hover)

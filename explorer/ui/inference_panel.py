@@ -198,6 +198,10 @@ class InferencePanel(QWidget):
                        (self.step_button, "One more frame (pauses a video/camera)"),
                        (self.next_button, "Next image of the folder / next frame")):
             b.setToolTip(tip)
+            # styles give text buttons 80 px at least; the text's own width lets the dock be narrower on a
+            # laptop screen ("Resume" is the longest text the pause button shows)
+            text = "Resume" if b is self.pause_button else b.text()
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance(text) + 18)
         self.prev_button.clicked.connect(self.previous_item)
         self.next_button.clicked.connect(self.next_item)
         self.pause_button.clicked.connect(self.toggle_pause)
@@ -206,6 +210,8 @@ class InferencePanel(QWidget):
         self.weights_combo = QComboBox()
         self.weights_combo.setToolTip("Weights of the current model")
         self.weights_combo.setEnabled(False)
+        self.weights_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.weights_combo.setMinimumContentsLength(9)  # "pretrained"; a file name is elided, its tooltip whole
         self.weights_combo.activated.connect(self._on_weights_chosen)
 
         self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
