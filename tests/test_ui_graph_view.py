@@ -14,6 +14,7 @@ from PySide6.QtGui import QImage
 
 from explorer.ui.graph_view import GraphPanel
 from explorer.ui.inspector import InspectorPanel
+from explorer.ui.layer_list import LayerList
 from explorer.ui.state import AppState, ModelHandle
 
 
@@ -133,11 +134,153 @@ def test_arrow_keys_and_enter(qtbot, panel):
         assert panel.selected == side[0].id
 
 
+def visible_rect(p):
+    return p.canvas.mapToScene(p.canvas.viewport().rect()).boundingRect()
+
+
+def in_view(p, bid: str) -> bool:
+    return p.boxes[bid].sceneBoundingRect().intersects(visible_rect(p))
+
+
 def test_follows_the_app_selection(qtbot, panel):
-    panel.state.select_layer("layer2.0.conv1")
-    assert panel.selected == "layer2"              # drawn inside the collapsed layer2
+    panel.state.select_layer("layer2.0.conv1")     # picked elsewhere: its collapsed blocks open around it
+    assert panel.selected == "layer2.0.conv1"
+    wait(qtbot, panel)
+    assert {"layer2.0", "layer2.0.conv1"} <= set(panel.boxes) and panel.boxes["layer2.0.conv1"].selected
+    assert in_view(panel, "layer2.0.conv1")
     panel.state.select_layer("")
-    assert panel.selected == ""
+    assert panel.selected == "" and not any(b.selected for b in panel.boxes.values())
+
+
+def test_a_new_model_opens_on_its_overview_with_the_layer_marked(qtbot):
+    """The layer that comes with a model load (the window's first conv) marks its block; nothing expands."""
+    _, graph = captured("resnet18", 64)
+    state = AppState()
+    p = GraphPanel(state)
+    qtbot.addWidget(p)
+    p.resize(1000, 800)
+    p.show()
+    state.set_graph(graph)
+    state.select_layer("layer3.0.conv1")            # as MainWindow._on_graph_ready does, before the layout
+    wait(qtbot, p)
+    assert p.selected == "layer3" and p.boxes["layer3"].selected
+    assert set(p.boxes) == {"input", "stem", "layer1", "layer2", "layer3", "layer4", "head", "output"}
+
+
+def test_a_layer_picked_elsewhere_is_scrolled_into_view(qtbot, panel):
+    panel.act_expand_all.trigger()
+    wait(qtbot, panel)
+    # Expanded whole, resnet18 is taller than the view (fit stops at a legible zoom): layer4 starts out of sight.
+    assert not in_view(panel, "layer4.1.conv2")
+    panel.state.select_layer("layer4.1.conv2")
+    wait(qtbot, panel)
+    assert panel.boxes["layer4.1.conv2"].selected and in_view(panel, "layer4.1.conv2")
+    margin = 40 / panel.canvas.transform().m11() - 1           # with a margin, not at the very edge
+    rect = panel.boxes["layer4.1.conv2"].sceneBoundingRect().adjusted(-margin, -margin, margin, margin)
+    assert visible_rect(panel).contains(rect)
+    # Already in view: a second pick nearby does not move the view.
+    panel.state.select_layer("layer4.1.bn2")
+    wait(qtbot, panel)
+    assert in_view(panel, "layer4.1.bn2")
+    bars = (panel.canvas.horizontalScrollBar().value(), panel.canvas.verticalScrollBar().value())
+    panel.state.select_layer("layer4.1.conv2")
+    assert (panel.canvas.horizontalScrollBar().value(), panel.canvas.verticalScrollBar().value()) == bars
+
+
+def test_a_layer_picked_elsewhere_inside_collapsed_blocks_is_revealed(qtbot, panel):
+    panel.canvas.resetTransform()                   # zoomed in: the top of the graph only
+    panel.canvas.verticalScrollBar().setValue(panel.canvas.verticalScrollBar().minimum())
+    assert "layer4.1.conv2" not in panel.boxes
+    panel.state.select_layer("layer4.1.conv2")
+    wait(qtbot, panel)
+    assert panel.layout_result.boxes["layer4"].container and panel.layout_result.boxes["layer4.1"].container
+    assert panel.selected == "layer4.1.conv2" and in_view(panel, "layer4.1.conv2")
+
+
+def test_a_click_in_the_graph_does_not_scroll(qtbot, panel):
+    """A box clicked at the very edge of the view stays where it is: the view does not jump to center it."""
+    panel.act_expand_all.trigger()
+    wait(qtbot, panel)
+    canvas = panel.canvas
+    canvas.resetTransform()
+    b = panel.layout_result.boxes["layer1.0.conv2"]
+    canvas.centerOn(b.x + b.width / 2, b.y + b.height / 2 - canvas.viewport().height() / 2)  # on the bottom edge
+    bars = (canvas.horizontalScrollBar().value(), canvas.verticalScrollBar().value())
+    pos = canvas.mapFromScene(QPointF(b.x + b.width / 2, b.y + 2))
+    assert 0 < pos.y() < canvas.viewport().height()
+    qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=pos)
+    assert panel.state.selected_layer == "layer1.0.conv2"
+    assert (canvas.horizontalScrollBar().value(), canvas.verticalScrollBar().value()) == bars
+
+
+def layer_list(qtbot, state: AppState) -> LayerList:
+    lst = LayerList(state)
+    qtbot.addWidget(lst)
+    lst.resize(320, 220)                            # a dock-sized list: most rows need scrolling to
+    lst.show()
+    qtbot.waitExposed(lst)
+    return lst
+
+
+def click_row(qtbot, lst: LayerList, node_id: str) -> None:
+    item = lst._items[node_id]
+    lst.tree.scrollToItem(item)
+    qtbot.waitUntil(lambda: row_in_view(lst, node_id), timeout=5000)    # the view lays its rows out lazily
+    rect = lst.tree.visualItemRect(item)
+    qtbot.mouseClick(lst.tree.viewport(), Qt.LeftButton, pos=QPoint(rect.left() + 10, rect.center().y()))
+
+
+def row_in_view(lst: LayerList, node_id: str) -> bool:
+    rect = lst.tree.visualItemRect(lst._items[node_id])
+    return rect.isValid() and 0 <= rect.center().y() < lst.tree.viewport().height()
+
+
+def test_layer_list_and_graph_follow_each_other(qtbot, panel):
+    state = panel.state
+    lst = layer_list(qtbot, state)
+    picks: list[str] = []
+    state.layerSelected.connect(picks.append)
+    click_row(qtbot, lst, "layer4.1.conv2")                       # the list drives the graph ...
+    assert state.selected_layer == "layer4.1.conv2"
+    wait(qtbot, panel)
+    assert panel.boxes["layer4.1.conv2"].selected and in_view(panel, "layer4.1.conv2")
+    qtbot.mouseClick(panel.canvas.viewport(), Qt.LeftButton, pos=box_point(panel, "layer1"))
+    assert state.selected_layer == "layer1"                        # ... a block has no row: no stale one
+    assert lst.tree.currentItem() is None and lst.tree.selectedItems() == []
+    qtbot.mouseClick(panel.canvas.viewport(), Qt.LeftButton, pos=box_point(panel, "layer4.1.bn1"))
+    assert lst.tree.currentItem() is lst._items["layer4.1.bn1"] and lst.tree.selectedItems() == [lst.tree.currentItem()]
+    lst.tree.scrollToTop()
+    qtbot.mouseClick(panel.canvas.viewport(), Qt.LeftButton, pos=box_point(panel, "layer4.1.conv2"))
+    assert lst.tree.currentItem() is lst._items["layer4.1.conv2"]
+    qtbot.waitUntil(lambda: row_in_view(lst, "layer4.1.conv2"), timeout=5000)     # scrolled to
+    assert picks == ["layer4.1.conv2", "layer1", "layer4.1.bn1", "layer4.1.conv2"]   # one each: no echo
+    click_row(qtbot, lst, "layer4.1.bn1")            # the row that was cleared can be picked again
+    assert state.selected_layer == "layer4.1.bn1"
+    state.select_layer("")
+    assert lst.tree.selectedItems() == []
+
+
+def test_layer_list_clears_for_a_detector_block(qtbot):
+    """fasterrcnn-tiny's RPN head is a block in the graph's first view and no row of the list."""
+    _, graph = captured("fasterrcnn-tiny", 128)
+    state = AppState()
+    p = GraphPanel(state)
+    qtbot.addWidget(p)
+    p.resize(1000, 800)
+    p.show()
+    lst = layer_list(qtbot, state)
+    state.set_graph(graph)
+    wait(qtbot, p)
+    click_row(qtbot, lst, "rpn.head.cls_logits")
+    wait(qtbot, p)
+    assert p.selected == "rpn.head.cls_logits" and in_view(p, "rpn.head.cls_logits")
+    p.collapse("rpn.head")                           # the selection inside goes to the block, and so does the list
+    wait(qtbot, p)
+    assert state.selected_layer == "rpn.head" and lst.tree.selectedItems() == []
+    click_row(qtbot, lst, "backbone.3")
+    qtbot.mouseClick(p.canvas.viewport(), Qt.LeftButton, pos=box_point(p, "rpn.head"))
+    assert state.selected_layer == "rpn.head"
+    assert lst.tree.currentItem() is None and lst.tree.selectedItems() == []
 
 
 def test_overlays_colour_by_params_and_time(qtbot, panel):

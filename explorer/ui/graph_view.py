@@ -575,7 +575,7 @@ class GraphPanel(QWidget):
             self.canvas.verticalScrollBar().setValue(self.canvas.verticalScrollBar().value() + round(dy))
         self._anchor = None
         if self._center_next and self._center_next in self.boxes:
-            self.canvas.centerOn(self.boxes[self._center_next])
+            self._bring_into_view(self._center_next)
         self._center_next = None
         self.layoutReady.emit()
 
@@ -651,15 +651,38 @@ class GraphPanel(QWidget):
         self.state.select_layer(bid)
 
     def _follow_selection(self, some_id: str) -> None:
+        """Follow a layer picked elsewhere (the Layers list, a notes page): mark its box and bring it into view.
+
+        A pick in the graph itself (click, keys, search) comes back here too, but `select` has already set
+        `selected` then, so nothing scrolls: the box is in view, and a jump would lose the user's place."""
         if self.view is None or some_id == self.selected:
             return
         item = self.view.tree.resolve(some_id) if some_id else None
         if item is None:
             self.selected = ""
-        else:
-            rep = self.view.representative(item)
-            self.selected = rep if rep != item else item
+            self._mark_selection()
+            return
+        if self.layout_result is None:
+            # A model that is still being laid out: the layer that comes with it (the one the previous model had,
+            # or the first conv the window picks) is no user's pick, so the model opens on its overview of main
+            # blocks (fitted), with the block that holds the layer marked.
+            self.selected = self.view.representative(item)
+            self._mark_selection()
+            return
+        # Open the blocks around the layer, as the graph's own search does (and TensorBoard's graph, an IDE's
+        # "reveal in tree"): whoever picks one layer from a list wants to see that layer's box, its neighbours
+        # and tensor shapes, not the block standing for it, which the inspector would not match.
+        before = set(self.view.expanded)
+        self.view.reveal(item)
+        self.selected = item
         self._mark_selection()
+        if self.view.expanded != before:
+            self._center_next = item
+            self.request_layout()
+        elif self._running or self._pending:
+            self._center_next = item        # the boxes move when the running layout lands
+        else:
+            self._bring_into_view(item)
 
     def _mark_selection(self) -> None:
         for bid, box in self.boxes.items():
@@ -722,6 +745,22 @@ class GraphPanel(QWidget):
     def _ensure_visible(self, bid: str) -> None:
         if bid in self.boxes:
             self.canvas.ensureVisible(self.boxes[bid], 40, 40)
+
+    def _bring_into_view(self, bid: str, margin: float = 40) -> None:
+        """Center the view on a box unless it is already in sight with `margin` view pixels around it (then the
+        view stays put). A frame bigger than the view shows its top, where its title is."""
+        box = self.boxes.get(bid)
+        if box is None:
+            return
+        canvas = self.canvas
+        rect = box.sceneBoundingRect()
+        visible = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+        m = margin / max(canvas.transform().m11(), 1e-6)      # view pixels -> scene units at this zoom
+        if visible.contains(rect.adjusted(-m, -m, m, m)):
+            return
+        x = rect.center().x() if rect.width() + 2 * m <= visible.width() else rect.left() - m + visible.width() / 2
+        y = rect.center().y() if rect.height() + 2 * m <= visible.height() else rect.top() - m + visible.height() / 2
+        canvas.centerOn(QPointF(x, y))
 
     # -- search -----------------------------------------------------------------------------------------
     def _search_changed(self, text: str) -> None:

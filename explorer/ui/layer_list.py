@@ -5,7 +5,8 @@ Used as the graph area when the graph viewer cannot be shown, and as a compact l
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QSignalBlocker
+from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from explorer.ui.state import AppState
 
@@ -48,12 +49,22 @@ class LayerList(QWidget):
             self._items[node.id] = item
         for col in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(col)
+        self._follow_selection(self.state.selected_layer)   # a layer that the new model has too stays picked
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
         if current is not None:
             self.state.select_layer(current.text(0))
 
     def _follow_selection(self, node_id: str) -> None:
-        item = self._items.get(node_id)
-        if item is not None and self.tree.currentItem() is not item:
-            self.tree.setCurrentItem(item)
+        """Show the app's current layer: its row selected and scrolled to, or no selection at all when the list
+        has no row for it (a block, the input, none) rather than the previous layer's row."""
+        item = self._items.get(node_id)   # a node id; a leaf module's path is the id of its first call
+        if item is not None and self.tree.currentItem() is item and item.isSelected():
+            return
+        # Blocked: the tree's currentItemChanged would write the row back into the state (state → list → state).
+        with QSignalBlocker(self.tree):
+            if item is None:
+                self.tree.selectionModel().clear()      # the current index too: no stale focus frame
+            else:
+                self.tree.setCurrentItem(item)
+                self.tree.scrollToItem(item, QAbstractItemView.EnsureVisible)
