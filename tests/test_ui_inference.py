@@ -312,3 +312,38 @@ def test_the_results_table_names_its_columns_for_the_task_from_the_model_load_on
         panel.state.set_model(handle_for(name))
         header = panel.table.horizontalHeaderItem(2).text()
         assert header == column and panel.result is None  # before any result
+
+
+def test_detection_labels_of_overlapping_boxes_do_not_overlap(panel, qtbot):
+    """Two detections of one shape (an NMS leftover) want the same corner: the better one keeps the place above
+    the box, the other moves, and they stay apart after a zoom (the tags keep their screen size)."""
+    panel.show()
+    qtbot.waitExposed(panel)
+    frame = Frame(np.zeros((224, 224, 3), np.uint8), "scene.png")
+    res = FrameResult(frame, "fasterrcnn-tiny", "bundled", "cpu", "detection",
+                      boxes=[Detection((20.0, 117.3, 61.5, 138.9), "triangle", 0.86, 3),
+                             Detection((9.2, 119.2, 46.8, 137.6), "triangle", 0.66, 3),
+                             Detection((20.0, 117.3, 61.5, 138.9), "cross", 0.55, 4)],
+                      timing_ms={})
+    panel.handle = ModelHandle("fasterrcnn-tiny", zoo.get("fasterrcnn-tiny"), None, "bundled", "cpu")
+    panel._on_result(res)
+    texts = panel.detections._texts[:3]
+
+    def check():
+        shown = [t for t in texts if t.isVisible()]
+        assert len(shown) == 3
+        rects = [t.sceneBoundingRect() for t in shown]
+        for i in range(3):
+            for j in range(i + 1, 3):
+                inter = rects[i].intersected(rects[j])
+                assert inter.width() * inter.height() < 1e-6, (texts[i].toPlainText(), texts[j].toPlainText())
+        # the best one sits above its box at its top-left corner: its bottom-left is the box's corner
+        px, py = panel.view_box.viewPixelSize()
+        best = texts[0]
+        assert best.pos().x() == pytest.approx(20.0)
+        assert best.pos().y() + best.boundingRect().height() * py == pytest.approx(117.3, abs=1e-6)
+
+    check()
+    panel.view_box.scaleBy((1.5, 1.5))   # zoom out: the tags grow in image pixels
+    qtbot.wait(50)
+    check()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
                                QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
                                QGraphicsPathItem)
 
+from explorer.core.label_layout import place_labels
 from explorer.core.labels import voc_palette
 from explorer.ui.inference_worker import InferenceWorker
 from explorer.ui.source_controller import SourceController
@@ -55,12 +56,20 @@ class DetectionOverlay:
         self._paths: dict[int, QGraphicsPathItem] = {}   # one path item per class colour
         self._texts: list[pg.TextItem] = []
         self.shown: list[Any] = []                      # the Detections drawn now
+        self._pixel_size: tuple[float, float] | None = None   # image pixels per screen pixel of the last layout
 
     def attach(self, view_box: Any) -> None:
         self.view_box = view_box
+        # Tags keep their screen size, so zooming or resizing changes their size in image pixels: lay them out again.
+        view_box.sigTransformChanged.connect(self._on_view_changed)
 
     def detach(self) -> None:
         self._clear()
+        if self.view_box is not None:
+            try:
+                self.view_box.sigTransformChanged.disconnect(self._on_view_changed)
+            except (RuntimeError, TypeError):
+                pass
         self.view_box = None
 
     def _clear(self) -> None:
@@ -102,17 +111,50 @@ class DetectionOverlay:
                 self._paths[cls] = item
             item.setPath(path)
         while len(self._texts) < len(boxes):
-            t = pg.TextItem(anchor=(0, 1), color=(0, 0, 0))
+            t = pg.TextItem(anchor=(0, 0), color=(0, 0, 0))   # pos = the tag's top-left, as place_labels gives it
             t.setZValue(11)
             self.view_box.addItem(t)
             self._texts.append(t)
         for t, d in zip(self._texts, boxes):
             t.setText(f"{d.label} {d.score:.2f}")
             t.fill = pg.mkBrush(box_colour(d.class_index))
-            t.setPos(d.box[0], d.box[1])
-            t.setVisible(True)
         for t in self._texts[len(boxes):]:
             t.setVisible(False)
+        self._place_labels()
+
+    def _on_view_changed(self, *_args: Any) -> None:
+        if self.shown and self._view_pixel_size() != self._pixel_size:  # a pan keeps the scale: nothing to do
+            self._place_labels()
+
+    def _view_pixel_size(self) -> tuple[float, float]:
+        """Image pixels per screen pixel (x, y); 1 before the view has a size."""
+        try:
+            px, py = self.view_box.viewPixelSize()
+        except TypeError:  # not on screen yet: pyqtgraph maps a None pixel vector
+            return 1.0, 1.0
+        ok = all(v is not None and np.isfinite(v) and v > 0 for v in (px, py))
+        return (float(px), float(py)) if ok else (1.0, 1.0)
+
+    def _place_labels(self) -> None:
+        """Tags that never hide each other: best score at its box's top-left, the others at the next free place
+        (explorer.core.label_layout); a tag with no free place near its box is hidden (the table lists it)."""
+        boxes = self.shown
+        if self.view_box is None or not boxes:
+            return
+        self._pixel_size = px, py = self._view_pixel_size()
+        texts = self._texts[:len(boxes)]
+        # TextItem draws in screen pixels: its local rect is the font-metrics size of the tag and its fill
+        sizes = [(t.boundingRect().width() * px, t.boundingRect().height() * py) for t in texts]
+        image = getattr(getattr(self.result, "frame", None), "image", None)
+        if image is not None:
+            image_size = (float(image.shape[1]), float(image.shape[0]))
+        else:
+            image_size = (max(d.box[2] for d in boxes), max(d.box[3] for d in boxes))
+        positions = place_labels([d.box for d in boxes], sizes, image_size, [d.score for d in boxes])
+        for t, pos in zip(texts, positions):
+            if pos is not None:
+                t.setPos(*pos)
+            t.setVisible(pos is not None)
 
 
 class SegmentationOverlay:
