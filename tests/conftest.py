@@ -26,6 +26,18 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
     yield settings_dir
 
 
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_in_the_gui_thread(request):
+    """After a Qt test, collect its dead widgets here, in the GUI thread. Left to Python's automatic collector,
+    a later test's worker thread (the model loader) may collect them and deadlock against the GUI thread; the
+    app itself collects from a GUI-thread timer instead (explorer/ui/app.py)."""
+    yield
+    if "qtbot" in request.fixturenames:
+        import gc
+
+        gc.collect()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _few_threads():
     try:

@@ -227,3 +227,14 @@ def test_on_a_laptop_screen_the_inference_and_feature_map_docks_need_no_sideways
         viewport = panel.parentWidget()
         assert panel.minimumSizeHint().width() <= viewport.width(), name
         assert panel.width() <= viewport.width(), name
+
+
+def test_a_message_waits_while_an_error_is_in_sight_and_follows_it(qtbot, monkeypatch):
+    import explorer.ui.main_window as mw
+
+    monkeypatch.setattr(mw, "ERROR_MS", 300)
+    window = _open_window(qtbot)
+    window.state.show_error("the file is broken")
+    window.state.show_message("random weights: predictions are meaningless", 5000)
+    assert window.statusBar().currentMessage() == "⚠ the file is broken"  # not replaced by the note
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("random weights"), timeout=5000)

@@ -97,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from explorer.ui.main_window import MainWindow, StartOptions
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Python's cyclic garbage collector runs in whichever thread happens to allocate: in the model loader it
+    # can destroy a dead Qt widget off the GUI thread and deadlock against it (seen: the loader building a
+    # resnet collected a closed window's QMenu). pyqtgraph's GarbageCollector disables automatic collection and
+    # collects from a timer in the GUI thread instead.
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=1.0)  # noqa: F841 - kept alive for the whole run
     app.setApplicationName("CNN Explorer")
     app.setOrganizationName("cnn-explorer")
     window = MainWindow(StartOptions(

@@ -104,6 +104,10 @@ class MainWindow(QMainWindow):
         self._fallback_model = ""        # the first model, to reopen with default weights if the asked ones fail
         self._error_until = 0.0          # an error stays in the status bar until then (time.monotonic)
         self._first_error = ""           # a --screenshot run exits 1 with it
+        self._deferred_message: tuple[str, int] | None = None  # a message waiting for an error's time to end
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self._show_deferred_message)
 
         self.setWindowTitle(f"CNN Explorer {__version__}")
         self.setAcceptDrops(True)
@@ -570,9 +574,15 @@ class MainWindow(QMainWindow):
         a failed open would): it follows once the error's time is up."""
         remaining = self._error_until - time.monotonic()
         if remaining > 0:
-            QTimer.singleShot(int(remaining * 1000) + 1, lambda: self._on_message(text, ms))
+            self._deferred_message = (text, ms)  # the newest one: it would replace any earlier one anyway
+            self._message_timer.start(int(remaining * 1000) + 1)  # a child timer: it dies with the window
             return
         self.statusBar().showMessage(text, ms)
+
+    def _show_deferred_message(self) -> None:
+        if self._deferred_message is not None:
+            message, self._deferred_message = self._deferred_message, None
+            self._on_message(*message)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
         if event.mimeData().hasUrls():
