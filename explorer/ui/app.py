@@ -82,6 +82,16 @@ def _check_weights(spec: str, entry: "zoo.ZooEntry | None") -> None:
         raise CLIError(f"--weights: no such file: {spec}" if not path.exists() else f"--weights: not a file: {spec}")
 
 
+def _collect_in_gui_thread() -> object:
+    """Python's cyclic garbage collector runs in whichever thread happens to allocate: in the model loader it
+    can destroy a dead Qt widget off the GUI thread and deadlock against it (seen: the loader building a resnet
+    collected a closed window's QMenu). pyqtgraph's GarbageCollector disables automatic collection and collects
+    from a timer in the GUI thread instead. After the first paint: importing pyqtgraph costs ~0.3 s."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=1.0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -97,18 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from explorer.ui.main_window import MainWindow, StartOptions
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    # Python's cyclic garbage collector runs in whichever thread happens to allocate: in the model loader it
-    # can destroy a dead Qt widget off the GUI thread and deadlock against it (seen: the loader building a
-    # resnet collected a closed window's QMenu). pyqtgraph's GarbageCollector disables automatic collection and
-    # collects from a timer in the GUI thread instead.
-    from pyqtgraph.util.garbage_collector import GarbageCollector
-
-    collector = GarbageCollector(interval=1.0)  # noqa: F841 - kept alive for the whole run
     app.setApplicationName("CNN Explorer")
     app.setOrganizationName("cnn-explorer")
     window = MainWindow(StartOptions(
         model=args.model, weights=args.weights, image=args.image, video=args.video, camera=args.camera,
         device=args.device, screenshot=args.screenshot, quit_after_shown=args.quit_after_shown))
+    from PySide6.QtCore import QTimer
+
+    collector: list[object] = []  # from the event loop's next turn after the first paint, not in its way
+    window.first_painted.connect(lambda: QTimer.singleShot(0, lambda: collector.append(_collect_in_gui_thread())))
     window.show()
     code = app.exec()
     if window.isVisible():

@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.state.modelLoading.connect(self._on_model_loading)
 
         self._first_paint = _FirstPaint(self)
+        self.first_painted = self._first_paint.painted  # for start-up work that must not delay the first paint
         self._first_paint.painted.connect(self._after_first_paint)
 
     # -- construction ---------------------------------------------------------------------------------
