@@ -27,14 +27,20 @@ def captured(name: str, size: int):
     return model, capture_graph(model, name, (3, size, size))
 
 
+def shown_panel(qtbot, state: AppState, size: tuple[int, int] = (1000, 800)) -> GraphPanel:
+    """A GraphPanel of `state` on screen, before any graph (the caller sets it)."""
+    p = GraphPanel(state)
+    qtbot.addWidget(p)
+    p.resize(*size)
+    p.show()
+    return p
+
+
 @pytest.fixture
 def panel(qtbot):
     model, graph = captured("resnet18", 64)
     state = AppState()
-    p = GraphPanel(state)
-    qtbot.addWidget(p)
-    p.resize(1000, 800)
-    p.show()
+    p = shown_panel(qtbot, state)
     state.set_graph(graph)
     qtbot.waitUntil(p.wait_layout, timeout=10000)
     return p
@@ -156,10 +162,7 @@ def test_a_new_model_opens_on_its_overview_with_the_layer_marked(qtbot):
     """The layer that comes with a model load (the window's first conv) marks its block; nothing expands."""
     _, graph = captured("resnet18", 64)
     state = AppState()
-    p = GraphPanel(state)
-    qtbot.addWidget(p)
-    p.resize(1000, 800)
-    p.show()
+    p = shown_panel(qtbot, state)
     state.set_graph(graph)
     state.select_layer("layer3.0.conv1")            # as MainWindow._on_graph_ready does, before the layout
     wait(qtbot, p)
@@ -264,10 +267,7 @@ def test_layer_list_clears_for_a_detector_block(qtbot):
     """fasterrcnn-tiny's RPN head is a block in the graph's first view and no row of the list."""
     _, graph = captured("fasterrcnn-tiny", 128)
     state = AppState()
-    p = GraphPanel(state)
-    qtbot.addWidget(p)
-    p.resize(1000, 800)
-    p.show()
+    p = shown_panel(qtbot, state)
     lst = layer_list(qtbot, state)
     state.set_graph(graph)
     wait(qtbot, p)
@@ -316,10 +316,7 @@ def test_export_svg_png_csv(qtbot, panel, tmp_path):
 def test_resnet50_layer2_screenshot(qtbot, tmp_path):
     _, graph = captured("resnet50", 224)
     state = AppState()
-    p = GraphPanel(state)
-    qtbot.addWidget(p)
-    p.resize(1200, 900)
-    p.show()
+    p = shown_panel(qtbot, state, (1200, 900))
     state.set_graph(graph)
     wait(qtbot, p)
     p.expand("layer2")
