@@ -174,3 +174,24 @@ def test_panel_without_a_yolo_model_hides_the_chart(qtbot, view):
     assert panel.yolo_widgets.isVisible() and "No YOLO" not in panel.summary.text()
     state.set_model(ModelHandle("alexnet2012", None, torch.nn.Linear(2, 2), "random", "cpu"))
     assert not panel.yolo_widgets.isVisible()
+
+
+def test_detection_tags_of_overlapping_boxes_do_not_overlap(view, qtbot):
+    t = np.zeros((S, S, B * 5 + C), np.float32)
+    t[..., B * 5] = 1.0                                     # class 0 everywhere (no box is confident there)
+    t[3, 3, B * 5:] = (0.0, 1.0, 0.0)
+    t[3, 4, B * 5:] = (0.0, 0.0, 1.0)                       # a different class: NMS keeps both boxes
+    t[3, 3, 0:5] = (0.9, 0.5, 0.6, 0.6, 0.9)
+    t[3, 4, 0:5] = (0.0, 0.5, 0.6, 0.6, 0.8)                # nearly the same box, so the same natural tag place
+    o = YoloOverlay()
+    o.attach(view)
+    o.set_model(S, B, C, "darknet", ["zero", "one", "two"])
+    o.set_raw(Y.cells_to_flat(t, S, B, C), (H, W))
+    qtbot.wait(50)
+    assert [d.cell for d in o.detections] == [(3, 3), (3, 4)]
+    tags = o.det_texts[-2:]
+    rects = [tag.sceneBoundingRect() for tag in tags]
+    assert all(tag.isVisible() for tag in tags)
+    assert not rects[0].intersects(rects[1])
+    best = o.detections[0].box                              # the best keeps its natural place: above its box
+    assert tags[0].pos().x() == pytest.approx(best[0]) and tags[0].pos().y() < best[1]

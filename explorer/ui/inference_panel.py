@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
                                QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
                                QGraphicsPathItem)
 
-from explorer.core.label_layout import place_labels
 from explorer.core.labels import voc_palette
 from explorer.ui.inference_worker import InferenceWorker
+from explorer.ui.overlay_base import place_tags, view_pixel_size
 from explorer.ui.source_controller import SourceController
 
 FILE_CHOICE = "File…"
@@ -123,17 +123,8 @@ class DetectionOverlay:
         self._place_labels()
 
     def _on_view_changed(self, *_args: Any) -> None:
-        if self.shown and self._view_pixel_size() != self._pixel_size:  # a pan keeps the scale: nothing to do
+        if self.shown and view_pixel_size(self.view_box) != self._pixel_size:  # a pan keeps the scale
             self._place_labels()
-
-    def _view_pixel_size(self) -> tuple[float, float]:
-        """Image pixels per screen pixel (x, y); 1 before the view has a size."""
-        try:
-            px, py = self.view_box.viewPixelSize()
-        except TypeError:  # not on screen yet: pyqtgraph maps a None pixel vector
-            return 1.0, 1.0
-        ok = all(v is not None and np.isfinite(v) and v > 0 for v in (px, py))
-        return (float(px), float(py)) if ok else (1.0, 1.0)
 
     def _place_labels(self) -> None:
         """Tags that never hide each other: best score at its box's top-left, the others at the next free place
@@ -141,20 +132,14 @@ class DetectionOverlay:
         boxes = self.shown
         if self.view_box is None or not boxes:
             return
-        self._pixel_size = px, py = self._view_pixel_size()
-        texts = self._texts[:len(boxes)]
-        # TextItem draws in screen pixels: its local rect is the font-metrics size of the tag and its fill
-        sizes = [(t.boundingRect().width() * px, t.boundingRect().height() * py) for t in texts]
+        self._pixel_size = view_pixel_size(self.view_box)
         image = getattr(getattr(self.result, "frame", None), "image", None)
         if image is not None:
             image_size = (float(image.shape[1]), float(image.shape[0]))
         else:
             image_size = (max(d.box[2] for d in boxes), max(d.box[3] for d in boxes))
-        positions = place_labels([d.box for d in boxes], sizes, image_size, [d.score for d in boxes])
-        for t, pos in zip(texts, positions):
-            if pos is not None:
-                t.setPos(*pos)
-            t.setVisible(pos is not None)
+        place_tags(self.view_box, self._texts[:len(boxes)], [d.box for d in boxes], [d.score for d in boxes],
+                   image_size)
 
 
 class SegmentationOverlay:

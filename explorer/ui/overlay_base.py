@@ -6,8 +6,34 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QLabel
+
+def view_pixel_size(view_box: Any) -> tuple[float, float]:
+    """Image pixels per screen pixel (x, y) of `view_box`; 1 before the view has a size."""
+    try:
+        px, py = view_box.viewPixelSize()
+    except TypeError:  # not on screen yet: pyqtgraph maps a None pixel vector
+        return 1.0, 1.0
+    ok = all(v is not None and np.isfinite(v) and v > 0 for v in (px, py))
+    return (float(px), float(py)) if ok else (1.0, 1.0)
+
+
+def place_tags(view_box: Any, texts: list[Any], boxes: list[Any], scores: list[float],
+               image_size: tuple[float, float]) -> None:
+    """Put pyqtgraph TextItems (anchor (0, 0)) labelling `boxes` where no two overlap
+    (explorer.core.label_layout: the best score at its box's top-left); a tag with no free place is hidden.
+    TextItems draw in screen pixels, so their sizes in image pixels follow the view's zoom."""
+    from explorer.core.label_layout import place_labels
+
+    px, py = view_pixel_size(view_box)
+    sizes = [(t.boundingRect().width() * px, t.boundingRect().height() * py) for t in texts]
+    for t, pos in zip(texts, place_labels(boxes, sizes, image_size, scores)):
+        if pos is not None:
+            t.setPos(*pos)
+        t.setVisible(pos is not None)
+
 
 # line styles as text, for the legend label (Qt pen styles cannot be drawn in rich text)
 _STYLE_GLYPHS = {Qt.PenStyle.SolidLine: "━━━", Qt.PenStyle.DashLine: "╸ ╸ ╸", Qt.PenStyle.DotLine: "┅┅┅",

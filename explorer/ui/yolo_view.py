@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QHBoxLayout, QLab
 
 from explorer.core import yolo as Y
 from explorer.ui.anchors_view import rect_path
-from explorer.ui.overlay_base import DockedOverlayMixin, OverlayBase, legend_label, show_legend
+from explorer.ui.overlay_base import DockedOverlayMixin, OverlayBase, legend_label, place_tags, show_legend
 
 # Twenty distinct colours (Sasha Trubetskoy's list), bright enough to read over photos.
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
@@ -185,14 +185,17 @@ class YoloOverlay(OverlayBase):
             curve = pg.PlotCurveItem(x, y, pen=pg.mkPen(colour, width=3.5))
             curve.setZValue(30)
             text = pg.TextItem(f"{d.label} {d.score:.2f}", color=(255, 255, 255), fill=pg.mkBrush(*colour, 220),
-                               anchor=(0, 1))
-            text.setPos(d.box[0], d.box[1])
+                               anchor=(0, 0))   # placed below, by place_tags, so that no two overlap
             text.setZValue(31)
             self.det_curves.append(self.add_dynamic(curve))
             self.det_texts.append(self.add_dynamic(text))
             row, col = d.cell
             cells.append((col * w / S, row * h / S, (col + 1) * w / S, (row + 1) * h / S))
             centres.append(((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2))
+        if self.detections and self.view_box is not None:
+            tags = self.det_texts[-len(self.detections):]
+            place_tags(self.view_box, tags, [d.box for d in self.detections], [d.score for d in self.detections],
+                       (w, h))
         if cells:
             x, y, c = _rect_path(np.array(cells))
             self.owner_cells.setData(x, y, connect=c)
