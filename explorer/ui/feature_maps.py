@@ -655,10 +655,11 @@ class FeatureMapsPanel(QWidget):
         self.last_result = result
         self._apply_rate()
         extras = getattr(result, "extras", {}) or {}
-        panel = self.inference_panel
-        if not getattr(panel, "live", False) or not self._missing_maps(result):
+        live = bool(getattr(self.inference_panel, "live", False))
+        missing = self._missing_maps(result)  # False without probes
+        if not live or not missing:
             self._fill_targets(result)  # while a stream plays: at the maps' rate, not at every frame
-        if self._probes() and not getattr(panel, "live", False) and self._missing_maps(result):
+        if not live and missing:
             self._catch_up_timer.start(0)  # a step or the last frame before a pause came without maps
         for pin in self.pins.values():
             frame = extras.get(pin.probe.name)
