@@ -3,11 +3,13 @@
 Prints
 1. the time to build the mosaic (explorer.core.mosaic.build_mosaic: order, normalise, colormap, tile, copy the
    uint8 image to the host) and to show it (one pyqtgraph ImageItem.setImage + a paint of its view) for
-   resnet50's layer1 (256×56×56) and layer4 (2048×7×7), median of N runs (target: each under 10 ms);
+   resnet50's layer1 (256×56×56) and layer4 (2048×7×7), median of N runs (target: each under 10 ms), and
+   layer1 at the size the 600×600 view shows it (the dock's shrink, explorer.core.mosaic.display_shrink);
 2. the live pipeline ratio (pipeline fps / bare model(x) fps) of bench/pipeline.py, without and with the
    feature-map dock showing `--layer` (its probe builds the mosaic in the inference worker; the dock draws it
    and is rendered whenever the maps change: at the dock's live rate, `--rate`, 10/s by default, 0 = every
-   frame).
+   frame); and once more with the mosaic built with every feature pixel although the view shows it smaller
+   (shrink 1: the baseline of the dock's shrinking, explorer.core.mosaic.display_shrink).
 
     python bench/mosaic.py [--model resnet18] [--layer conv1] [--rate 10] [--seconds 5] [--repeats 3] [--threads N]
 
@@ -50,7 +52,7 @@ def bench_mosaics(args, app, pg) -> None:
     import torchvision
 
     from explorer.core.activations import capture_activation
-    from explorer.core.mosaic import MosaicOptions, build_mosaic
+    from explorer.core.mosaic import MosaicOptions, build_mosaic, display_shrink
 
     from explorer.ui.feature_maps import ImageView
 
@@ -79,7 +81,11 @@ def bench_mosaics(args, app, pg) -> None:
         t.start()
         t.join()
         act = got["act"]
-        for opts in (MosaicOptions(), MosaicOptions(order="mean", top_k=None, colormap="rdbu")):
+        c, h, w = act.shape
+        fit = MosaicOptions(shrink=display_shrink(c, h, w, view.width(), view.height()))
+        for opts in (MosaicOptions(), MosaicOptions(order="mean", top_k=None, colormap="rdbu"), fit):
+            if opts is fit and fit.shrink == 1:
+                continue  # already shown at its size
             # built in another thread, as the inference worker does; the threads end, so no OpenMP team stays
             # behind to slow the pipeline runs below (explorer.core.threads)
             out: dict[str, list[float]] = {}
@@ -106,7 +112,9 @@ def bench_mosaics(args, app, pg) -> None:
             shown, shown_min = statistics.median(show_times), min(show_times)
             c, h, w = act.shape
             label = f"{layer} {c}×{h}×{w} order={opts.order} cmap={opts.colormap}"
-            print(f"  {label:<46} build {build:6.2f} ({build_min:5.2f}) ms   "
+            if opts.shrink > 1:
+                label += f" shrink {opts.shrink}"
+            print(f"  {label:<56} build {build:6.2f} ({build_min:5.2f}) ms   "
                   f"show {shown:6.2f} ({shown_min:5.2f}) ms   "
                   f"total {build + shown:6.2f} ({build_min + shown_min:5.2f}) ms   {mosaic.width}×{mosaic.height}")
 
@@ -156,7 +164,7 @@ def bench_pipeline(args, app, pg) -> None:
         t.join()
         return out["fps"]
 
-    def pipeline(video: Path, layer: str) -> float:
+    def pipeline(video: Path, layer: str, full_size: bool = False) -> float:
         # new panels per run, shut down afterwards: the worker's thread and OpenMP team end with them, so the
         # next bare run has the machine to itself (bench/pipeline.py)
         state = AppState()
@@ -167,6 +175,8 @@ def bench_pipeline(args, app, pg) -> None:
         maps.resize(1000, 500)
         maps.show()
         maps.rate_combo.setCurrentIndex(maps.rate_combo.findData(args.rate))
+        if full_size:  # the dock as it was before it built mosaics at the view's size
+            maps._shrink_for = lambda *_args: 1
         state.set_model(ModelHandle(args.model, entry, model, "random", device))
         target = QImage(maps.size(), QImage.Format.Format_ARGB32_Premultiplied)
 
@@ -183,7 +193,12 @@ def bench_pipeline(args, app, pg) -> None:
             state.select_layer(layer)
         try:
             fps, means = P.pipeline_fps(app, panel, video, args.seconds, True)
-            stages.setdefault(layer, []).append(means)
+            key = layer + (" full-size" if full_size else "")
+            stages.setdefault(key, []).append(means)
+            if layer and maps.mosaic is not None:
+                m, view = maps.mosaic, maps.mosaic_view
+                shown[key] = (f"{m.width}×{m.height} mosaic (shrink {m.shrink}) in a {view.width()}×"
+                              f"{view.height()} view")
             return fps
         finally:
             state.select_layer("")
@@ -193,8 +208,9 @@ def bench_pipeline(args, app, pg) -> None:
                 widget.deleteLater()
             app.processEvents()
 
-    bares, plains, withs = [], [], []
+    bares, plains, withs, fulls = [], [], [], []
     stages: dict[str, list[dict[str, float]]] = {}
+    shown: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         first = bare(min(3.0, args.seconds))
         video = P.make_video(Path(tmp) / "clip.avi", (w, h), fps=min(max(1.25 * first, 30.0), 500.0))
@@ -202,7 +218,9 @@ def bench_pipeline(args, app, pg) -> None:
             bares.append(bare(args.seconds))
             plains.append(pipeline(video, ""))
             withs.append(pipeline(video, args.layer))
+            fulls.append(pipeline(video, args.layer, full_size=True))
     b, p0, p1 = statistics.median(bares), statistics.median(plains), statistics.median(withs)
+    p2 = statistics.median(fulls)
     from explorer.core.threads import compute_threads
 
     print(f"live pipeline (bench/pipeline.py's path), {args.model}, {w}×{h} MJPG video, {device}, torch threads "
@@ -211,13 +229,18 @@ def bench_pipeline(args, app, pg) -> None:
     print("  bare model(x) fps runs:        " + " ".join(f"{v:.2f}" for v in bares))
     print("  pipeline fps runs:             " + " ".join(f"{v:.2f}" for v in plains))
     print(f"  pipeline + {args.layer} maps fps runs: " + " ".join(f"{v:.2f}" for v in withs))
+    print(f"  pipeline + {args.layer} maps built full-size fps runs: " + " ".join(f"{v:.2f}" for v in fulls))
     for key, runs in stages.items():
         names = list(runs[0])
         print(f"  stages {'with ' + key + ' maps' if key else 'without maps'} (ms, median of run means): "
               + ", ".join(f"{n} {statistics.median(r.get(n, 0.0) for r in runs):.1f}" for n in names))
+    for key, text in shown.items():
+        print(f"  {key} maps drawn as a {text}")
     print(f"  ratio without feature maps {p0 / b:.3f}   with {args.layer} feature maps shown {p1 / b:.3f}"
           f" (maps at {args.rate or 'every frame'}{'/s' if args.rate else ''}); with/without {p1 / p0:.3f}"
           "   (pipeline fps / bare fps, medians)")
+    print(f"  full-size mosaics (shrink 1): ratio {p2 / b:.3f}, with/without {p2 / p0:.3f}; at the view's size "
+          f"{p1 / p2:.3f}× the fps of full-size")
 
 
 def main() -> None:

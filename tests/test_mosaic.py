@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, build_mosaic, channel_image, lut,
-                                  value_at)
+from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, build_mosaic, channel_image,
+                                  display_shrink, lut, value_at)
 
 
 def _expected_index(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -127,6 +127,72 @@ def test_normalisation_modes_give_expected_ranges():
     assert (t2[a[2] <= 0] == g[0]).all() and (t2[a[2] >= 1] == g[255]).all()  # clipped outside the range
     t1 = _tile(fixed, 1)[..., 0]
     np.testing.assert_array_equal(t1, lut("gray")[_expected_index(a[1], 0.0, 1.0)][..., 0])
+
+
+def _box_means(a: np.ndarray, s: int) -> np.ndarray:
+    """Reference s×s box averages of (H, W), written with numpy: partial boxes at the right and bottom edges
+    average the values they hold."""
+    h, w = a.shape
+    out = np.empty((-(-h // s), -(-w // s)))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = a[i * s:(i + 1) * s, j * s:(j + 1) * s].mean()
+    return out
+
+
+def test_shrink_draws_box_averages_with_the_full_size_ranges():
+    gen = torch.Generator().manual_seed(3)
+    act = torch.randn(5, 7, 9, generator=gen)
+    m = build_mosaic(act, MosaicOptions(colormap="gray", shrink=2))
+    assert m.shrink == 2 and m.map_size == (7, 9) and m.tile_size == (4, 5)   # ⌈7/2⌉ × ⌈9/2⌉
+    rows, cols = m.grid
+    assert (m.width, m.height) == (1 + cols * 6, 1 + rows * 5)
+    a = act.numpy()
+    for t in range(5):
+        # colours of the box averages, over the channel's own full-size min..max (not the averages' range)
+        assert m.lo[t] == pytest.approx(a[t].min()) and m.hi[t] == pytest.approx(a[t].max())
+        expect = lut("gray")[_expected_index(_box_means(a[t], 2), a[t].min(), a[t].max())]
+        assert np.abs(_tile(m, t).astype(int) - expect.astype(int)).max() <= 1  # float32 vs float64 rounding
+    # capped at the map's short side (7): ⌈7/7⌉ × ⌈9/7⌉, never below one pixel a tile
+    assert build_mosaic(act, MosaicOptions(shrink=50)).tile_size == (1, 2)
+    with pytest.raises(ValueError):
+        MosaicOptions(shrink=0)
+
+
+def test_shrunk_mosaic_maps_positions_to_exact_feature_pixels():
+    act = torch.arange(6 * 9 * 8, dtype=torch.float32).reshape(6, 9, 8)
+    full = build_mosaic(act, MosaicOptions(columns=3))
+    half = build_mosaic(act, MosaicOptions(columns=3, shrink=2))
+    third = build_mosaic(act, MosaicOptions(columns=3, shrink=3))
+    for m in (full, half, third):
+        for t in range(6):
+            for fy in range(9):
+                for fx in range(8):
+                    x, y = m.point_of(t, fy + 0.5, fx + 0.5)
+                    hit = m.locate(x, y)
+                    assert (hit.tile, hit.channel, hit.fy, hit.fx) == (t, t, fy, fx)
+                    # a zoomed view carried to another shrink still shows the same feature pixel
+                    for other in (full, half, third):
+                        assert other.locate(*m.carry_point(x, y, other)) == hit
+    # drawn pixel (1, 2) of tile 0 at shrink 2 covers feature rows 2-3, columns 4-5; its right half is column 5
+    x0, y0 = half.tile_origin(0)
+    assert half.locate(x0 + 2.75, y0 + 1.25) == half.locate(*half.point_of(0, 2.5, 5.5))
+    assert (half.locate(x0 + 2.75, y0 + 1.25).fy, half.locate(x0 + 2.75, y0 + 1.25).fx) == (2, 5)
+    # padding stays padding, on both sides of a rebuild
+    x, y = full.tile_origin(1)
+    assert full.locate(x - 0.5, y + 3) is None and half.locate(*full.carry_point(x - 0.5, y + 3, half)) is None
+
+
+def test_display_shrink_matches_the_view():
+    # resnet18 conv1, 64 maps of 112×112 in 8 columns: 1 + 8·113 = 905 pixels; at shrink 2, 1 + 8·57 = 457;
+    # at shrink 3, 1 + 8·39 = 313
+    assert display_shrink(64, 112, 112, 905, 905, columns=8) == 1
+    assert display_shrink(64, 112, 112, 480, 480, columns=8) == 2    # 905 → 480: 457 drawn, shown at 1.05×
+    assert display_shrink(64, 112, 112, 300, 300, columns=8) == 3    # 313 drawn, shown at 0.96×
+    assert display_shrink(64, 112, 112, 700, 700, columns=8) == 1    # 0.77× of 905 is closer than 1.53× of 457
+    assert display_shrink(64, 112, 112, 480, 2000, columns=8) == 2   # the narrow side decides
+    assert display_shrink(2048, 7, 7, 480, 480) == 1                 # resnet50 layer4: already small
+    assert display_shrink(64, 112, 112, 0, 0, columns=8) == 1        # no view yet
 
 
 def test_diverging_colormap_puts_zero_in_the_middle():

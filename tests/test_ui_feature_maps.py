@@ -407,3 +407,98 @@ def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, tmp_path)
     row, col = first.cell
     assert f"cell ({row}, {col}), box {first.box_index}" in fm.info_label.text()
     assert fm.overlay.heat_item.isVisible()
+
+
+def _wheel(view, x: float, y: float, steps: int = 3) -> None:
+    """A real mouse-wheel turn (zoom in) over image pixel (x, y) of an ImageView."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = view.mapFromScene(view.item.mapToScene(QPointF(x, y)))
+    event = QWheelEvent(QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), QPoint(0, 0),
+                        QPoint(0, 120 * steps), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def _double_click(view, pos) -> None:
+    """A double click as a window system delivers it: press, release, double-click, release (qtbot's
+    mouseDClick sends the double-click alone, which pyqtgraph's scene never completes)."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = view.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind, buttons in ((QEvent.Type.MouseButtonPress, left), (QEvent.Type.MouseButtonRelease, none),
+                          (QEvent.Type.MouseButtonDblClick, left), (QEvent.Type.MouseButtonRelease, none)):
+        QApplication.sendEvent(viewport, QMouseEvent(kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)), left,
+                                                     buttons, Qt.KeyboardModifier.NoModifier))
+
+
+def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, window, tmp_path):
+    """64 maps of 55×55 in a small dock: box averages at the size the view shows, clicks still exact; a zoom
+    rebuilds every feature pixel at the same place; a double click fits again; the PNG has every pixel."""
+    from dataclasses import replace
+
+    from explorer.core.mosaic import build_mosaic, display_shrink
+
+    fm = _select(qtbot, window, "features.0")
+    window.resize(1000, 650)
+    qtbot.waitUntil(lambda: fm.mosaic.shrink > 1, timeout=5000)
+    view, m = fm.mosaic_view, fm.mosaic
+    rows, cols = m.grid
+    assert m.shrink == display_shrink(64, 55, 55, view.width(), view.height(), 1, cols)
+    s = m.shrink
+    t = -(-55 // s)  # ⌈55 / s⌉
+    assert m.map_size == (55, 55) and m.tile_size == (t, t)
+    assert (m.width, m.height) == (1 + cols * (t + 1), 1 + rows * (t + 1))
+    assert view.item.image.shape == m.rgba.shape
+    assert view.fitted and min(view.width() / m.width, view.height() / m.height) < 1.5  # not magnified much
+
+    channel, fy, fx = 37, 20, 30
+    tile = m.tile_of_channel(channel)
+    x, y = m.point_of(tile, fy + 0.5, fx + 0.5)
+    value = float(fm.frame.activation[channel, fy, fx])
+    assert fm.describe(x, y).startswith(f"channel {channel}  (y {fy}, x {fx}) = {value:.4g}")
+    _click(qtbot, view, x, y)
+    assert fm.channel == channel
+
+    def feature_position(mosaic, x: float, y: float) -> tuple[int, float, float]:
+        """(channel, fy, fx) in feature pixels (fractional) at mosaic position (x, y)."""
+        hit = mosaic.locate(x, y)
+        ox, oy = mosaic.tile_origin(hit.tile)
+        return hit.channel, (y - oy) * mosaic.shrink, (x - ox) * mosaic.shrink
+
+    def centre(r) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = r
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    # zoom in over that pixel: rebuilt with every feature pixel, the same place in the middle of the view
+    ranges = []
+    view.view_box.sigRangeChanged.connect(lambda _vb, r, *_: ranges.append([list(r[0]), list(r[1])]))
+    screen = view.mapFromScene(view.item.mapToScene(QPointF(x, y)))
+    _wheel(view, x, y)
+    assert not view.fitted and fm.mosaic.shrink == 1 and fm.mosaic.tile_size == (55, 55)
+    assert view.item.image.shape == fm.mosaic.rgba.shape
+    zoomed = ranges[0]                     # the wheel's range, over the shrunk mosaic
+    qtbot.wait(30)
+    now = view.view_box.viewRange()        # carried over the full-size one
+    assert now != zoomed
+    before, after = feature_position(m, *centre(zoomed)), feature_position(fm.mosaic, *centre(now))
+    assert after[0] == before[0] == channel
+    assert after[1:] == pytest.approx(before[1:], abs=0.05)
+    # as many tiles across as before: (55 + 1) / (t + 1) mosaic pixels now for each one then
+    assert (now[0][1] - now[0][0]) == pytest.approx((zoomed[0][1] - zoomed[0][0]) * 56 / (t + 1), rel=0.02)
+    assert now[0][1] - now[0][0] < fm.mosaic.width / 2  # really zoomed in
+
+    _double_click(view, screen)                     # fit again: built small again
+    qtbot.waitUntil(lambda: view.fitted and fm.mosaic.shrink == s, timeout=5000)
+
+    png = tmp_path / "mosaic.png"
+    assert fm.export_png(str(png))
+    written = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
+    full = build_mosaic(fm.frame.activation, replace(fm.mosaic.options, shrink=1))
+    assert written.shape == (1 + rows * 56, 1 + cols * 56, 3)
+    np.testing.assert_array_equal(written, full.image)

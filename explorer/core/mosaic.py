@@ -9,6 +9,14 @@ through a colormap lookup table and tiled row-major into a grid with a thin padd
 The `Mosaic` result keeps the geometry, so a hover or click at mosaic pixel (x, y) maps back to
 (channel, fy, fx) and the raw value is read from the activation (`value_at`).
 
+Shrinking (`MosaicOptions.shrink`, chosen by `display_shrink`): a view that shows conv1's 905-pixel mosaic in
+480 pixels throws three quarters of it away at every paint. With shrink s, each tile is drawn at 1/s of its
+size as box averages of s×s feature pixels (torch's avg_pool2d, ceil mode: the partial windows at the right
+and bottom edges average what they hold), after the ranges were taken from the full-size values; the colour
+passes, the transfer and the paint then handle s² times fewer pixels. Only whole factors: a box average is
+what a good downscale does, and whole windows keep every mosaic pixel inside one channel. Hover and click
+positions still map to the exact feature pixel (`locate` scales the position within the tile back by s).
+
 Colormaps are 256×3 uint8 lookup tables built from embedded control points (no Qt, no matplotlib), linearly
 interpolated to 256 entries:
 - viridis, inferno: matplotlib's perceptually uniform maps by Nathaniel J. Smith, Stefan van der Walt and
@@ -127,6 +135,7 @@ class MosaicOptions:
     colormap: str = "viridis"                 # or "auto": rdbu when the layer has negative values, else viridis
     padding: int = 1
     columns: int | None = None                 # None: as square an image as possible
+    shrink: int = 1                            # draw tiles at 1/shrink of the map's size (see the docstring)
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
@@ -141,6 +150,8 @@ class MosaicOptions:
             raise ValueError("top-k must be at least 1")
         if self.padding < 0:
             raise ValueError("padding cannot be negative")
+        if self.shrink < 1:
+            raise ValueError("shrink must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -159,13 +170,15 @@ class Mosaic:
 
     Tile t (row-major) shows channel `channels[t]`; its top-left pixel is at
     x = padding + (t % cols)·(tile_w + padding), y = padding + (t // cols)·(tile_h + padding).
-    Colour index 0 stands for `lo[t]`, 255 for `hi[t]` (linear in between; values outside are clipped).
+    A tile is the feature map itself (`tile_size` == `map_size`), or with `shrink` s > 1 its s×s box averages
+    (tile_size = ⌈map_size / s⌉). Colour index 0 stands for `lo[t]`, 255 for `hi[t]` (linear in between;
+    values outside are clipped).
     """
 
     image: np.ndarray                  # (height, width, 3) uint8 RGB (a view of `rgba`)
     rgba: np.ndarray                   # (height, width, 4) uint8, opaque: what the view draws
     grid: tuple[int, int]              # (rows, cols)
-    tile_size: tuple[int, int]         # (tile_h, tile_w) = the feature map's (H, W)
+    tile_size: tuple[int, int]         # (tile_h, tile_w) drawn: the feature map's (H, W), or ⌈(H, W) / shrink⌉
     padding: int
     channels: np.ndarray               # (n,) int64: channel shown by each tile
     tile_min: np.ndarray               # (n,) float32: raw min of each tile's channel
@@ -176,6 +189,12 @@ class Mosaic:
     num_channels: int                  # C of the layer (n <= C with top-k)
     options: MosaicOptions = field(default_factory=MosaicOptions)
     colormap: str = "viridis"          # the colormap used ("auto" resolved)
+    map_size: tuple[int, int] | None = None  # (H, W) of the feature map (None: tile_size)
+    shrink: int = 1                    # feature pixels per mosaic pixel along each axis
+
+    def __post_init__(self) -> None:
+        if self.map_size is None:
+            self.map_size = self.tile_size
 
     @property
     def width(self) -> int:
@@ -201,21 +220,60 @@ class Mosaic:
         return int(hits[0]) if len(hits) else None
 
     def locate(self, x: float, y: float) -> TileHit | None:
-        """The tile, channel and feature-map pixel under mosaic pixel (x, y); None on padding or outside."""
-        if x < 0 or y < 0:
+        """The tile, channel and feature-map pixel under mosaic position (x, y) (pixel (i, j) covers
+        [i, i+1) × [j, j+1)); None on padding or outside. A shrunk tile maps the position within its pixel
+        back to the feature pixel (x 10.75 in a tile drawn at half size is feature column 21)."""
+        place = self._tile_at(x, y)
+        if place is None:
             return None
-        xi, yi = int(math.floor(x)), int(math.floor(y))
+        tile, u, v = place
+        mh, mw = self.map_size or self.tile_size
+        fy = min(mh - 1, int(math.floor(v * self.shrink)))
+        fx = min(mw - 1, int(math.floor(u * self.shrink)))
+        return TileHit(tile=tile, channel=int(self.channels[tile]), fy=fy, fx=fx)
+
+    def _tile_at(self, x: float, y: float) -> tuple[int, float, float] | None:
+        """(tile, u, v): the tile under (x, y) and the position in it, in mosaic pixels from its corner."""
         rows, cols = self.grid
         th, tw = self.tile_size
         p = self.padding
-        col, fx = divmod(xi - p, tw + p)
-        row, fy = divmod(yi - p, th + p)
-        if xi < p or yi < p or fx >= tw or fy >= th or col >= cols or row >= rows:
+        if x < p or y < p:
             return None
-        tile = row * cols + col
+        col, u = divmod(float(x) - p, tw + p)
+        row, v = divmod(float(y) - p, th + p)
+        if u >= tw or v >= th or col >= cols or row >= rows:
+            return None
+        tile = int(row) * cols + int(col)
         if tile >= self.num_tiles:
             return None
-        return TileHit(tile=tile, channel=int(self.channels[tile]), fy=int(fy), fx=int(fx))
+        return tile, u, v
+
+    def point_of(self, tile: int, fy: float, fx: float) -> tuple[float, float]:
+        """The mosaic position (x, y) of feature position (fy, fx) of `tile` (fy + 0.5: the pixel's centre)."""
+        x0, y0 = self.tile_origin(tile)
+        return x0 + fx / self.shrink, y0 + fy / self.shrink
+
+    def carry_point(self, x: float, y: float, other: "Mosaic") -> tuple[float, float]:
+        """The position in `other` (the same layer drawn with another shrink) of what lies at (x, y) here, so
+        a zoomed view keeps showing the same place when the mosaic is rebuilt. A point on padding keeps its
+        place between the tiles; points outside move with the grid."""
+        col, fx = self._cell_position(x, 1)
+        row, fy = self._cell_position(y, 0)
+        return other._from_cell_position(col, fx, 1), other._from_cell_position(row, fy, 0)
+
+    def _cell_position(self, v: float, axis: int) -> tuple[float, float]:
+        """(cell, f) along one axis (1: x, 0: y): f in feature pixels from the tile's edge, or map size + the
+        fraction of the padding crossed after it."""
+        t, m, p = self.tile_size[axis], (self.map_size or self.tile_size)[axis], self.padding
+        cell, u = divmod(float(v) - p, t + p)
+        if u < t:
+            return cell, min(u * self.shrink, float(m))
+        return cell, m + (u - t) / p
+
+    def _from_cell_position(self, cell: float, f: float, axis: int) -> float:
+        t, m, p = self.tile_size[axis], (self.map_size or self.tile_size)[axis], self.padding
+        inside = f / self.shrink if f <= m else t + (f - m) * p
+        return p + cell * (t + p) + min(inside, t + p)
 
 
 def as_chw(activation: "torch.Tensor") -> "torch.Tensor":
@@ -245,6 +303,34 @@ def grid_shape(n: int, tile_h: int, tile_w: int, padding: int, columns: int | No
     else:
         cols = max(1, min(n, math.ceil(math.sqrt(n * (tile_h + padding) / (tile_w + padding)))))
     return math.ceil(n / cols), cols
+
+
+def mosaic_size(n: int, tile_h: int, tile_w: int, padding: int, columns: int | None = None,
+                shrink: int = 1) -> tuple[int, int]:
+    """(width, height) in pixels of the mosaic of n tiles of tile_h×tile_w maps drawn with `shrink`."""
+    th, tw = -(-tile_h // shrink), -(-tile_w // shrink)
+    rows, cols = grid_shape(n, th, tw, padding, columns)
+    return padding + cols * (tw + padding), padding + rows * (th + padding)
+
+
+def display_shrink(n: int, tile_h: int, tile_w: int, view_w: float, view_h: float, padding: int = 1,
+                   columns: int | None = None) -> int:
+    """The shrink whose mosaic is closest in size to how a view of view_w×view_h device pixels shows it
+    (fitted, aspect kept): conv1's 905-pixel mosaic in a 480-pixel view is drawn at 457 pixels (shrink 2,
+    shown at 1.05×). Closest in ratio: the view shows the drawn mosaic at about 0.7× to 1.4×, so the screen
+    shows what the full-size mosaic scaled down would show; 1 while the view shows it at 0.7× or more."""
+    if view_w < 1 or view_h < 1 or n < 1:
+        return 1
+    best, best_off = 1, math.inf
+    for s in range(1, max(1, min(tile_h, tile_w)) + 1):
+        w, h = mosaic_size(n, tile_h, tile_w, padding, columns, s)
+        shown = min(view_w / w, view_h / h)
+        off = abs(math.log(shown))
+        if off < best_off - 1e-9:
+            best, best_off = s, off
+        if shown > 1.0:  # larger shrinks only draw it smaller still
+            break
+    return best
 
 
 def _ranges(tmin: "torch.Tensor", tmax: "torch.Tensor", opts: MosaicOptions,
@@ -384,6 +470,12 @@ def build_mosaic(activation: "torch.Tensor", options: MosaicOptions | None = Non
         tiles = _scratch("tiles", (n, h, w), act.dtype, device)
         torch.index_select(act, 0, order, out=tiles)
     tmin, tmax, tmean = mins[order], maxs[order], means[order]
+    s = max(1, min(int(opts.shrink), h, w))
+    if s > 1:  # box averages of s×s feature pixels (ranges above come from the full-size values)
+        import torch.nn.functional as F
+
+        tiles = F.avg_pool2d(tiles[None], s, ceil_mode=True)[0]
+    th, tw = int(tiles.shape[1]), int(tiles.shape[2])
 
     colormap = opts.colormap
     if colormap == "auto":  # signed outputs (conv, batch norm) get a diverging map; ReLU outputs a sequential one
@@ -393,17 +485,17 @@ def build_mosaic(activation: "torch.Tensor", options: MosaicOptions | None = Non
     packed = _colorize(tiles, lo, hi, colormap, opts.norm != "fixed" and is_diverging(colormap))
 
     p = opts.padding
-    rows, cols = grid_shape(n, h, w, p, opts.columns)
-    height, width = p + rows * (h + p), p + cols * (w + p)
+    rows, cols = grid_shape(n, th, tw, p, opts.columns)
+    height, width = p + rows * (th + p), p + cols * (tw + p)
     # the canvas holds one packed RGBA word per pixel: filling and copying words is several times faster on a
     # CPU than 3-byte pixels; the host gets RGB as a view of it (and RGBA, which Qt draws without conversion)
     canvas = torch.full((height, width), _packed_background(), dtype=torch.int32, device=device)
     if rows * cols > n:  # empty tiles at the end keep the background colour
-        packed = torch.cat([packed, torch.full((rows * cols - n, h, w), _packed_background(),
+        packed = torch.cat([packed, torch.full((rows * cols - n, th, tw), _packed_background(),
                                                dtype=torch.int32, device=device)], 0)
-    # canvas[p:, p:] seen as (rows, h+p, cols, w+p): each tile's h×w corner gets its image in one copy
-    cells = canvas[p:, p:].unflatten(0, (rows, h + p)).unflatten(1 + 1, (cols, w + p))
-    cells[:, :h, :, :w] = packed.view(rows, cols, h, w).permute(0, 2, 1, 3)
+    # canvas[p:, p:] seen as (rows, th+p, cols, tw+p): each tile's th×tw corner gets its image in one copy
+    cells = canvas[p:, p:].unflatten(0, (rows, th + p)).unflatten(1 + 1, (cols, tw + p))
+    cells[:, :th, :, :tw] = packed.view(rows, cols, th, tw).permute(0, 2, 1, 3)
 
     # one transfer of small vectors plus the image: the only data that leaves the device
     stats = torch.stack([tmin, tmax, tmean, lo, hi]).float().cpu().numpy()
@@ -412,13 +504,15 @@ def build_mosaic(activation: "torch.Tensor", options: MosaicOptions | None = Non
         image=rgba[..., :3],
         rgba=rgba,
         grid=(rows, cols),
-        tile_size=(h, w),
+        tile_size=(th, tw),
         padding=p,
         channels=order.cpu().numpy().astype(np.int64),
         tile_min=stats[0], tile_max=stats[1], tile_mean=stats[2], lo=stats[3], hi=stats[4],
         num_channels=c,
         options=options or MosaicOptions(),
         colormap=colormap,
+        map_size=(h, w),
+        shrink=s,
     )
 
 

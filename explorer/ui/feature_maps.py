@@ -11,6 +11,12 @@ While a video or camera plays, the maps refresh at most `rate` times a second (1
 is a choice): the copy and mosaic of a large layer cost a good part of a forward pass on a small CPU, and the
 eye does not need them at the model's full rate. Stills, steps and Grad-CAM are always collected; when a
 stream stops on a frame whose maps were skipped, that frame is run again so the maps match the image.
+
+A mosaic larger than its view is built at the size the view shows it (`MosaicOptions.shrink`, chosen by
+`display_shrink` from the view's device pixels): resnet18's conv1 mosaic is 905 pixels and the dock shows it in
+about 480, so its tiles are drawn as 2×2 box averages, which costs the worker and the paint a quarter of the
+pixels. Zooming into the mosaic (wheel or drag) rebuilds it at full size, keeping the same place in view;
+a double click fits it again.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.activations import ActivationFrame, ActivationProbe
-from explorer.core.mosaic import COLORMAPS, Mosaic, MosaicOptions, build_mosaic, channel_image, heat_image, value_at
+from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, build_mosaic, channel_image, display_shrink,
+                                  heat_image, value_at)
 
 MAX_PINS = 4
 PROBE_PREFIX = "featuremaps:"
@@ -41,11 +48,15 @@ LARGE_HINT = "Click a channel to open it large; click a pixel to see its recepti
 
 # ----------------------------------------------------------------------------------------------- image views
 class ImageView(pg.GraphicsView):
-    """One ImageItem in a ViewBox (y down, square pixels); reports hovers and clicks in image pixels."""
+    """One ImageItem in a ViewBox (y down, square pixels); reports hovers and clicks in image pixels.
+
+    The image stays fitted to the view until the user zooms or pans (wheel, drag); a double click fits it
+    again. `fitChanged` tells which of the two the view is in."""
 
     hovered = Signal(float, float)
     clicked = Signal(float, float)
     resized = Signal()
+    fitChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, smooth: bool = True) -> None:
         super().__init__(parent)
@@ -63,7 +74,10 @@ class ImageView(pg.GraphicsView):
         self.scene().sigMouseMoved.connect(self._on_moved)
         self.scene().sigMouseClicked.connect(self._on_clicked)
 
-    def set_image(self, image: np.ndarray | None) -> None:
+    def set_image(self, image: np.ndarray | None,
+                  view_range: tuple[tuple[float, float], tuple[float, float]] | None = None) -> None:
+        """Show `image`. A new size is fitted to the view, unless `view_range` ((x0, x1), (y0, y1)) says what
+        to show of it (the same place of a rebuilt mosaic, while the user is zoomed in)."""
         if image is None:
             self.item.clear()
             self._shape = None
@@ -71,13 +85,32 @@ class ImageView(pg.GraphicsView):
         shape = image.shape[:2]
         # uint8 RGBA drawn as is: levels=None skips pyqtgraph's rescaling pass (several ms for a 900² mosaic)
         self.item.setImage(image, autoLevels=False, levels=None)
-        if shape != self._shape:  # new size: fit it; same size: keep the user's zoom
+        if shape != self._shape:  # new size: fit it (or show the given range); same size: keep the user's zoom
             self._shape = shape
-            self._fit = True
+            if view_range is not None and not self._fit:
+                self.view_box.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
+            else:
+                self._set_fit(True)
+                self.view_box.autoRange(padding=0.02)
+
+    @property
+    def fitted(self) -> bool:
+        """True while the image is fitted to the view (the user has not zoomed or panned since)."""
+        return self._fit
+
+    def fit(self) -> None:
+        """Fit the image to the view again (what a double click does)."""
+        self._set_fit(True)
+        if self._shape is not None:
             self.view_box.autoRange(padding=0.02)
 
+    def _set_fit(self, fit: bool) -> None:
+        if fit != self._fit:
+            self._fit = fit
+            self.fitChanged.emit(fit)
+
     def _on_manual_range(self, *_args: Any) -> None:
-        self._fit = False
+        self._set_fit(False)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -101,6 +134,9 @@ class ImageView(pg.GraphicsView):
 
     def _on_clicked(self, event: Any) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
+            return
+        if event.double():
+            self.fit()
             return
         xy = self._to_pixels(event.scenePos())
         if xy is not None:
@@ -372,6 +408,7 @@ class FeatureMapsPanel(QWidget):
         self.mosaic_view.hovered.connect(self._on_mosaic_hover)
         self.mosaic_view.clicked.connect(self._on_mosaic_click)
         self.mosaic_view.resized.connect(lambda: self._regrid_timer.start())
+        self.mosaic_view.fitChanged.connect(lambda _fit: self._regrid())  # zoomed in: full detail; fitted: shrunk
         self.large_view = ImageView(smooth=False)  # one channel: crisp pixels, to click one
         self.large_view.hovered.connect(self._on_large_hover)
         self.large_view.clicked.connect(self._on_large_click)
@@ -532,9 +569,22 @@ class FeatureMapsPanel(QWidget):
         if not hi > lo:
             hi = lo + 1e-3
         k = self.topk_spin.value()
+        cols = self._mosaic_columns(k or None)
         return MosaicOptions(order=self.order_combo.currentText(), top_k=k or None, norm=norm,
                              fixed_range=(lo, hi), colormap=self.colormap_combo.currentText(),
-                             columns=self._mosaic_columns(k or None))
+                             columns=cols, shrink=self._shrink_for(self.mosaic_view, self.frame, k or None, cols))
+
+    @staticmethod
+    def _shrink_for(view: ImageView, frame: ActivationFrame | None, top_k: int | None,
+                    columns: int | None) -> int:
+        """The shrink that builds `frame`'s layer at the size `view` shows it (explorer.core.mosaic.
+        display_shrink); 1 before the layer's shape is known and while the user is zoomed in (full detail)."""
+        if frame is None or not view.fitted or frame.activation.dim() != 3:
+            return 1
+        c, h, w = frame.shape
+        ratio = view.devicePixelRatioF()  # a high-DPI screen shows more pixels than the widget's size
+        return display_shrink(min(top_k or c, c), h, w, view.width() * ratio, view.height() * ratio,
+                              MosaicOptions.padding, columns)
 
     def _mosaic_columns(self, top_k: int | None) -> int | None:
         """The number of tile columns that shows the selected layer's tiles largest in the mosaic view (a wide,
@@ -556,12 +606,17 @@ class FeatureMapsPanel(QWidget):
         return best
 
     def _regrid(self) -> None:
-        """After a resize: re-tile the current layer when the best column count changed."""
+        """After a resize: re-tile the current layer when the best column count or shrink changed."""
         if self.frame is None or self.mosaic is None:
             return
-        cols = self._mosaic_columns(self.topk_spin.value() or None)
-        if cols is not None and cols != self.mosaic.grid[1]:
+        if self._stale(self.mosaic):
             self._on_options_changed()
+
+    def _stale(self, mosaic: Mosaic) -> bool:
+        """Whether `mosaic` was built for another view: its columns or shrink differ from what the view needs
+        now (the first frame of a layer, a new shape, a resize, a zoom)."""
+        opts = self.mosaic_options()
+        return (opts.columns is not None and opts.columns != mosaic.grid[1]) or opts.shrink != mosaic.shrink
 
     def set_options(self, **kwargs: Any) -> None:
         """Set controls by name (order, top_k, norm, fixed_range, colormap): what a user does with them."""
@@ -580,18 +635,23 @@ class FeatureMapsPanel(QWidget):
 
     def _on_options_changed(self, *_args: Any) -> None:
         opts = self.mosaic_options()
-        pin_opts = replace(opts, columns=None)  # the column count fits the selected layer and view only
         if self.probe is not None:
             self.probe.options = opts  # the worker reads it once per frame
         for pin in self.pins.values():
-            pin.probe.options = pin_opts
+            pin.probe.options = self._pin_options(pin, opts)
         # redraw now from the last activations (mosaic only, no model run)
         if self.frame is not None:
             self._draw_frame(self.frame, rebuild=True)
         for pin in self.pins.values():
             if pin.frame is not None and pin.frame.activation.numel() > 0:
-                pin.frame.mosaic = build_mosaic(pin.frame.activation, pin_opts)
+                pin.frame.mosaic = build_mosaic(pin.frame.activation, pin.probe.options)
                 pin.draw(pin.frame)
+
+    def _pin_options(self, pin: "_Pin", opts: MosaicOptions | None = None) -> MosaicOptions:
+        """The selected layer's options for a pinned layer: its own shape and small view decide the columns
+        (as square as possible) and the shrink."""
+        opts = opts or self.mosaic_options()
+        return replace(opts, columns=None, shrink=self._shrink_for(pin.view, pin.frame, opts.top_k, None))
 
     # -- layer selection -----------------------------------------------------------------------------------
     def set_layer(self, node_id: str) -> None:
@@ -665,6 +725,8 @@ class FeatureMapsPanel(QWidget):
             frame = extras.get(pin.probe.name)
             if isinstance(frame, ActivationFrame):
                 pin.draw(frame)
+                if frame.mosaic is not None and frame.mosaic.shrink != self._pin_options(pin).shrink:
+                    pin.probe.options = self._pin_options(pin)  # the next frames fit the pin's view
         if self.probe is None:
             return
         frame = extras.get(self.probe.name)
@@ -675,13 +737,12 @@ class FeatureMapsPanel(QWidget):
             self.layer_label.setText(self.probe.error)
 
     def _draw_frame(self, frame: ActivationFrame, rebuild: bool = False) -> None:
+        previous = self.mosaic
         self.frame = frame
-        if not rebuild and frame.mosaic is not None and frame.mosaic.num_tiles > 0:
-            cols = self._mosaic_columns(self.topk_spin.value() or None)
-            if cols is not None and cols != frame.mosaic.grid[1]:  # first frame of a layer, or a new shape
-                rebuild = True
-                if self.probe is not None:
-                    self.probe.options = self.mosaic_options()
+        if not rebuild and frame.mosaic is not None and frame.mosaic.num_tiles > 0 and self._stale(frame.mosaic):
+            rebuild = True  # built for another view (first frame of a layer, new shape, zoom): next ones fit
+            if self.probe is not None:
+                self.probe.options = self.mosaic_options()
         if rebuild or frame.mosaic is None:
             try:
                 frame.mosaic = build_mosaic(frame.activation, self.mosaic_options())
@@ -692,7 +753,7 @@ class FeatureMapsPanel(QWidget):
                 self.layer_label.setText(f"{frame.layer}: {frame.note or exc}")
                 return
         self.mosaic = frame.mosaic
-        self.mosaic_view.set_image(self.mosaic.rgba)
+        self.mosaic_view.set_image(self.mosaic.rgba, self._carried_range(previous, self.mosaic))
         c, h, w = frame.shape
         keys = frame.output_keys
         if len(keys) > 1:
@@ -712,6 +773,21 @@ class FeatureMapsPanel(QWidget):
         elif self.channel is not None:
             self.channel = None
             self._set_large(None)
+
+    def _carried_range(self, old: Mosaic | None,
+                       new: Mosaic) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The zoomed view's range over `old`, carried to `new` (the same layer rebuilt with another shrink):
+        the same feature pixel in the centre, the same number of tiles across; None when there is nothing to
+        carry. (Carrying the corners instead would change the aspect: the padding does not scale with the
+        tiles.)"""
+        if old is None or old.grid != new.grid or old.map_size != new.map_size or self.mosaic_view.fitted:
+            return None
+        (x0, x1), (y0, y1) = self.mosaic_view.view_box.viewRange()
+        cx, cy = old.carry_point((x0 + x1) / 2, (y0 + y1) / 2, new)
+        kx = (new.tile_size[1] + new.padding) / (old.tile_size[1] + old.padding)
+        ky = (new.tile_size[0] + new.padding) / (old.tile_size[0] + old.padding)
+        hx, hy = (x1 - x0) * kx / 2, (y1 - y0) * ky / 2
+        return (cx - hx, cx + hx), (cy - hy, cy + hy)
 
     def _draw_requests(self, frame: ActivationFrame) -> None:
         from explorer.core.errors import ExplorerError
@@ -994,7 +1070,7 @@ class FeatureMapsPanel(QWidget):
             self.state.show_message(f"At most {MAX_PINS} pinned layers: unpin one first.", 4000)
             return False
         probe = ActivationProbe(layer, getattr(self.state, "graph", None), name=f"{PROBE_PREFIX}pin:{layer}",
-                                options=replace(self.mosaic_options(), columns=None))
+                                options=replace(self.mosaic_options(), columns=None, shrink=1))
         pin = _Pin(layer, probe)
         pin.closed.connect(self.unpin_layer)
         self.pins[layer] = pin
@@ -1023,7 +1099,10 @@ class FeatureMapsPanel(QWidget):
         if self.mosaic is None:
             self.state.show_error("No feature maps to export yet.")
             return False
-        if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(self.mosaic.image), cv2.COLOR_RGB2BGR)):
+        mosaic = self.mosaic
+        if mosaic.shrink > 1 and self.frame is not None:  # the file gets every feature pixel, not the view's size
+            mosaic = build_mosaic(self.frame.activation, replace(mosaic.options, shrink=1))
+        if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(mosaic.image), cv2.COLOR_RGB2BGR)):
             self.state.show_error(f"Cannot write '{path}'.")
             return False
         self.state.show_message(f"Mosaic written to {path}", 4000)
