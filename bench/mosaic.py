@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 import statistics
 import sys
 import tempfile
@@ -176,7 +177,8 @@ def bench_pipeline(args, app, pg) -> None:
         maps.show()
         maps.rate_combo.setCurrentIndex(maps.rate_combo.findData(args.rate))
         if full_size:  # the dock as it was before it built mosaics at the view's size
-            maps._shrink_for = lambda *_args: 1
+            fitted = maps._view_options
+            maps._view_options = lambda *a: replace(fitted(*a), shrink=1)
         state.set_model(ModelHandle(args.model, entry, model, "random", device))
         target = QImage(maps.size(), QImage.Format.Format_ARGB32_Premultiplied)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, build_mosaic, channel_image,
-                                  display_shrink, lut, value_at)
+from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, best_columns, build_mosaic,
+                                  channel_image, display_shrink, layout_for, lut, value_at)
 
 
 def _expected_index(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -193,6 +193,21 @@ def test_display_shrink_matches_the_view():
     assert display_shrink(64, 112, 112, 480, 2000, columns=8) == 2   # the narrow side decides
     assert display_shrink(2048, 7, 7, 480, 480) == 1                 # resnet50 layer4: already small
     assert display_shrink(64, 112, 112, 0, 0, columns=8) == 1        # no view yet
+
+
+def test_fit_chooses_columns_and_shrink_for_the_view():
+    # 6 tiles of 10×10 (pitch 11): one row in a wide 100×20 view (67×12 px, shown at 1.49×) beats
+    # 3 columns (34×23 px, 0.87×); a tall view gets one column
+    assert best_columns(6, 10, 10, 100, 20) == 6
+    assert best_columns(6, 10, 10, 20, 100) == 1
+    assert best_columns(6, 10, 10, 10, 10) is None            # too small to tell
+    # resnet18 conv1 in a 480×480 view: 8×8 tiles, drawn at half size (457 px)
+    assert layout_for(MosaicOptions(shrink=None, fit=(480, 480)), 64, 112, 112) == (8, 2)
+    assert layout_for(MosaicOptions(columns=4, shrink=None, fit=(480, 480)), 64, 112, 112)[0] == 4  # given wins
+    assert layout_for(MosaicOptions(shrink=1, fit=(480, 480)), 64, 112, 112) == (8, 1)             # given wins
+    assert layout_for(MosaicOptions(), 64, 112, 112) == (None, 1)                                    # no view
+    m = build_mosaic(torch.rand(64, 112, 112), MosaicOptions(shrink=None, fit=(480, 480)))
+    assert m.grid == (8, 8) and m.shrink == 2 and (m.width, m.height) == (457, 457)
 
 
 def test_diverging_colormap_puts_zero_in_the_middle():

@@ -11,6 +11,7 @@ import torch
 from PySide6.QtCore import QPointF, Qt
 
 from explorer.core.activations import ActivationProbe
+from explorer.core.mosaic import layout_for
 from explorer.core.preprocess import Preprocessor
 from explorer.core.results import Frame, FrameResult
 from explorer.ui.feature_maps import MAX_PINS, FeatureMapsPanel
@@ -165,6 +166,10 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     assert len(fm.pins) == MAX_PINS
     qtbot.waitUntil(lambda: all(p.frame is not None for p in fm.pins.values()), timeout=RESULT_TIMEOUT)
     sizes = {layer: p.frame.shape for layer, p in fm.pins.items()}
+    pin = fm.pins["features.0"]  # laid out for its own small view (its first mosaic came with the main view's)
+    qtbot.waitUntil(lambda: pin.frame.mosaic.options.fit == (pin.view.width(), pin.view.height()), timeout=5000)
+    m = pin.frame.mosaic
+    assert m.shrink == layout_for(m.options, 64, 55, 55)[1] > 1 and pin.view.item.image.shape == m.rgba.shape
     assert sizes == {"features.0": (64, 55, 55), "features.6": (384, 13, 13), "features.8": (256, 13, 13),
                      "features.10": (256, 13, 13)}
     assert set(_hooked(model)) == {"features.0", "features.3", "features.6", "features.8", "features.10"}
@@ -221,6 +226,8 @@ def test_controls_fit_the_dock_hint_and_mosaic_shape(qtbot, window):
     until a channel is opened, and the mosaic's columns follow the view's shape."""
     from PySide6.QtWidgets import QScrollArea
 
+    from explorer.core.mosaic import best_columns
+
     fm = _select(qtbot, window, "features.0")
     assert fm.minimumSizeHint().width() <= 800
     area = fm.parentWidget()
@@ -244,7 +251,7 @@ def test_controls_fit_the_dock_hint_and_mosaic_shape(qtbot, window):
     view = fm.mosaic_view
     rows, cols = fm.mosaic.grid
     assert view.width() > view.height() and cols > rows
-    assert cols == fm._mosaic_columns(None)
+    assert cols == best_columns(64, 55, 55, view.width(), view.height())
     fm.set_options(norm="fixed")                       # the range boxes appear only when they apply
     assert fm.lo_spin.isVisible() and fm.hi_spin.isVisible()
     assert fm.export_npy_button.mapTo(fm, fm.export_npy_button.rect().bottomRight()).x() <= fm.width()
@@ -502,3 +509,26 @@ def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, window, 
     full = build_mosaic(fm.frame.activation, replace(fm.mosaic.options, shrink=1))
     assert written.shape == (1 + rows * 56, 1 + cols * 56, 3)
     np.testing.assert_array_equal(written, full.image)
+
+
+def test_the_first_frame_of_a_layer_comes_from_the_worker_already_fitted(qtbot, window, monkeypatch):
+    """The probe lays the mosaic out for the view where it is built, so selecting a layer never rebuilds it
+    in the UI thread (a large layer's mosaic costs tens of milliseconds there)."""
+    from explorer.ui import feature_maps as FM
+
+    window.state.select_layer("")
+    window.resize(1000, 650)
+    qtbot.wait(300)
+    rebuilt_here = []
+    real = FM.build_mosaic  # the panel's own rebuilds; the worker's probe calls explorer.core.activations'
+
+    def spy(*args, **kwargs):
+        rebuilt_here.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(FM, "build_mosaic", spy)
+    fm = _select(qtbot, window, "features.0")
+    view = fm.mosaic_view
+    assert fm.mosaic.options.fit == (view.width(), view.height()) and fm.mosaic.shrink > 1
+    assert fm.mosaic.grid[1] == layout_for(fm.mosaic.options, 64, 55, 55)[0]
+    assert rebuilt_here == []

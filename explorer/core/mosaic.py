@@ -9,8 +9,11 @@ through a colormap lookup table and tiled row-major into a grid with a thin padd
 The `Mosaic` result keeps the geometry, so a hover or click at mosaic pixel (x, y) maps back to
 (channel, fy, fx) and the raw value is read from the activation (`value_at`).
 
-Shrinking (`MosaicOptions.shrink`, chosen by `display_shrink`): a view that shows conv1's 905-pixel mosaic in
-480 pixels throws three quarters of it away at every paint. With shrink s, each tile is drawn at 1/s of its
+Fitting a view (`MosaicOptions.fit`, the view's size in device pixels): the columns that show the tiles
+largest in it (`best_columns`: a wide, short view gets a wide mosaic) and the shrink (`display_shrink`) are
+chosen from the layer's real shape where the mosaic is built, so the first frame of a layer already fits.
+Shrinking: a view that shows conv1's 905-pixel mosaic in 480 pixels throws three quarters of it away at
+every paint. With shrink s, each tile is drawn at 1/s of its
 size as box averages of s×s feature pixels (torch's avg_pool2d, ceil mode: the partial windows at the right
 and bottom edges average what they hold), after the ranges were taken from the full-size values; the colour
 passes, the transfer and the paint then handle s² times fewer pixels. Only whole factors: a box average is
@@ -134,8 +137,9 @@ class MosaicOptions:
     fixed_range: tuple[float, float] = (0.0, 1.0)
     colormap: str = "viridis"                 # or "auto": rdbu when the layer has negative values, else viridis
     padding: int = 1
-    columns: int | None = None                 # None: as square an image as possible
-    shrink: int = 1                            # draw tiles at 1/shrink of the map's size (see the docstring)
+    columns: int | None = None                 # None: for `fit`, or as square an image as possible
+    shrink: int | None = 1                     # draw tiles at 1/shrink of the map's size; None: for `fit`
+    fit: tuple[int, int] | None = None         # (width, height) device pixels of the view that shows it
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
@@ -150,7 +154,7 @@ class MosaicOptions:
             raise ValueError("top-k must be at least 1")
         if self.padding < 0:
             raise ValueError("padding cannot be negative")
-        if self.shrink < 1:
+        if self.shrink is not None and self.shrink < 1:
             raise ValueError("shrink must be at least 1")
 
 
@@ -248,6 +252,13 @@ class Mosaic:
             return None
         return tile, u, v
 
+    def laid_out_as(self, options: MosaicOptions) -> bool:
+        """Whether building this layer with `options` gives this mosaic's columns and shrink (a view that
+        changed size or zoom needs the mosaic rebuilt when not)."""
+        mh, mw = self.map_size or self.tile_size
+        cols, shrink = layout_for(options, self.num_tiles, mh, mw)
+        return (cols is None or cols == self.grid[1]) and shrink == self.shrink
+
     def point_of(self, tile: int, fy: float, fx: float) -> tuple[float, float]:
         """The mosaic position (x, y) of feature position (fy, fx) of `tile` (fy + 0.5: the pixel's centre)."""
         x0, y0 = self.tile_origin(tile)
@@ -303,6 +314,33 @@ def grid_shape(n: int, tile_h: int, tile_w: int, padding: int, columns: int | No
     else:
         cols = max(1, min(n, math.ceil(math.sqrt(n * (tile_h + padding) / (tile_w + padding)))))
     return math.ceil(n / cols), cols
+
+
+def best_columns(n: int, tile_h: int, tile_w: int, view_w: float, view_h: float, padding: int = 1) -> int | None:
+    """The number of columns that shows n tiles of tile_h×tile_w largest in a view_w×view_h view (fitted,
+    aspect kept; ties: fewer columns); None for a view too small to tell (under 20 pixels)."""
+    if view_w < 20 or view_h < 20 or n < 1 or tile_h < 1 or tile_w < 1:
+        return None
+    best, best_scale = None, 0.0
+    for cols in range(1, n + 1):
+        rows = math.ceil(n / cols)
+        scale = min(view_w / (padding + cols * (tile_w + padding)), view_h / (padding + rows * (tile_h + padding)))
+        if scale > best_scale * 1.0001:
+            best, best_scale = cols, scale
+    return best
+
+
+def layout_for(opts: MosaicOptions, n: int, tile_h: int, tile_w: int) -> tuple[int | None, int]:
+    """(columns, shrink) that `opts` give n maps of tile_h×tile_w: the given ones, else chosen for `opts.fit`
+    (columns None: as square as possible; shrink capped so a tile keeps at least one pixel)."""
+    cols, shrink = opts.columns, opts.shrink
+    if opts.fit is not None:
+        vw, vh = opts.fit
+        if cols is None:
+            cols = best_columns(n, tile_h, tile_w, vw, vh, opts.padding)
+        if shrink is None:
+            shrink = display_shrink(n, tile_h, tile_w, vw, vh, opts.padding, cols)
+    return cols, max(1, min(int(shrink or 1), tile_h, tile_w))
 
 
 def mosaic_size(n: int, tile_h: int, tile_w: int, padding: int, columns: int | None = None,
@@ -470,7 +508,7 @@ def build_mosaic(activation: "torch.Tensor", options: MosaicOptions | None = Non
         tiles = _scratch("tiles", (n, h, w), act.dtype, device)
         torch.index_select(act, 0, order, out=tiles)
     tmin, tmax, tmean = mins[order], maxs[order], means[order]
-    s = max(1, min(int(opts.shrink), h, w))
+    columns, s = layout_for(opts, n, h, w)
     if s > 1:  # box averages of s×s feature pixels (ranges above come from the full-size values)
         import torch.nn.functional as F
 
@@ -485,7 +523,7 @@ def build_mosaic(activation: "torch.Tensor", options: MosaicOptions | None = Non
     packed = _colorize(tiles, lo, hi, colormap, opts.norm != "fixed" and is_diverging(colormap))
 
     p = opts.padding
-    rows, cols = grid_shape(n, th, tw, p, opts.columns)
+    rows, cols = grid_shape(n, th, tw, p, columns)
     height, width = p + rows * (th + p), p + cols * (tw + p)
     # the canvas holds one packed RGBA word per pixel: filling and copying words is several times faster on a
     # CPU than 3-byte pixels; the host gets RGB as a view of it (and RGBA, which Qt draws without conversion)

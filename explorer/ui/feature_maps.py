@@ -35,8 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.activations import ActivationFrame, ActivationProbe
-from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, build_mosaic, channel_image, display_shrink,
-                                  heat_image, value_at)
+from explorer.core.mosaic import COLORMAPS, Mosaic, MosaicOptions, build_mosaic, channel_image, heat_image, value_at
 
 MAX_PINS = 4
 PROBE_PREFIX = "featuremaps:"
@@ -141,6 +140,21 @@ class ImageView(pg.GraphicsView):
         xy = self._to_pixels(event.scenePos())
         if xy is not None:
             self.clicked.emit(*xy)
+
+
+def carried_range(view: ImageView, old: Mosaic | None,
+                  new: Mosaic) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """A zoomed `view`'s range over `old`, carried to `new` (the same layer rebuilt with another shrink): the
+    same feature pixel in the centre, the same number of tiles across; None when there is nothing to carry.
+    (Carrying the corners instead would change the aspect: the padding does not scale with the tiles.)"""
+    if old is None or old.grid != new.grid or old.map_size != new.map_size or view.fitted:
+        return None
+    (x0, x1), (y0, y1) = view.view_box.viewRange()
+    cx, cy = old.carry_point((x0 + x1) / 2, (y0 + y1) / 2, new)
+    kx = (new.tile_size[1] + new.padding) / (old.tile_size[1] + old.padding)
+    ky = (new.tile_size[0] + new.padding) / (old.tile_size[0] + old.padding)
+    hx, hy = (x1 - x0) * kx / 2, (y1 - y0) * ky / 2
+    return (cx - hx, cx + hx), (cy - hy, cy + hy)
 
 
 # ---------------------------------------------------------------------------------------- inference overlay
@@ -262,8 +276,11 @@ class _Pin(QWidget):
         lay.addWidget(self.view, 1)
 
     def draw(self, frame: ActivationFrame) -> None:
+        previous = self.frame.mosaic if self.frame is not None else None
         self.frame = frame
-        self.view.set_image(frame.mosaic.rgba if frame.mosaic is not None else None)
+        mosaic = frame.mosaic
+        self.view.set_image(mosaic.rgba if mosaic is not None else None,
+                            carried_range(self.view, previous, mosaic) if mosaic is not None else None)
         c, h, w = frame.shape
         self.title.setText(f"{self.layer}  {c}×{h}×{w}" + (f" — {frame.note}" if frame.mosaic is None else ""))
 
@@ -569,54 +586,30 @@ class FeatureMapsPanel(QWidget):
         if not hi > lo:
             hi = lo + 1e-3
         k = self.topk_spin.value()
-        cols = self._mosaic_columns(k or None)
-        return MosaicOptions(order=self.order_combo.currentText(), top_k=k or None, norm=norm,
-                             fixed_range=(lo, hi), colormap=self.colormap_combo.currentText(),
-                             columns=cols, shrink=self._shrink_for(self.mosaic_view, self.frame, k or None, cols))
+        opts = MosaicOptions(order=self.order_combo.currentText(), top_k=k or None, norm=norm,
+                             fixed_range=(lo, hi), colormap=self.colormap_combo.currentText())
+        return self._view_options(opts, self.mosaic_view, self.mosaic)
 
     @staticmethod
-    def _shrink_for(view: ImageView, frame: ActivationFrame | None, top_k: int | None,
-                    columns: int | None) -> int:
-        """The shrink that builds `frame`'s layer at the size `view` shows it (explorer.core.mosaic.
-        display_shrink); 1 before the layer's shape is known and while the user is zoomed in (full detail)."""
-        if frame is None or not view.fitted or frame.activation.dim() != 3:
-            return 1
-        c, h, w = frame.shape
+    def _view_options(opts: MosaicOptions, view: ImageView, shown: Mosaic | None) -> MosaicOptions:
+        """`opts` for the mosaic `view` shows: fitted, the columns and shrink are chosen for the view's device
+        pixels where the mosaic is built (explorer.core.mosaic.layout_for: the worker knows the layer's shape
+        before this panel does); zoomed in, the grid on screen stays and every feature pixel is drawn."""
+        if not view.fitted and shown is not None:
+            return replace(opts, columns=shown.grid[1], shrink=1, fit=None)
         ratio = view.devicePixelRatioF()  # a high-DPI screen shows more pixels than the widget's size
-        return display_shrink(min(top_k or c, c), h, w, view.width() * ratio, view.height() * ratio,
-                              MosaicOptions.padding, columns)
-
-    def _mosaic_columns(self, top_k: int | None) -> int | None:
-        """The number of tile columns that shows the selected layer's tiles largest in the mosaic view (a wide,
-        short view gets a wide mosaic); None (as square as possible) before the layer's shape is known."""
-        frame, view = self.frame, self.mosaic_view
-        if frame is None or view.width() < 20 or view.height() < 20:
-            return None
-        c, h, w = frame.shape
-        n = min(top_k or c, c)
-        if n < 1 or h < 1 or w < 1:
-            return None
-        pad = MosaicOptions.padding
-        best, best_scale = None, 0.0
-        for cols in range(1, n + 1):
-            rows = math.ceil(n / cols)
-            scale = min(view.width() / (pad + cols * (w + pad)), view.height() / (pad + rows * (h + pad)))
-            if scale > best_scale * 1.0001:  # ties: fewer columns
-                best, best_scale = cols, scale
-        return best
+        return replace(opts, columns=None, shrink=None,
+                       fit=(round(view.width() * ratio), round(view.height() * ratio)))
 
     def _regrid(self) -> None:
-        """After a resize: re-tile the current layer when the best column count or shrink changed."""
+        """After a resize or a zoom: the next mosaics are laid out for the view (also while the first frame of
+        a layer is still computed); the shown one is rebuilt when its columns or shrink should change."""
+        if self.probe is not None:
+            self.probe.options = self.mosaic_options()
         if self.frame is None or self.mosaic is None:
             return
-        if self._stale(self.mosaic):
+        if not self.mosaic.laid_out_as(self.mosaic_options()):
             self._on_options_changed()
-
-    def _stale(self, mosaic: Mosaic) -> bool:
-        """Whether `mosaic` was built for another view: its columns or shrink differ from what the view needs
-        now (the first frame of a layer, a new shape, a resize, a zoom)."""
-        opts = self.mosaic_options()
-        return (opts.columns is not None and opts.columns != mosaic.grid[1]) or opts.shrink != mosaic.shrink
 
     def set_options(self, **kwargs: Any) -> None:
         """Set controls by name (order, top_k, norm, fixed_range, colormap): what a user does with them."""
@@ -644,14 +637,12 @@ class FeatureMapsPanel(QWidget):
             self._draw_frame(self.frame, rebuild=True)
         for pin in self.pins.values():
             if pin.frame is not None and pin.frame.activation.numel() > 0:
-                pin.frame.mosaic = build_mosaic(pin.frame.activation, pin.probe.options)
-                pin.draw(pin.frame)
+                pin.draw(replace(pin.frame, mosaic=build_mosaic(pin.frame.activation, pin.probe.options)))
 
     def _pin_options(self, pin: "_Pin", opts: MosaicOptions | None = None) -> MosaicOptions:
-        """The selected layer's options for a pinned layer: its own shape and small view decide the columns
-        (as square as possible) and the shrink."""
-        opts = opts or self.mosaic_options()
-        return replace(opts, columns=None, shrink=self._shrink_for(pin.view, pin.frame, opts.top_k, None))
+        """The selected layer's options for a pinned layer, laid out for the pin's own small view."""
+        return self._view_options(opts or self.mosaic_options(), pin.view,
+                                  pin.frame.mosaic if pin.frame is not None else None)
 
     # -- layer selection -----------------------------------------------------------------------------------
     def set_layer(self, node_id: str) -> None:
@@ -725,8 +716,6 @@ class FeatureMapsPanel(QWidget):
             frame = extras.get(pin.probe.name)
             if isinstance(frame, ActivationFrame):
                 pin.draw(frame)
-                if frame.mosaic is not None and frame.mosaic.shrink != self._pin_options(pin).shrink:
-                    pin.probe.options = self._pin_options(pin)  # the next frames fit the pin's view
         if self.probe is None:
             return
         frame = extras.get(self.probe.name)
@@ -739,7 +728,8 @@ class FeatureMapsPanel(QWidget):
     def _draw_frame(self, frame: ActivationFrame, rebuild: bool = False) -> None:
         previous = self.mosaic
         self.frame = frame
-        if not rebuild and frame.mosaic is not None and frame.mosaic.num_tiles > 0 and self._stale(frame.mosaic):
+        if (not rebuild and frame.mosaic is not None and frame.mosaic.num_tiles > 0
+                and not frame.mosaic.laid_out_as(self.mosaic_options())):
             rebuild = True  # built for another view (first frame of a layer, new shape, zoom): next ones fit
             if self.probe is not None:
                 self.probe.options = self.mosaic_options()
@@ -753,7 +743,7 @@ class FeatureMapsPanel(QWidget):
                 self.layer_label.setText(f"{frame.layer}: {frame.note or exc}")
                 return
         self.mosaic = frame.mosaic
-        self.mosaic_view.set_image(self.mosaic.rgba, self._carried_range(previous, self.mosaic))
+        self.mosaic_view.set_image(self.mosaic.rgba, carried_range(self.mosaic_view, previous, self.mosaic))
         c, h, w = frame.shape
         keys = frame.output_keys
         if len(keys) > 1:
@@ -773,21 +763,6 @@ class FeatureMapsPanel(QWidget):
         elif self.channel is not None:
             self.channel = None
             self._set_large(None)
-
-    def _carried_range(self, old: Mosaic | None,
-                       new: Mosaic) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        """The zoomed view's range over `old`, carried to `new` (the same layer rebuilt with another shrink):
-        the same feature pixel in the centre, the same number of tiles across; None when there is nothing to
-        carry. (Carrying the corners instead would change the aspect: the padding does not scale with the
-        tiles.)"""
-        if old is None or old.grid != new.grid or old.map_size != new.map_size or self.mosaic_view.fitted:
-            return None
-        (x0, x1), (y0, y1) = self.mosaic_view.view_box.viewRange()
-        cx, cy = old.carry_point((x0 + x1) / 2, (y0 + y1) / 2, new)
-        kx = (new.tile_size[1] + new.padding) / (old.tile_size[1] + old.padding)
-        ky = (new.tile_size[0] + new.padding) / (old.tile_size[0] + old.padding)
-        hx, hy = (x1 - x0) * kx / 2, (y1 - y0) * ky / 2
-        return (cx - hx, cx + hx), (cy - hy, cy + hy)
 
     def _draw_requests(self, frame: ActivationFrame) -> None:
         from explorer.core.errors import ExplorerError
@@ -1070,17 +1045,31 @@ class FeatureMapsPanel(QWidget):
             self.state.show_message(f"At most {MAX_PINS} pinned layers: unpin one first.", 4000)
             return False
         probe = ActivationProbe(layer, getattr(self.state, "graph", None), name=f"{PROBE_PREFIX}pin:{layer}",
-                                options=replace(self.mosaic_options(), columns=None, shrink=1))
+                                options=self.mosaic_options())
         pin = _Pin(layer, probe)
         pin.closed.connect(self.unpin_layer)
         self.pins[layer] = pin
         self.pins_layout.addWidget(pin, 1)
         self.pins_row.setVisible(True)
+        self.layout().activate()  # the pin's view gets its size now, so its first mosaic fits it
+        probe.options = self._pin_options(pin)
+        pin.view.resized.connect(lambda pin=pin: self._refit_pin(pin))  # more pins: narrower views
+        pin.view.fitChanged.connect(lambda _fit, pin=pin: self._refit_pin(pin))
         if self.frame is not None and self.frame.layer == layer:
             pin.draw(ActivationFrame(**{**self.frame.__dict__, "mosaic": self.frame.mosaic}))
         self._apply_rate()
         self._add_probe(probe)
         return True
+
+    def _refit_pin(self, pin: "_Pin") -> None:
+        """A pin's view changed size or zoom: its next mosaics are laid out for it; the shown one is rebuilt
+        now when its layout no longer fits (a still image sends no next frame)."""
+        if self.pins.get(pin.layer) is not pin:
+            return
+        pin.probe.options = self._pin_options(pin)
+        frame = pin.frame
+        if frame is not None and frame.mosaic is not None and not frame.mosaic.laid_out_as(pin.probe.options):
+            pin.draw(replace(frame, mosaic=build_mosaic(frame.activation, pin.probe.options)))
 
     def unpin_layer(self, layer: str) -> None:
         pin = self.pins.pop(layer, None)
