@@ -305,3 +305,82 @@ def test_every_zoo_model_gives_a_connected_graph(name):
     _check_graph(g)
     assert g.total_params == sum(n.params for n in g.nodes)
     assert any(n.kind == "conv" for n in g.nodes)
+
+
+# ------------------------------------------------------------------------ named steps, variable outputs
+def test_googlenet_transform_input_is_one_named_node():
+    """torchvision's GoogLeNet._transform_input (transform_input=True) is one `transform_input` node between
+    the input and the stem, not a bare `cat_0`; totals stay torchvision's."""
+    import re
+
+    from explorer.core.graph_view import ROOT, GraphView
+
+    model, g = captured("googlenet")
+    assert model.transform_input and "_transform_input" not in model.__dict__  # the capture unwrapped it
+    node = g.node("transform_input")
+    assert (node.kind, node.params, node.macs) == ("norm", 0, 0)
+    assert node.input_shapes == node.output_shapes == [(1, 3, 224, 224)]
+    assert node.receptive_field == 1 and node.stride == 1  # per pixel
+    assert "[-1, 1]" in node.description and "0.229" in node.description
+    assert g.predecessors("transform_input") == ["input"]
+    assert g.predecessors("conv1.conv") == ["transform_input"]
+    assert not any(re.fullmatch(r"cat_\d+", n.label) for n in g.nodes if n.parent == "")
+    view = GraphView(g)
+    boxes = view.visible().boxes
+    assert boxes[:3] == ["input", "transform_input", "stem"]
+    assert not any(re.fullmatch(r"cat_\d+", view.tree.items[b].label) for b in view.tree.items[ROOT].children)
+    # totals against torchvision's metadata, the step adding neither parameters nor MACs
+    m = meta("googlenet")
+    assert g.total_params == m["num_params"]
+    assert g.total_macs == sum(n.macs for n in g.nodes if n.kind in ("conv", "linear"))
+    assert g.total_macs / 1e9 == pytest.approx(m["_ops"], rel=0.01)
+
+
+def test_googlenet_without_transform_input_has_no_step():
+    """transform_input=False hands x back unchanged: no node, the first convolution follows the input."""
+    import torchvision
+
+    model = torchvision.models.googlenet(aux_logits=False, transform_input=False, init_weights=False)
+    g = capture_graph(model, "googlenet", (3, 96, 96))
+    assert not g.has_node("transform_input")
+    assert g.predecessors("conv1.conv") == ["input"]
+
+
+DETECTORS = ["fasterrcnn_resnet50_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_vgg16",
+             "fasterrcnn-tiny"]
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_detector_output_count_is_variable(name):
+    """torchvision's detectors document their eval output as boxes FloatTensor[N, 4], labels Int64Tensor[N],
+    scores Tensor[N]: the output node says N, whatever count the dummy image gave."""
+    from explorer.core.graph import VARIABLE_DIM
+    from explorer.core.graph_view import GraphView, shape_text
+
+    if not _importable(name):
+        pytest.skip(f"{name}: builder not written yet")
+    _, g = captured(name)
+    out = g.node("output")
+    assert out.output_shapes == out.input_shapes == [(VARIABLE_DIM, 4), (VARIABLE_DIM,), (VARIABLE_DIM,)]
+    assert [shape_text(s) for s in out.output_shapes] == ["N×4", "N", "N"]
+    assert shape_text(GraphView(g).tree.items["output"].output_shape) == "N×4"
+
+
+def test_fasterrcnn_tiny_blank_image_output_is_not_0x4():
+    """With its bundled weights fasterrcnn-tiny finds nothing on a blank image (torchvision returns 0×4 boxes);
+    the graph still shows N×4."""
+    from explorer.core import weights
+    from explorer.core.graph_view import shape_text
+
+    entry = zoo.get("fasterrcnn-tiny")
+    model = zoo.build("fasterrcnn-tiny")
+    weights.load_weights(model, entry, "bundled")
+    blank = [torch.zeros(3, *entry.input_size)]
+    with torch.inference_mode():
+        detections = model.eval()(blank)[0]
+    g = capture_graph(model, "fasterrcnn-tiny", (3, *entry.input_size), example=blank)
+    out = g.node("output")
+    assert len(out.output_shapes) == len(detections)  # boxes, labels, scores
+    assert [s[1:] for s in out.output_shapes] == [tuple(t.shape[1:]) for t in detections.values()]
+    text = shape_text(out.output_shapes[0])
+    assert "N" in text and text != shape_text(tuple(detections["boxes"].shape)) and "0×4" not in text

@@ -160,3 +160,26 @@ def test_densenet_dense_layers_marked_as_repeats():
         assert len(layers) == n
         assert tree.items[layers[0]].repeat == n
         assert [tree.items[c].repeat_index for c in layers] == list(range(n))
+
+
+def test_shape_text_writes_variable_dims_as_n():
+    from explorer.core.graph import VARIABLE_DIM
+
+    assert shape_text((VARIABLE_DIM, 4)) == "N×4"
+    assert shape_text((VARIABLE_DIM,)) == "N"
+    assert shape_text((1, VARIABLE_DIM, 4)) == "N×4"     # batch of one dropped as usual
+    assert shape_text((2, 3)) == "2×3" and shape_text(()) == "–"
+
+
+def test_classifier_output_shape_text_unchanged():
+    """A classifier's output has no data-dependent size: resnet18's output box reads 1000, as torchvision's
+    own forward gives (1, 1000)."""
+    import torch
+
+    model, g = captured("resnet18", 64)
+    with torch.inference_mode():
+        ref = tuple(model.eval()(torch.zeros(1, 3, 64, 64)).shape)
+    assert g.node("output").output_shapes == [ref] == [(1, 1000)]
+    tree = BlockTree.build(g)
+    assert shape_text(tree.items["output"].output_shape) == "1000"
+    assert all(n.description == "" for n in g.nodes)  # no named steps in ResNet

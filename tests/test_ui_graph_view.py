@@ -393,3 +393,21 @@ def test_legend_wraps_in_a_narrow_pane_without_hiding_entries(qtbot, panel):
     assert legend.geometry().right() < panel.status.geometry().left()       # no overlap with the status
     panel.resize(1400, 450)                                                  # wide: one line again
     qtbot.waitUntil(lambda: max(line for line, _x, _e in legend._flow(legend.width())) == 0, timeout=5000)
+
+
+def test_googlenets_input_step_is_named_and_explained(qtbot):
+    """GoogLeNet's transform_input (torchvision's _transform_input: ImageNet normalisation → [-1, 1]) is one
+    named box whose tooltip and inspector say what it does, not an unexplained `cat_0`."""
+    model, graph = captured("googlenet", 96)
+    state = AppState()
+    p = shown_panel(qtbot, state)
+    state.set_graph(graph)
+    wait(qtbot, p)
+    assert "transform_input" in p.boxes and not any(b.startswith("cat_") for b in p.boxes)
+    tip = p.boxes["transform_input"].toolTip()
+    assert "[-1, 1]" in tip and "0 params" in tip
+    inspector = InspectorPanel(state, None)
+    qtbot.addWidget(inspector)
+    state.select_layer("transform_input")
+    text = inspector.label.text()
+    assert "transform_input" in text and html.escape(graph.node("transform_input").description) in text

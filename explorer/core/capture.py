@@ -17,6 +17,11 @@ the network's input. Choices made here:
 - merges (add, cat) take the largest receptive field of their inputs;
 - detectors measure in pixels of the resized image the backbone sees (GeneralizedRCNNTransform's output);
 - RoI pooling outputs depend on the box, so they have none either.
+
+Two things the module tree does not show are named here: a few methods of a model that transform its input
+outside any module (torchvision's GoogLeNet `_transform_input`) become one named node instead of the ops
+inside them, and a detector's per-image detection count, which depends on what the dummy image happens to
+contain, is recorded as `VARIABLE_DIM` ("N") in the output node's shapes.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.core import stats
 from explorer.core.errors import ExplorerError, ModelInputError
-from explorer.core.graph import GraphEdge, GraphNode, ModelGraph, ModuleInfo, Shape
+from explorer.core.graph import VARIABLE_DIM, GraphEdge, GraphNode, ModelGraph, ModuleInfo, Shape
 from explorer.core.stats import RF
 
 if TYPE_CHECKING:
@@ -75,6 +80,29 @@ _IGNORE = {"__get__", "__set__", "dim", "size", "numel", "item", "tolist", "is_f
            "data_ptr", "is_contiguous", "__index__", "__int__", "__float__", "is_complex", "get_device",
            "_is_view", "storage_offset", "__eq__", "__ne__", "__contains__", "__reversed__", "type",
            "has_names", "__getstate__"}
+
+
+@dataclass(frozen=True)
+class MethodStep:
+    """A model method, not a module, whose ops are drawn as one named node."""
+
+    label: str        # node id and label
+    kind: str         # one of NODE_KINDS
+    description: str  # what it does and why (GraphNode.description)
+
+
+# Model methods that rework the input outside any module; the ops inside would otherwise show as an unnamed
+# `cat_0`. Keyed by attribute name; wrapped on the instance only while capturing.
+METHOD_STEPS: dict[str, MethodStep] = {
+    # torchvision/models/googlenet.py (and inception.py), GoogLeNet._transform_input; torchvision builds
+    # GoogLeNet and Inception v3 with transform_input=True for its ImageNet weights.
+    "_transform_input": MethodStep(
+        "transform_input", "norm",
+        "Rescales each input channel from torchvision's ImageNet normalisation (mean 0.485/0.456/0.406, "
+        "std 0.229/0.224/0.225) to the [-1, 1] normalisation the original Google weights were trained with: "
+        "x·(std/0.5) + (mean-0.5)/0.5 per channel, then the three channels are concatenated again "
+        "(torchvision's transform_input=True). No parameters; like batch norm, not counted in MACs."),
+}
 
 
 def _normalise(name: str) -> str:
@@ -349,6 +377,23 @@ class _Recorder:
             keep_flat = in_shapes[0][1:]  # nn.Flatten of a C×H×W map: the next fc's formula shows H×W×C
         self.register_outputs(node, outputs, rf, keep_flat)
 
+    def method_node(self, step: MethodStep, inputs: list["torch.Tensor"], outputs: list["torch.Tensor"]) -> None:
+        """One node for a whole METHOD_STEPS call, named like a module call ("label", "label#1", ...)."""
+        scope = next((p for p, _, _ in reversed(self.stack) if p != "?"), "")
+        base = f"{scope}.{step.label}" if scope else step.label
+        n = self.calls.get(base, 0)  # shares the id namespace of module calls
+        self.calls[base] = n + 1
+        label = step.label + (f"#{n}" if n else "")
+        first_info = self._first_info(inputs)
+        # a per-pixel rescaling: the receptive field passes through unchanged
+        rf = first_info.rf if first_info and inputs and outputs and inputs[0].shape == outputs[0].shape else None
+        node = GraphNode(id=base + (f"#{n}" if n else ""), label=label, op=step.label, kind=step.kind,
+                         module_path=scope, parent=scope, input_shapes=[_shape(t) for t in inputs],
+                         output_shapes=[_shape(t) for t in outputs], call_index=n, description=step.description)
+        self._rf_fields(node, rf)
+        self.add_node(node, inputs)
+        self.register_outputs(node, outputs, rf)
+
     def _check_empty(self, module: "nn.Module", path: str, in_shapes: list[Shape], out_shapes: list[Shape]) -> None:
         """A layer whose map has shrunk to nothing: name it (PyTorch does not always raise)."""
         for shape in out_shapes[:1]:
@@ -555,6 +600,67 @@ def _is_rcnn(model: "nn.Module") -> bool:
     return isinstance(model, GeneralizedRCNN)
 
 
+_MISSING = object()
+
+
+def _wrap_method_steps(model: "nn.Module", rec: _Recorder) -> list[tuple[Any, str, Any]]:
+    """Shadow each METHOD_STEPS method of `model` and its submodules with an instance attribute that records its call as one node
+    (the ops inside are hidden, as inside a leaf module). Returns what `_unwrap_method_steps` restores."""
+    saved: list[tuple[Any, str, Any]] = []
+    for mod, (attr, step) in ((m, a) for m in model.modules() for a in METHOD_STEPS.items()):
+        original = getattr(mod, attr, None)
+        if not callable(original):
+            continue
+
+        def wrapper(*args: Any, _original: Any = original, _step: MethodStep = step, **kwargs: Any) -> Any:
+            if threading.get_ident() != rec.thread or rec.leaf_depth or rec.busy:
+                return _original(*args, **kwargs)
+            inputs = _tensors(args) + _tensors(kwargs)
+            rec.leaf_depth += 1
+            try:
+                out = _original(*args, **kwargs)
+            finally:
+                rec.leaf_depth -= 1
+            given = {id(t) for t in inputs}
+            outputs = [t for t in _tensors(out) if id(t) not in given]
+            if outputs:  # transform_input=False hands x back: nothing happened, no node
+                rec.busy = True
+                try:
+                    rec.method_node(_step, inputs, outputs)
+                finally:
+                    rec.busy = False
+            return out
+
+        saved.append((mod, attr, mod.__dict__.get(attr, _MISSING)))
+        setattr(mod, attr, wrapper)
+    return saved
+
+
+def _unwrap_method_steps(saved: list[tuple[Any, str, Any]]) -> None:
+    for mod, attr, old in saved:
+        if old is _MISSING:
+            delattr(mod, attr)
+        else:
+            setattr(mod, attr, old)
+
+
+def _output_shapes(output: Any, tensors: list["torch.Tensor"]) -> list[Shape]:
+    """Shapes of the model's outputs, with the detection count of torchvision-style detectors marked.
+
+    In eval mode torchvision's detectors (GeneralizedRCNN, and RetinaNet, SSD, FCOS alike) return one dict per
+    image whose tensors all start with the number of detections N (torchvision's docs: boxes FloatTensor[N, 4],
+    labels Int64Tensor[N], scores Tensor[N]); that N is whatever the dummy image produced, so it becomes
+    VARIABLE_DIM.
+    """
+    import torch
+
+    shapes = [_shape(t) for t in tensors]
+    if not (isinstance(output, (list, tuple)) and output and all(isinstance(o, dict) for o in output)):
+        return shapes
+    per_detection = {id(t) for d in output for t in d.values() if isinstance(t, torch.Tensor) and t.dim() >= 1}
+    return [(VARIABLE_DIM, *s[1:]) if id(t) in per_detection else s for t, s in zip(tensors, shapes)]
+
+
 def _forward(model: "nn.Module", example: Any) -> Any:
     if isinstance(example, tuple):
         return model(*example)
@@ -608,6 +714,7 @@ def capture_graph(model: "nn.Module", model_name: str, input_shape: tuple[int, .
     for mod in model.modules():
         rec.handles.append(mod.register_forward_pre_hook(rec.pre_hook, with_kwargs=True))
         rec.handles.append(mod.register_forward_hook(rec.post_hook, with_kwargs=True))
+    saved_methods = _wrap_method_steps(model, rec)
     was_training = model.training
     model.eval()
     try:
@@ -619,11 +726,13 @@ def capture_graph(model: "nn.Module", model_name: str, input_shape: tuple[int, .
     finally:
         for h in rec.handles:
             h.remove()
+        _unwrap_method_steps(saved_methods)
         model.train(was_training)
 
     outs = _tensors(output)
+    out_shapes = _output_shapes(output, outs)
     out_node = GraphNode(id="output", label="output", op="output", kind="output", module_path="", parent="",
-                         input_shapes=[_shape(t) for t in outs], output_shapes=[_shape(t) for t in outs])
+                         input_shapes=list(out_shapes), output_shapes=list(out_shapes))
     rec.add_node(out_node, outs)
     modules = rec.hierarchy()
     total_params = sum(p.numel() for p in model.parameters())

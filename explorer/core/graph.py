@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 
 Shape = tuple[int, ...]
 
+# A dimension whose size depends on the input's content, not its size: the number of detections in a
+# torchvision detector's output (its docs write boxes as FloatTensor[N, 4]). One forward pass on a blank or
+# random image finds some arbitrary number of them (often 0), so the shape records this marker instead and
+# views write it as "N" (`explorer.core.graph_view.shape_text`).
+VARIABLE_DIM = -1
+
 # Op kinds used for colouring and legends; `GraphNode.kind` is one of these.
 NODE_KINDS: tuple[str, ...] = (
     "input", "output", "conv", "linear", "norm", "activation", "pool", "merge",
@@ -36,7 +42,7 @@ class GraphNode:
     module_path: str             # the module called, or the module in whose forward the op ran ("" = root)
     parent: str                  # module path of the enclosing module in the hierarchy ("" = root)
     input_shapes: list[Shape] = field(default_factory=list)
-    output_shapes: list[Shape] = field(default_factory=list)
+    output_shapes: list[Shape] = field(default_factory=list)  # VARIABLE_DIM where the size is data-dependent
     params: int = 0              # weights + biases of this call (0 for functional ops)
     weight_params: int = 0
     bias_params: int = 0
@@ -46,6 +52,7 @@ class GraphNode:
     offset: float | None = None         # centre of the first output pixel, in input pixels
     formula: str = ""            # parameter arithmetic, e.g. "5×5×48×256 = 307,200" (+ bias)
     call_index: int = 0          # how many times this module was called before (shared modules)
+    description: str = ""        # what a node that is neither a module nor a plain op does (tooltips)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from explorer.core.graph import GraphNode, ModelGraph, Shape
+from explorer.core.graph import VARIABLE_DIM, GraphNode, ModelGraph, Shape
 
 ROOT = ""
 
@@ -42,6 +42,7 @@ class TreeItem:
     nodes: list[str] = field(default_factory=list)      # blocks: every call inside, in execution order
     summary: str = ""               # virtual groups: what they hold, e.g. "Conv2d ×2 · ReLU ×2 · MaxPool2d"
     kinds: dict[str, int] = field(default_factory=dict)  # blocks: calls per op kind (for the composition bar)
+    description: str = ""           # calls: GraphNode.description (what a named non-module step does)
 
     @property
     def is_block(self) -> bool:
@@ -84,7 +85,7 @@ class BlockTree:
             items[n.id] = TreeItem(id=n.id, label=n.label or n.id.rsplit(".", 1)[-1], type=n.op, kind=n.kind,
                                    parent=parent, params=n.params, macs=n.macs,
                                    output_shape=tuple(n.output_shapes[0]) if n.output_shapes else (), order=i,
-                                   signature=(n.op,))
+                                   signature=(n.op,), description=n.description)
         # Children in call order: a block's order is its first call.
         first: dict[str, int] = {}
         for i, n in enumerate(graph.nodes):
@@ -411,11 +412,12 @@ def _block_of(parent: str, modules: dict, node_ids: set[str]) -> str:
 
 
 def shape_text(shape: Shape) -> str:
-    """(1, 64, 56, 56) -> '64×56×56' (the batch dimension dropped when it is 1)."""
+    """(1, 64, 56, 56) -> '64×56×56' (the batch dimension dropped when it is 1); a data-dependent size
+    (VARIABLE_DIM) is written N, as torchvision's docs write detections: (VARIABLE_DIM, 4) -> 'N×4'."""
     dims = list(shape)
     if len(dims) > 1 and dims[0] == 1:
         dims = dims[1:]
-    return "×".join(str(d) for d in dims) if dims else "–"
+    return "×".join("N" if d == VARIABLE_DIM else str(d) for d in dims) if dims else "–"
 
 
 def count_text(n: int) -> str:

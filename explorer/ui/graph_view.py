@@ -8,6 +8,7 @@ timed forward pass in worker threads (the UI thread only draws).
 from __future__ import annotations
 
 import csv
+import html
 import math
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class BoxItem(QGraphicsItem):
         if it.output_shape:
             lines.append(f"output {shape_text(it.output_shape)}")
         lines.append(f"{it.params:,} params · {it.macs:,} MACs")
+        if it.description:
+            lines.append(html.escape(it.description))
         if it.is_block:
             lines.append(("double-click to collapse" if self.container else "double-click to expand"))
         if extra:

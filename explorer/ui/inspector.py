@@ -36,7 +36,8 @@ def describe_html(graph, some_id: str) -> str:
                 _row("offset", "–" if n.offset is None else f"{n.offset:g} px")]
         if n.call_index:
             rows.append(_row("call", f"#{n.call_index + 1} of a shared module"))
-        return f"<h3>{e(n.id)}</h3><table>{''.join(rows)}</table>"
+        about = f"<p>{e(n.description)}</p>" if n.description else ""  # a named step that is not a module
+        return f"<h3>{e(n.id)}</h3><table>{''.join(rows)}</table>{about}"
     tree = tree_for(graph)
     item_id = some_id if some_id in tree.items else None
     if item_id is None or not tree.items[item_id].is_block:
