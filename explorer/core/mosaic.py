@@ -13,12 +13,12 @@ Fitting a view (`MosaicOptions.fit`, the view's size in device pixels): the colu
 largest in it (`best_columns`: a wide, short view gets a wide mosaic) and the shrink (`display_shrink`) are
 chosen from the layer's real shape where the mosaic is built, so the first frame of a layer already fits.
 Shrinking: a view that shows conv1's 905-pixel mosaic in 480 pixels throws three quarters of it away at
-every paint. With shrink s, each tile is drawn at 1/s of its
-size as box averages of s×s feature pixels (torch's avg_pool2d, ceil mode: the partial windows at the right
-and bottom edges average what they hold), after the ranges were taken from the full-size values; the colour
-passes, the transfer and the paint then handle s² times fewer pixels. Only whole factors: a box average is
-what a good downscale does, and whole windows keep every mosaic pixel inside one channel. Hover and click
-positions still map to the exact feature pixel (`locate` scales the position within the tile back by s).
+every paint. With shrink s, each tile is drawn at 1/s of its size as box averages of s×s feature pixels
+(torch's avg_pool2d, ceil mode: the partial windows at the right and bottom edges average what they hold),
+after the ranges were taken from the full-size values; the colour passes, the transfer and the paint then
+handle s² times fewer pixels. Only whole factors: a box average is what a good downscale does, and whole
+windows keep every mosaic pixel inside one channel. Hover and click positions still map to the exact
+feature pixel (`locate` scales the position within the tile back by s).
 
 Colormaps are 256×3 uint8 lookup tables built from embedded control points (no Qt, no matplotlib), linearly
 interpolated to 256 entries:
