@@ -238,3 +238,29 @@ def test_a_message_waits_while_an_error_is_in_sight_and_follows_it(qtbot, monkey
     window.state.show_message("random weights: predictions are meaningless", 5000)
     assert window.statusBar().currentMessage() == "⚠ the file is broken"  # not replaced by the note
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("random weights"), timeout=5000)
+
+
+def test_a_small_window_keeps_the_inspector_readable_and_the_image_large(qtbot):
+    """At 720×720 the inspector, the graph and the image cannot sit side by side (the inference panel's controls
+    need 440 px, the graph 250): the first-start layout puts the inspector under the graph, wide enough for its
+    values, and the image keeps a column of its own without sideways scrolling."""
+    window = MainWindow(StartOptions())
+    qtbot.addWidget(window)
+    window.resize(720, 720)  # before show, as a saved geometry is: the default dock sizes follow it
+    window.show()
+    qtbot.waitUntil(lambda: window.state.result is not None and bool(window.state.selected_layer),
+                    timeout=LOAD_TIMEOUT)
+    qtbot.wait(100)
+    inspector = window.findChild(QDockWidget, "inspectorDock")
+    assert not inspector.visibleRegion().isEmpty()  # on screen, in front of its tab group
+    label = window.panels["inspectorDock"].label
+    assert "conv1" in label.text()
+    # the values are not cut at the right edge: the label gets its full width, inside what its scroll area shows
+    assert label.sizeHint().width() <= label.width() <= label.parentWidget().width()
+    panel = window.panels["inspectorDock"]
+    assert panel.width() <= panel.parentWidget().width()
+    # the image: the inference panel needs no sideways scrolling, and its view gets a fair share of the window
+    inference = window.inference_panel
+    assert inference.minimumSizeHint().width() <= inference.parentWidget().width()
+    seen = inference.graphics.viewport().visibleRegion().boundingRect()  # the part not scrolled away
+    assert seen.width() >= 0.55 * window.width() and seen.height() >= 0.4 * window.height()

@@ -195,3 +195,79 @@ def test_detection_tags_of_overlapping_boxes_do_not_overlap(view, qtbot):
     assert not rects[0].intersects(rects[1])
     best = o.detections[0].box                              # the best keeps its natural place: above its box
     assert tags[0].pos().x() == pytest.approx(best[0]) and tags[0].pos().y() < best[1]
+
+
+def test_detection_tags_are_placed_again_after_a_wheel_zoom(qtbot):
+    """The bundled yolov1-tiny's detections on a sample scene: a mouse-wheel zoom changes the tags' size in image
+    pixels (they keep their screen size), and the overlay lays them out again for the new scale."""
+    import cv2
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.core.evaluate import load_detector
+    from explorer.core.label_layout import place_labels
+    from explorer.core.scenes import SAMPLES_DIR
+    from explorer.ui.overlay_base import view_pixel_size
+
+    image = cv2.cvtColor(cv2.imread(str(SAMPLES_DIR / "scene_01.png")), cv2.COLOR_BGR2RGB)
+    model = load_detector("yolov1-tiny", "bundled")
+    with torch.inference_mode():
+        raw = model(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0)
+    widget = pg.GraphicsLayoutWidget()      # as the inference panel's view: aspect locked, y down
+    qtbot.addWidget(widget)
+    vb = widget.addViewBox()
+    vb.setAspectLocked(True)
+    vb.invertY(True)
+    vb.addItem(pg.ImageItem(image, axisOrder="row-major"))
+    widget.resize(500, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    state = AppState()
+    panel = YoloPanel(state, None)
+    qtbot.addWidget(panel)
+    panel.attach_to(vb)
+    state.set_model(ModelHandle("yolov1-tiny", None, model, "bundled", "cpu"))
+    state.set_result(FrameResult(frame=Frame(image), model_name="yolov1-tiny", weights="bundled", device="cpu",
+                                 task="detection", raw=raw))
+    o = panel.overlay
+    assert len(o.detections) >= 3 and len(o.det_texts) == len(o.detections)
+    qtbot.wait(50)
+
+    def expected_places() -> list:
+        px, py = view_pixel_size(vb)
+        sizes = [(t.boundingRect().width() * px, t.boundingRect().height() * py) for t in o.det_texts]
+        h, w = image.shape[:2]
+        return place_labels([d.box for d in o.detections], sizes, (w, h), [d.score for d in o.detections])
+
+    def check() -> None:
+        for tag, place in zip(o.det_texts, expected_places()):
+            assert tag.isVisible() == (place is not None)
+            if place is not None:
+                assert (tag.pos().x(), tag.pos().y()) == pytest.approx(place)
+        shown = [t.sceneBoundingRect() for t in o.det_texts if t.isVisible()]   # scene = screen pixels
+        assert shown
+        for i, a in enumerate(shown):
+            for b in shown[i + 1:]:
+                overlap = a.intersected(b)
+                assert overlap.width() * overlap.height() < 1e-6
+
+    check()
+    before_scale = view_pixel_size(vb)
+    best_before = o.det_texts[0].pos()
+    # zoom out with the wheel over the view's centre, as a user does: pyqtgraph zooms about the pointer
+    viewport = widget.viewport()
+    centre = QPointF(viewport.rect().center())
+    for _ in range(3):
+        wheel = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(viewport, wheel)
+    qtbot.wait(50)
+    after_scale = view_pixel_size(vb)
+    assert after_scale[0] > 1.5 * before_scale[0]    # zoomed out: a screen pixel covers more image pixels
+    check()
+    # the best tag stays on top of its box's top-left corner, so its top moves up by its grown height
+    best, tag = o.detections[0].box, o.det_texts[0]
+    assert tag.pos().y() != pytest.approx(best_before.y())
+    assert tag.pos().y() + tag.boundingRect().height() * after_scale[1] == pytest.approx(best[1], abs=1e-6)

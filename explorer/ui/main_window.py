@@ -16,7 +16,7 @@ from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QFrame, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-    QProgressDialog, QScrollArea, QWidget,
+    QProgressDialog, QScrollArea, QStyle, QWidget,
 )
 
 from explorer import __version__
@@ -38,6 +38,7 @@ _AREAS = {
 }
 INFERENCE_DOCK = DockSpec("Inference", "inferenceDock", "explorer.ui.inference_panel:InferencePanel", "right")
 SCREENSHOT_SIZE = (1400, 860)
+INSPECTOR_CHARS = 42  # the inspector's width in average characters: a row's name and value side by side
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -254,15 +255,46 @@ class MainWindow(QMainWindow):
                 min(SCREENSHOT_SIZE[1], int(available.height() * 0.9)))
 
     def _default_dock_sizes(self) -> None:
-        """First start: a wide graph in the centre, the image on the right, feature maps below."""
+        """First start: a wide graph in the centre, the image on the right, feature maps below. The shares follow
+        the window but never go below what a panel needs (the inspector's rows unwrapped, the inference panel's
+        controls); a window too narrow for the inspector, the graph and the image side by side (720 px) moves
+        the inspector under the graph, so that the image keeps a column of its own."""
         width, height = self.width(), self.height()
-        sized = [(name, size, orientation) for name, size, orientation in (
-            ("inspectorDock", int(width * 0.2), Qt.Orientation.Horizontal),
-            (INFERENCE_DOCK.object_name, int(width * 0.38), Qt.Orientation.Horizontal),
-            ("featureMapsDock", int(height * 0.42), Qt.Orientation.Vertical),
-        ) if name in self._docks]
-        for name, size, orientation in sized:
-            self.resizeDocks([self._docks[name]], [size], orientation)
+        inference_panel = self.panels.get(INFERENCE_DOCK.object_name)
+        inspector = max(int(width * 0.2), self._inspector_width())
+        inference = max(int(width * 0.38), inference_panel.minimumSizeHint().width() if inference_panel else 0)
+        graph = self.graph_panel.minimumSizeHint().width() if self.graph_panel is not None else 0
+        separator = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetSeparatorExtent, None, self)
+        sizes = [("inspectorDock", inspector, Qt.Orientation.Horizontal),
+                 (INFERENCE_DOCK.object_name, inference, Qt.Orientation.Horizontal),
+                 ("featureMapsDock", int(height * 0.42), Qt.Orientation.Vertical)]
+        if "inspectorDock" in self._docks and inspector + inference + graph + 2 * separator > width:
+            self._move_inspector_to_bottom()
+            sizes = [(INFERENCE_DOCK.object_name, min(inference, width - graph - separator), Qt.Orientation.Horizontal),
+                     ("inspectorDock", int(height * 0.3), Qt.Orientation.Vertical),
+                     ("featureMapsDock", int(height * 0.33), Qt.Orientation.Vertical)]
+        for name, size, orientation in sizes:
+            if name in self._docks:
+                self.resizeDocks([self._docks[name]], [size], orientation)
+
+    def _inspector_width(self) -> int:
+        """The inspector dock's width for its rows unwrapped ("receptive field  118,013,632"), with a scroll bar."""
+        dock = self._docks.get("inspectorDock")
+        if dock is None:
+            return 0
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        # 16: the label's margins and the scroll area's frame
+        return dock.fontMetrics().averageCharWidth() * INSPECTOR_CHARS + scroll_bar + 16
+
+    def _move_inspector_to_bottom(self) -> None:
+        """The inspector's tab group (Inspector, Layers) from the left column to the bottom area, stacked under
+        the feature maps' group (moving that group too, to put the inspector first, left stale tab bars drawn
+        over the docks)."""
+        inspector = self._docks["inspectorDock"]
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, inspector, Qt.Orientation.Vertical)
+        if "layersDock" in self._docks:
+            self.tabifyDockWidget(inspector, self._docks["layersDock"])
+        inspector.raise_()
 
     # -- after the first paint --------------------------------------------------------------------------
     def _after_first_paint(self) -> None:
