@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, best_columns, build_mosaic,
+from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, best_columns, build_mosaic, chw_note,
                                   channel_image, display_shrink, layout_for, lut, value_at)
 
 
@@ -225,6 +225,12 @@ def test_diverging_colormap_puts_zero_in_the_middle():
 def test_as_chw_shapes_and_bad_options():
     assert as_chw(torch.zeros(1, 8, 3, 4)).shape == (8, 3, 4)
     assert as_chw(torch.zeros(1, 10)).shape == (10, 1, 1)
+    rows = torch.arange(100 * 256.0).reshape(100, 256)     # a box head's features: one row per region
+    assert as_chw(rows).shape == (1, 100, 256) and float(as_chw(rows)[0, 3, 5]) == 3 * 256 + 5
+    assert chw_note(rows) == "one map: 100 rows (one per region) × 256 features"
+    pooled = torch.rand(96, 8, 7, 7)                      # RoI pooling: 96 regions of 8 maps
+    assert torch.equal(as_chw(pooled), pooled[0])
+    assert chw_note(pooled).startswith("region 0 of 96") and chw_note(torch.zeros(1, 8, 3, 4)) == ""
     m = build_mosaic(torch.rand(1, 2048, 1, 1))  # after global pooling: 2048 tiles of 1×1
     assert m.num_tiles == 2048 and m.tile_size == (1, 1)
     for bad in (dict(order="random"), dict(norm="global"), dict(colormap="jet"), dict(top_k=0),

@@ -84,3 +84,33 @@ def test_detector_internal_resize():
     assert rcnn_resize(m, 480, 640) == (w / 640, h / 480)
     geo = input_geometry((1.0, 1.0), (0.0, 0.0), m, (480, 640))
     assert geo.scale == (w / 640, h / 480)
+
+
+def test_each_fpn_level_and_rpn_head_output_has_its_own_stride():
+    """A multi-output module's picked output is measured at the node that produced it: FPN level "0" of
+    fasterrcnn_mobilenet_v3_large_320_fpn has stride 32 (320 / its 10×10 map), its max-pooled "pool" level
+    stride 64 with the same receptive field as the level it pools (kernel 1: r grows by (k − 1)·j = 0), and the
+    RPN head's third call (on "pool") the pool level's stride. The module's last node, what a single-output
+    lookup returns, is the "pool" level, stride 64 for every level."""
+    from explorer.core.capture import find_node, find_output_node
+
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None,
+                                                                               weights_backbone=None).eval()
+    graph = capture_graph(model, "fasterrcnn_mobilenet_v3_large_320_fpn", (3, 320, 320))
+    with torch.no_grad():
+        images, _ = model.transform([torch.rand(3, 320, 320)])
+        levels = model.backbone(images.tensors)
+    assert list(levels) == ["0", "1", "pool"]
+    size = images.tensors.shape[-1]
+    for key, level in levels.items():
+        node = find_output_node(graph, "backbone.fpn", key)
+        assert node.stride * level.shape[-1] == size, key          # stride from the map's own size
+        assert find_output_node(graph, "backbone", key).id == node.id  # the same leaf through the parent
+    pool, last = find_output_node(graph, "backbone.fpn", "pool"), find_output_node(graph, "backbone.fpn", "1")
+    assert pool.receptive_field == last.receptive_field and pool.stride == 2 * last.stride
+    assert find_node(graph, "backbone.fpn").stride == 64                  # what every level used to get
+    objectness = find_output_node(graph, "rpn.head", "0.2")
+    assert objectness.op == "Conv2d" and objectness.id.startswith("rpn.head.cls_logits")
+    assert objectness.stride == pool.stride
+    assert find_output_node(graph, "rpn.head", "1.0").id == "rpn.head.bbox_pred"
+    assert find_output_node(graph, "backbone.fpn", "no such key").id == find_node(graph, "backbone.fpn").id

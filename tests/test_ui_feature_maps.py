@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from explorer.core.activations import ActivationProbe
 from explorer.core.mosaic import layout_for
@@ -127,6 +128,8 @@ def test_overlay_gradcam_and_gradient_view(qtbot, window):
     assert fm.target_combo.count() == 5                       # the top-5 classes of the result
     assert fm.request_gradcam()
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
+    best = window.state.result.topk[0]                        # named, not only numbered
+    assert f"for class {best.index} ({best.label}): score" in fm.info_label.text()
     assert fm.overlay.heat_item.isVisible()
     assert fm.overlay.heat_item.image.shape[:2] == (224, 224)
 
@@ -158,6 +161,9 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     written = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(written, fm.mosaic.image)
     np.testing.assert_array_equal(np.load(npy), fm.frame.activation.numpy())
+    assert fm.export_png(str(tmp_path / "no_suffix")) and (tmp_path / "no_suffix.png").is_file()
+    assert not fm.export_png(str(tmp_path / "mosaic.xyz"))    # no encoder: a message, not an exception
+    assert "use .png" in window.statusBar().currentMessage()
 
     assert fm.pin_layer("features.0")
     _select(qtbot, window, "features.3")
@@ -173,6 +179,15 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     assert sizes == {"features.0": (64, 55, 55), "features.6": (384, 13, 13), "features.8": (256, 13, 13),
                      "features.10": (256, 13, 13)}
     assert set(_hooked(model)) == {"features.0", "features.3", "features.6", "features.8", "features.10"}
+    # four pins in a laptop-sized window: no sideways scrolling, titles cut with "…" rather than widening it
+    window.resize(1229, 691)
+    qtbot.wait(100)
+    area = fm.parentWidget()
+    while area is not None and not isinstance(area, QScrollArea):
+        area = area.parentWidget()
+    assert area is not None and area.horizontalScrollBar().maximum() == 0
+    assert all(p.mapTo(fm, p.rect().topRight()).x() <= fm.width() for p in fm.pins.values())
+    assert all(p.title.text().startswith(p.layer) for p in fm.pins.values())
     for layer in list(fm.pins):
         fm.unpin_layer(layer)
     window.state.select_layer("")
@@ -224,8 +239,6 @@ def test_output_picker_for_a_multi_output_module(qtbot):
 def test_controls_fit_the_dock_hint_and_mosaic_shape(qtbot, window):
     """Every control is inside the ~860 px dock (no horizontal scrolling), the right pane explains itself
     until a channel is opened, and the mosaic's columns follow the view's shape."""
-    from PySide6.QtWidgets import QScrollArea
-
     from explorer.core.mosaic import best_columns
 
     fm = _select(qtbot, window, "features.0")
@@ -412,15 +425,15 @@ def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, tmp_path)
     assert fm.request_gradcam()
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
     row, col = first.cell
-    assert f"cell ({row}, {col}), box {first.box_index}" in fm.info_label.text()
+    assert f"class {first.class_index} ({first.label}) at cell ({row}, {col}), box {first.box_index}" \
+        in fm.info_label.text()
     assert fm.overlay.heat_item.isVisible()
 
 
 def _wheel(view, x: float, y: float, steps: int = 3) -> None:
-    """A real mouse-wheel turn (zoom in) over image pixel (x, y) of an ImageView."""
+    """A real mouse-wheel turn over image pixel (x, y) of an ImageView: zoom in (steps > 0) or out."""
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
-    from PySide6.QtWidgets import QApplication
 
     pos = view.mapFromScene(view.item.mapToScene(QPointF(x, y)))
     event = QWheelEvent(QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), QPoint(0, 0),
@@ -434,7 +447,6 @@ def _double_click(view, pos) -> None:
     mouseDClick sends the double-click alone, which pyqtgraph's scene never completes)."""
     from PySide6.QtCore import QEvent
     from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
 
     viewport = view.viewport()
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
@@ -494,14 +506,21 @@ def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, window, 
     now = view.view_box.viewRange()        # carried over the full-size one
     assert now != zoomed
     before, after = feature_position(m, *centre(zoomed)), feature_position(fm.mosaic, *centre(now))
-    assert after[0] == before[0] == channel
+    assert after[0] == before[0]  # the same tile (the wheel zooms about the pointer: not always the clicked one)
     assert after[1:] == pytest.approx(before[1:], abs=0.05)
     # as many tiles across as before: (55 + 1) / (t + 1) mosaic pixels now for each one then
     assert (now[0][1] - now[0][0]) == pytest.approx((zoomed[0][1] - zoomed[0][0]) * 56 / (t + 1), rel=0.02)
     assert now[0][1] - now[0][0] < fm.mosaic.width / 2  # really zoomed in
 
+    # zoomed in, a single click still opens its channel (once no second click can follow it)
+    fm.select_channel(None)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=screen)
+    qtbot.waitUntil(lambda: fm.channel == channel, timeout=5000)
+    fm.select_channel(None)
     _double_click(view, screen)                     # fit again: built small again
     qtbot.waitUntil(lambda: view.fitted and fm.mosaic.shrink == s, timeout=5000)
+    qtbot.wait(QApplication.doubleClickInterval() + 100)
+    assert fm.channel is None                       # the double click's first half opened nothing
 
     png = tmp_path / "mosaic.png"
     assert fm.export_png(str(png))
@@ -532,3 +551,90 @@ def test_the_first_frame_of_a_layer_comes_from_the_worker_already_fitted(qtbot, 
     assert fm.mosaic.options.fit == (view.width(), view.height()) and fm.mosaic.shrink > 1
     assert fm.mosaic.grid[1] == layout_for(fm.mosaic.options, 64, 55, 55)[0]
     assert rebuilt_here == []
+
+
+def test_an_fpn_level_is_drawn_with_its_own_stride(qtbot):
+    """fasterrcnn_mobilenet_v3_large_320_fpn's backbone.fpn gives levels "0", "1" (stride 32) and "pool" (stride
+    64): the picker names the layer inside that produced each, and the overlay and receptive field of a level use
+    that level's stride, the one its map size gives (padded backbone input width / stride = map width), not the
+    stride of the module's last node ("pool") for every level."""
+    w = MainWindow(StartOptions(model="fasterrcnn_mobilenet_v3_large_320_fpn"))
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.graph is not None and w.state.result is not None, timeout=LOAD_TIMEOUT)
+    fm = _select(qtbot, w, "backbone.fpn")
+    combo = fm.output_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["0 · layer_blocks.0.0", "1 · layer_blocks.1.0",
+                                                                "pool · extra_blocks"]
+    assert [combo.itemData(i) for i in range(combo.count())] == ["0", "1", "pool"]
+    for key, stride in (("0", 32), ("pool", 64)):
+        fm.set_output(key)
+        qtbot.waitUntil(lambda key=key: fm.frame.output_key == key, timeout=RESULT_TIMEOUT)
+        assert combo.currentData() == key
+        c, h, width = fm.frame.shape
+        bh, bw = fm._backbone_size()
+        geo = fm._field_geometry()
+        pad = w.state.handle.model.transform.size_divisible      # the batch is padded to a multiple of 32
+        assert geo.stride == stride
+        assert -(-bw // pad) * pad == width * stride and -(-bh // pad) * pad == h * stride
+        node = w.state.graph.node(w.state.graph.modules["backbone.fpn"].outputs[key])
+        fm.select_feature_pixel(0, 0)
+        assert f"{node.receptive_field}×{node.receptive_field} input pixels" in fm.info_label.text()
+        fm.overlay_check.setChecked(True)
+        fm.select_channel(0)
+        rect = fm._feature_rect()                              # the map laid over the image: the image's width
+        x0, _, x1, _ = fm.frame.geometry.to_source((0.0, 0.0, float(width * stride), 1.0))
+        assert rect.width() == pytest.approx(x1 - x0)
+
+
+def test_image_view_filters_only_shrunk_images_and_a_zoom_out_past_the_image_fits_it(qtbot):
+    """A 7×7 map enlarged keeps crisp pixels (a filtered enlargement is a blur); a mosaic larger than the view is
+    filtered so its 1-pixel padding does not alias. Zooming out beyond the whole image fits it again, as a
+    double click does, instead of leaving a small image in a large empty view."""
+    from PySide6.QtGui import QPainter
+
+    from explorer.ui.feature_maps import ImageView
+
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(300, 300)
+    view.show()
+    qtbot.waitExposed(view)
+
+    def smooth() -> bool:
+        return bool(view.renderHints() & QPainter.RenderHint.SmoothPixmapTransform)
+
+    view.set_image(np.zeros((7, 7, 4), np.uint8))
+    qtbot.wait(30)
+    assert view.view_box.viewPixelSize()[0] < 1 and not smooth()
+    view.set_image(np.zeros((900, 900, 4), np.uint8))
+    qtbot.wait(30)
+    assert view.view_box.viewPixelSize()[0] > 1 and smooth()
+
+    view.set_image(np.zeros((50, 80, 4), np.uint8))
+    qtbot.wait(30)
+    _wheel(view, 40, 25)                                   # zoom in: no longer fitted
+    assert not view.fitted
+    for _ in range(6):                                     # zoom out far past the image
+        _wheel(view, 40, 25, steps=-1)
+    qtbot.wait(30)
+    assert view.fitted
+    shown = view.view_box.viewRange()
+    view.fit()
+    assert shown[0] == pytest.approx(view.view_box.viewRange()[0])  # the same range as a fit gives
+
+
+def test_elided_label_cuts_with_an_ellipsis_and_keeps_its_minimum_whatever_the_text(qtbot):
+    """A long layer name ends in "…" at a narrow width instead of widening the dock; the minimum width does not
+    follow the text, so a changing caption never moves the window's docks."""
+    from explorer.ui.elided_label import ElidedLabel
+
+    label = ElidedLabel("backbone.body.layer4.2.relu#2 [pool]: 2048×7×7, viridis", min_chars=6)
+    qtbot.addWidget(label)
+    minimum = label.minimumSizeHint().width()
+    label.resize(120, 20)
+    assert label.is_elided() and label.shown_text().endswith("…")
+    assert label.fontMetrics().horizontalAdvance(label.shown_text()) <= 120
+    label.setText("x")
+    assert label.minimumSizeHint().width() == minimum and not label.is_elided()

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from explorer.core.capture import UnknownLayerError  # one error class for "unknown layer" everywhere
+from explorer.core.capture import flatten_outputs
 from explorer.core.errors import ExplorerError
-from explorer.core.mosaic import Mosaic, MosaicOptions, as_chw, build_mosaic
+from explorer.core.mosaic import Mosaic, MosaicOptions, as_chw, build_mosaic, chw_note
 
 if TYPE_CHECKING:
     import torch
@@ -101,27 +102,6 @@ def resolve_module(model: "nn.Module", name: str, graph: "ModelGraph | None" = N
     """The nn.Module for a module path or graph node id (see resolve_layer)."""
     ref = resolve_layer(model, name, graph)
     return model.get_submodule(ref.module_path) if ref.module_path else model
-
-
-def flatten_outputs(output: Any, prefix: str = "") -> list[tuple[str, "torch.Tensor"]]:
-    """Tensor leaves of a module output with their names: a tensor -> [("", t)]; OrderedDict/dict -> keys;
-    tuple/list -> indices; nested -> dotted ("0.2")."""
-    import torch
-
-    if isinstance(output, torch.Tensor):
-        return [(prefix, output)]
-    leaves: list[tuple[str, torch.Tensor]] = []
-    if isinstance(output, Mapping):
-        items = [(str(k), v) for k, v in output.items()]
-    elif isinstance(output, (tuple, list)):
-        items = [(str(i), v) for i, v in enumerate(output)]
-    elif isinstance(getattr(output, "tensors", None), torch.Tensor):  # torchvision's ImageList (the transform)
-        items = [("tensors", output.tensors)]
-    else:
-        return leaves  # None and other objects: nothing to show
-    for key, value in items:
-        leaves.extend(flatten_outputs(value, f"{prefix}.{key}" if prefix else key))
-    return leaves
 
 
 def pick_output(output: Any, key: str | None = None) -> tuple[str, "torch.Tensor", list[str]]:
@@ -232,7 +212,7 @@ class ActivationProbe:
             requests, self._requests = self._requests, {}
             self._last_collect = time.perf_counter()
         captured, key, keys = mine
-        note = self.ref.note if self.ref else ""
+        note = "; ".join(n for n in (self.ref.note if self.ref else "", chw_note(captured)) if n)
         try:
             act = as_chw(captured)
             mosaic = build_mosaic(act, self.options) if self.build else None

@@ -30,6 +30,7 @@ import difflib
 import math
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["capture_graph", "find_node", "is_module_call", "make_example", "UnknownLayerError"]
+__all__ = ["capture_graph", "find_node", "find_output_node", "flatten_outputs", "is_module_call", "make_example",
+           "UnknownLayerError"]
 
 
 class UnknownLayerError(ExplorerError, KeyError):
@@ -186,6 +188,27 @@ def _tensors(obj: Any, depth: int = 0) -> list["torch.Tensor"]:
     return out
 
 
+def flatten_outputs(output: Any, prefix: str = "") -> list[tuple[str, "torch.Tensor"]]:
+    """Tensor leaves of a module output with their names: a tensor -> [("", t)]; OrderedDict/dict -> keys;
+    tuple/list -> indices; nested -> dotted ("0.2")."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return [(prefix, output)]
+    leaves: list[tuple[str, torch.Tensor]] = []
+    if isinstance(output, Mapping):
+        items = [(str(k), v) for k, v in output.items()]
+    elif isinstance(output, (tuple, list)):
+        items = [(str(i), v) for i, v in enumerate(output)]
+    elif isinstance(getattr(output, "tensors", None), torch.Tensor):  # torchvision's ImageList (the transform)
+        items = [("tensors", output.tensors)]
+    else:
+        return leaves  # None and other objects: nothing to show
+    for key, value in items:
+        leaves.extend(flatten_outputs(value, f"{prefix}.{key}" if prefix else key))
+    return leaves
+
+
 def _shape(t: "torch.Tensor") -> Shape:
     return tuple(int(d) for d in t.shape)
 
@@ -231,6 +254,7 @@ class _Recorder:
         self.op_counts: dict[tuple[str, str], int] = {}
         self.params_seen: dict[int, str] = {}
         self.handles: list[Any] = []
+        self.module_outputs: dict[str, dict[str, str]] = {}  # module path -> {output key: producing node id}
         # the app's inference worker may run the same model meanwhile: hooks ignore every other thread
         self.thread = threading.get_ident()
 
@@ -324,12 +348,24 @@ class _Recorder:
         if self.leaf_depth:
             self.leaf_depth -= 1
         if not is_leaf:
+            if not self.leaf_depth and path != "?" and path not in self.module_outputs:
+                self._record_outputs(path, output)
             return
         self.busy = True
         try:
             self._leaf_node(module, path, args, kwargs, output)
         finally:
             self.busy = False
+
+    def _record_outputs(self, path: str, output: Any) -> None:
+        """Which node produced each output leaf of a (first) module call, by the leaf names of
+        flatten_outputs: an FPN level or one of the RPN head's lists has its own stride and receptive field."""
+        produced: dict[str, str] = {}
+        for key, t in flatten_outputs(output):
+            info = self.info(t)
+            if info is not None and info.producers:
+                produced[key] = info.producers[0][0]
+        self.module_outputs[path] = produced
 
     def _leaf_node(self, module: "nn.Module", path: str, args: tuple, kwargs: dict, output: Any) -> None:
         inputs = self.leaf_in_tensors
@@ -577,6 +613,9 @@ class _Recorder:
                 if chain == "":
                     break
                 chain = chain.rsplit(".", 1)[0] if "." in chain else ""
+        for path, produced in self.module_outputs.items():
+            if path in modules:  # modules that hold nodes
+                modules[path].outputs = {k: v for k, v in produced.items() if v in self.by_id}
         return modules
 
 
@@ -764,6 +803,15 @@ def find_node(graph: ModelGraph, name: str) -> GraphNode:
     close = difflib.get_close_matches(name, choices, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `summary MODEL` lists the layers"
     raise UnknownLayerError(f"unknown layer '{name}' in {graph.model_name}{hint}")
+
+
+def find_output_node(graph: ModelGraph, name: str, key: str = "") -> GraphNode:
+    """The node that produced output leaf `key` (flatten_outputs' name: an FPN level "0", the RPN head's
+    "1.0") of module `name`; find_node(name) for a single output or a key the capture did not see."""
+    info = graph.modules.get(name)
+    if key and info is not None and graph.has_node(info.outputs.get(key, "")):
+        return graph.node(info.outputs[key])
+    return find_node(graph, name)
 
 
 def capture_zoo_model(name: str, input_shape: tuple[int, ...] | None = None, *, device: Any = "cpu") -> ModelGraph:

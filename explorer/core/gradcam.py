@@ -77,7 +77,12 @@ def _is_detector(model: "nn.Module") -> bool:
     return hasattr(model, "roi_heads") and hasattr(model, "rpn") and hasattr(model, "transform")
 
 
-def class_target(index: int) -> Target:
+def _named(text: str, name: str) -> str:
+    """A target's description with the class's name where known: "class 3" -> "class 3 (rectangle)"."""
+    return f"{text} ({name})" if name and name != text.rsplit(' ', 1)[-1] else text
+
+
+def class_target(index: int, name: str = "") -> Target:
     """y = the logit of class `index` (classifier output (1, classes); segmentation "out": its spatial sum)."""
 
     def target(output: Any) -> "torch.Tensor":
@@ -87,11 +92,12 @@ def class_target(index: int) -> Target:
             output = output[0]
         return output[0, index]
 
-    target.description = f"class {index}"  # type: ignore[attr-defined]
+    target.description = _named(f"class {index}", name)  # type: ignore[attr-defined]
     return target
 
 
-def detection_target(box: tuple[float, float, float, float], label: int, min_iou: float = 0.5) -> Target:
+def detection_target(box: tuple[float, float, float, float], label: int, min_iou: float = 0.5,
+                     name: str = "") -> Target:
     """y = the score of the detection with label `label` whose box (model-input pixels) overlaps `box` most."""
 
     def target(output: Any) -> "torch.Tensor":
@@ -109,12 +115,12 @@ def detection_target(box: tuple[float, float, float, float], label: int, min_iou
             raise ExplorerError("the chosen detection is not found again (its box moved); pick it again")
         return scores[same[best]]
 
-    target.description = f"detection of class {label}"  # type: ignore[attr-defined]
+    target.description = _named(f"detection of class {label}", name)  # type: ignore[attr-defined]
     return target
 
 
 def yolo_cell_target(row: int, col: int, label: int, S: int, B: int, C: int, layout: str = "darknet",
-                     box: int | None = None) -> Target:
+                     box: int | None = None, name: str = "") -> Target:
     """y = YOLOv1's class-specific confidence score of box `box` of grid cell (row, col) for class `label`:
     confidence × Pr(class | object) (Redmon et al. 2016, section 2, eq. 1: what detect() ranks by); without
     `box`, the best of the cell's B boxes."""
@@ -132,7 +138,7 @@ def yolo_cell_target(row: int, col: int, label: int, S: int, B: int, C: int, lay
         return conf[box] * prob if box is not None else (conf * prob).max()
 
     which = f", box {box}" if box is not None else ""
-    target.description = f"class {label} at cell ({row}, {col}){which}"  # type: ignore[attr-defined]
+    target.description = f"{_named(f'class {label}', name)} at cell ({row}, {col}){which}"  # type: ignore[attr-defined]
     return target
 
 

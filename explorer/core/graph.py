@@ -74,6 +74,7 @@ class ModuleInfo:
     children: list[str] = field(default_factory=list)  # child module paths that hold nodes, in call order
     params: int = 0              # parameters of the module and its descendants
     macs: int = 0                # MACs of the nodes inside it
+    outputs: dict[str, str] = field(default_factory=dict)  # output leaf key ("0", "pool", "1.0") -> node id
 
 
 @dataclass

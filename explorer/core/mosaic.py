@@ -288,7 +288,9 @@ class Mosaic:
 
 
 def as_chw(activation: "torch.Tensor") -> "torch.Tensor":
-    """A layer output as (C, H, W): batch 1 is dropped; (C,) and (N, C) become C maps of 1×1; (C, L) 1×L."""
+    """A layer output as (C, H, W): batch 1 is dropped; (C,) and (1, C) become C maps of 1×1; a batch of N > 1
+    feature vectors (N, F) (a detector's box head: one row per region) becomes one N×F map; a batch of N > 1
+    maps (N, C, H, W) (RoI pooling: one per region) shows the first region's C maps (chw_note says so)."""
     t = activation.detach()
     if t.dim() >= 4 and t.shape[0] == 1:
         t = t[0]
@@ -300,11 +302,21 @@ def as_chw(activation: "torch.Tensor") -> "torch.Tensor":
         t = t[0]
     if t.dim() == 1:
         return t[:, None, None]
-    if t.dim() == 2:
-        return t[:, None, :]
+    if t.dim() == 2:  # one row per region (or a (C, L) sequence): one map, rows under each other
+        return t[None]
     if t.dim() == 3:
         return t
     raise ValueError(f"cannot show a tensor of shape {tuple(activation.shape)} as feature maps")
+
+
+def chw_note(activation: "torch.Tensor") -> str:
+    """What as_chw did to a batch of regions, for the layer's caption ("" where the maps are the output)."""
+    shape = tuple(activation.shape)
+    if len(shape) == 4 and shape[0] > 1:
+        return f"region 0 of {shape[0]} (the layer runs once per region): its {shape[1]} maps"
+    if len(shape) == 2 and shape[0] > 1:
+        return f"one map: {shape[0]} rows (one per region) × {shape[1]} features"
+    return ""
 
 
 def grid_shape(n: int, tile_h: int, tile_w: int, padding: int, columns: int | None = None) -> tuple[int, int]:

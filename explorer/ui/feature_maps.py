@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,12 +31,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy,
+    QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel,
+    QSizePolicy,
     QSlider, QSpinBox, QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from explorer.core.activations import ActivationFrame, ActivationProbe
 from explorer.core.mosaic import COLORMAPS, Mosaic, MosaicOptions, build_mosaic, channel_image, heat_image, value_at
+from explorer.ui.elided_label import ElidedLabel
+from explorer.ui.flow_layout import FlowBox, group
 
 MAX_PINS = 4
 PROBE_PREFIX = "featuremaps:"
@@ -64,11 +68,16 @@ class ImageView(pg.GraphicsView):
         self.setCentralItem(self.view_box)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.view_box.addItem(self.item)
-        # a 900-pixel mosaic shown smaller: filter when scaling so the 1-pixel padding does not alias (cheaper
-        # than pyqtgraph's auto-downsampling, which averages into a float copy on every update)
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        # a mosaic shown smaller than its pixels: filter so the 1-pixel padding does not alias (cheaper than
+        # pyqtgraph's auto-downsampling, which averages into a float copy on every update); shown larger, crisp
+        # feature pixels (a 7×7 map filtered up is a blur): see _update_smoothing
+        self._smooth = smooth
+        self.view_box.sigTransformChanged.connect(self._update_smoothing)
         self._shape: tuple[int, int] | None = None
         self._fit = True  # keep the image fitted to the view until the user zooms or pans
+        self._pending_xy: tuple[float, float] | None = None
+        self._pending_click = QTimer(self, singleShot=True)
+        self._pending_click.timeout.connect(self._emit_pending_click)
         self.view_box.sigRangeChangedManually.connect(self._on_manual_range)
         self.scene().sigMouseMoved.connect(self._on_moved)
         self.scene().sigMouseClicked.connect(self._on_clicked)
@@ -109,7 +118,18 @@ class ImageView(pg.GraphicsView):
             self.fitChanged.emit(fit)
 
     def _on_manual_range(self, *_args: Any) -> None:
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        if self._shape is not None and x1 - x0 > self._shape[1] * 1.02 and y1 - y0 > self._shape[0] * 1.02:
+            self.fit()  # zoomed out past the whole image: nothing to gain from a smaller one, fit it again
+            return
         self._set_fit(False)
+
+    def _update_smoothing(self, *_args: Any) -> None:
+        """Filter only where the view shrinks the image (more than one image pixel per device pixel)."""
+        px, _ = self.view_box.viewPixelSize()
+        smooth = self._smooth and px * self.devicePixelRatioF() > 1.0
+        if bool(self.renderHints() & QPainter.RenderHint.SmoothPixmapTransform) != smooth:
+            self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -134,12 +154,23 @@ class ImageView(pg.GraphicsView):
     def _on_clicked(self, event: Any) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return
-        if event.double():
+        if event.double():  # the pair's first click is still waiting (zoomed in): it was half of this
+            self._pending_click.stop()
             self.fit()
             return
         xy = self._to_pixels(event.scenePos())
-        if xy is not None:
+        if xy is None:
+            return
+        if self._fit:  # nothing for a double click to do: answer at once
             self.clicked.emit(*xy)
+        else:  # zoomed in, a double click fits: wait to see whether this click is its first half
+            self._pending_xy = xy
+            self._pending_click.start(QApplication.doubleClickInterval())
+
+    def _emit_pending_click(self) -> None:
+        if self._pending_xy is not None:
+            self.clicked.emit(*self._pending_xy)
+            self._pending_xy = None
 
 
 def carried_range(view: ImageView, old: Mosaic | None,
@@ -261,7 +292,7 @@ class _Pin(QWidget):
         self.probe = probe
         self.frame: ActivationFrame | None = None
         self.view = ImageView(self)
-        self.title = QLabel(layer)
+        self.title = ElidedLabel(layer, min_chars=6)  # four pins share a laptop-wide dock
         close = QToolButton()
         close.setText("×")
         close.setToolTip(f"Unpin {layer}")
@@ -299,6 +330,7 @@ class FeatureMapsPanel(QWidget):
         self.channel: int | None = None            # the channel shown large
         self.feature_pixel: tuple[int, int] | None = None
         self.pins: dict[str, _Pin] = {}
+        self._target_names: list[tuple[Any, str]] = []  # (Grad-CAM target, its class name) of the list
         self.last_result: Any = None
         self.overlay = FeatureOverlay()
         self._overlay_host: Any = None
@@ -317,11 +349,8 @@ class FeatureMapsPanel(QWidget):
     # -- widgets ---------------------------------------------------------------------------------------------
     def _build(self) -> None:
         # Two compact rows of controls (the dock is ~860 px wide and short): the mosaic gets the height.
-        self.layer_label = QLabel("Select a layer in the graph to see its feature maps.")
-        self.layer_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # long layer names are clipped rather than widening the dock; the tooltip keeps the whole text
-        self.layer_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.layer_label.setMinimumWidth(140)
+        # long layer names end in "…" rather than widening the dock; the tooltip keeps the whole text
+        self.layer_label = ElidedLabel("Select a layer in the graph to see its feature maps.", width_chars=40)
         self.output_combo = QComboBox()
         self.output_combo.setToolTip("Which output of a multi-output module (FPN level, RPN head part)")
         self.output_combo.setVisible(False)
@@ -365,15 +394,6 @@ class FeatureMapsPanel(QWidget):
         self.export_npy_button = self._tool_button("NPY…", "Export the raw activations (C, H, W) as .npy")
         self.export_npy_button.clicked.connect(self._choose_npy)
 
-        row1 = QHBoxLayout()
-        row1.setSpacing(4)
-        row1.addWidget(self.layer_label, 1)
-        row1.addWidget(self.output_combo)
-        for widget in (self._caption("order"), self.order_combo, self._caption("top"), self.topk_spin,
-                       self._caption("norm"), self.norm_combo, self.lo_spin, self.hi_spin, self._caption("map"),
-                       self.colormap_combo):
-            row1.addWidget(widget)
-
         self.overlay_check = QCheckBox("Overlay")
         self.overlay_check.setToolTip("Lay the large channel over the input image, upsampled")
         self.overlay_check.toggled.connect(lambda _on: self._update_overlay_channel())
@@ -390,25 +410,13 @@ class FeatureMapsPanel(QWidget):
         self.target_combo.setToolTip("Class (classifiers) or detection (detectors) to explain with Grad-CAM")
         self.target_combo.setMinimumWidth(110)
         self.target_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.target_combo.setMinimumContentsLength(12)
+        self.target_combo.setMinimumContentsLength(22)  # "#12 traffic light (0.87)"
         self.gradcam_button = self._tool_button("Grad-CAM", "Grad-CAM (Selvaraju et al. 2017) at this layer for "
                                                 "the chosen target")
         self.gradcam_button.clicked.connect(self.request_gradcam)
         self.clear_button = self._tool_button("Clear", "Clear the overlay (channel, heat map, receptive field) "
                                               "from the input image")
         self.clear_button.clicked.connect(self.clear_overlay)
-        row2 = QHBoxLayout()
-        row2.setSpacing(4)
-        row2.addWidget(self.overlay_check)
-        row2.addWidget(self.opacity_slider)
-        row2.addWidget(self.gradient_check)
-        row2.addSpacing(6)
-        row2.addWidget(self.target_combo, 1)
-        row2.addWidget(self.gradcam_button)
-        row2.addWidget(self.clear_button)
-        row2.addSpacing(6)
-        for widget in (self.pin_button, self.export_png_button, self.export_npy_button):
-            row2.addWidget(widget)
         self.rate_combo = QComboBox()
         for text, rate in LIVE_RATES:
             self.rate_combo.addItem(text, rate)
@@ -416,10 +424,17 @@ class FeatureMapsPanel(QWidget):
                                    "the layer and builds its mosaic, which the model's frame rate pays for; "
                                    "still images and steps always show their own maps.")
         self.rate_combo.currentIndexChanged.connect(self._on_rate_changed)
-        # on the first row: the second is the wider one, and both fit a laptop's dock (about 750 px)
-        row1.addSpacing(6)
-        row1.addWidget(self._caption("live"))
-        row1.addWidget(self.rate_combo)
+        # The controls flow: two lines in a wide dock, more in a laptop's narrow one, never sideways scrolling.
+        # The layer's name has a fixed share of the first line (elided), so that a new layer moves nothing.
+        self.controls = FlowBox()
+        for item in (self.layer_label, self.output_combo,
+                     group(self._caption("order"), self.order_combo), group(self._caption("top"), self.topk_spin),
+                     group(self._caption("norm"), self.norm_combo, self.lo_spin, self.hi_spin),
+                     group(self._caption("map"), self.colormap_combo), group(self._caption("live"), self.rate_combo),
+                     group(self.overlay_check, self.opacity_slider), self.gradient_check,
+                     group(self.target_combo, self.gradcam_button, self.clear_button),
+                     group(self.pin_button, self.export_png_button, self.export_npy_button)):
+            self.controls.flow.addWidget(item)
 
         self.mosaic_view = ImageView()
         self.mosaic_view.hovered.connect(self._on_mosaic_hover)
@@ -464,8 +479,7 @@ class FeatureMapsPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
-        lay.addLayout(row1)
-        lay.addLayout(row2)
+        lay.addWidget(self.controls)
         lay.addWidget(self.splitter, 3)
         lay.addWidget(self.pins_row, 2)
         lay.addWidget(self.info_label)
@@ -747,10 +761,11 @@ class FeatureMapsPanel(QWidget):
         c, h, w = frame.shape
         keys = frame.output_keys
         if len(keys) > 1:
-            if [self.output_combo.itemText(i) for i in range(self.output_combo.count())] != keys:
+            if [self.output_combo.itemData(i) for i in range(self.output_combo.count())] != keys:
                 self.output_combo.clear()
-                self.output_combo.addItems(keys)
-            self.output_combo.setCurrentText(frame.output_key)
+                for key in keys:
+                    self.output_combo.addItem(self._output_text(frame.layer, key), key)
+            self.output_combo.setCurrentIndex(keys.index(frame.output_key) if frame.output_key in keys else 0)
             self.output_combo.setVisible(True)
         else:
             self.output_combo.setVisible(False)
@@ -758,6 +773,8 @@ class FeatureMapsPanel(QWidget):
         shown = f", top {self.mosaic.num_tiles}" if self.mosaic.num_tiles < c else ""
         note = f" — {frame.note}" if frame.note else ""
         self.layer_label.setText(f"{frame.layer}{out}: {c}×{h}×{w}{shown}, {self.mosaic.colormap}{note}")
+        if frame.note and not self.info_label.text():  # the caption may be cut: the line below has room
+            self.info_label.setText(frame.note)
         if self.channel is not None and self.channel < c:
             self._draw_channel()
         elif self.channel is not None:
@@ -854,7 +871,8 @@ class FeatureMapsPanel(QWidget):
         if th is not None and frame.geometry.scale != th.scale:  # detectors resize inside
             rx = frame.geometry.scale[0] / th.scale[0]
             ry = frame.geometry.scale[1] / th.scale[1]
-            return int(math.floor(ih * ry)), int(math.floor(iw * rx))
+            # the scale is the resized size over the source's: round, as floor(451 × 481/451) is 480
+            return int(round(ih * ry)), int(round(iw * rx))
         return int(ih), int(iw)
 
     def _update_overlay_channel(self) -> None:
@@ -876,10 +894,10 @@ class FeatureMapsPanel(QWidget):
         graph = getattr(self.state, "graph", None)
         if graph is None or self.frame is None:
             return None
-        from explorer.core.capture import UnknownLayerError, find_node
+        from explorer.core.capture import UnknownLayerError, find_output_node
 
-        try:
-            return find_node(graph, self.frame.layer)
+        try:  # the picked output's own node: an FPN level has its own stride and receptive field
+            return find_output_node(graph, self.frame.layer, self.frame.output_key)
         except UnknownLayerError:
             return None
 
@@ -959,15 +977,20 @@ class FeatureMapsPanel(QWidget):
         handle = getattr(self.state, "handle", None)
         rcnn = handle is not None and hasattr(handle.model, "roi_heads")
         yolo = handle is not None and hasattr(handle.model, "S") and hasattr(handle.model, "B")
+        names: list[str] = []  # each target's class name, for Grad-CAM's answer ("class 162 (bloodhound)")
         if getattr(result, "topk", None):
             items = [(f"{s.label} ({s.score:.2f})", ("class", s.index)) for s in result.topk]
+            names = [s.label for s in result.topk]
         elif (rcnn or yolo) and getattr(result, "boxes", None):
             items = [(f"#{i} {d.label} ({d.score:.2f})",
                       ("detection", d.box, d.class_index) if rcnn else ("yolo", d.cell, d.class_index, d.box_index))
                      for i, d in enumerate(result.boxes[:20])]
+            names = [d.label for d in result.boxes[:20]]
         elif getattr(result, "segmentation", None) is not None:
             seg = result.segmentation
             items = [(name, ("class", seg.labels.index(name))) for name in seg.classes if name in seg.labels]
+            names = [text for text, _ in items]
+        self._target_names = [(data, name) for (_, data), name in zip(items, names)]
         combo = self.target_combo
         if [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())] == items:
             return  # unchanged: no relayout or repaint of the row
@@ -994,21 +1017,23 @@ class FeatureMapsPanel(QWidget):
             self.state.show_message("No class or detection to explain yet.", 3000)
             return False
         layer, graph, key = self.probe.layer, getattr(self.state, "graph", None), self.probe.output_key
+        name = next((n for data, n in self._target_names if data == target), "")
 
         def job(ctx: Any) -> Any:
             if target[0] == "class":
-                tgt = class_target(int(target[1]))
+                tgt = class_target(int(target[1]), name)
             elif target[0] == "yolo":  # the score of the cell and box that predicted the detection
                 from explorer.core.yolo import model_layout
 
                 S, B, C, layout = model_layout(ctx.model)
                 (row, col), label, box = target[1], int(target[2]), target[3]
-                tgt = yolo_cell_target(row, col, label, S, B, C, layout, box)
+                tgt = yolo_cell_target(row, col, label, S, B, C, layout, box, name)
             else:  # engine boxes are in source pixels; the detector sees the input tensor's pixels
                 sx, sy = ctx.scale
                 ox, oy = getattr(ctx, "offset", (0.0, 0.0))
                 x0, y0, x1, y1 = target[1]
-                tgt = detection_target((x0 * sx - ox, y0 * sy - oy, x1 * sx - ox, y1 * sy - oy), int(target[2]))
+                tgt = detection_target((x0 * sx - ox, y0 * sy - oy, x1 * sx - ox, y1 * sy - oy), int(target[2]),
+                                       name=name)
             return grad_cam(ctx.model, layer, ctx.input_tensor, tgt, graph, key)
 
         self._request("gradcam", job)
@@ -1030,7 +1055,16 @@ class FeatureMapsPanel(QWidget):
 
     # -- multi-output and pins ---------------------------------------------------------------------------------
     def _on_output_picked(self, index: int) -> None:
-        self.set_output(self.output_combo.itemText(index))
+        self.set_output(self.output_combo.itemData(index))
+
+    def _output_text(self, layer: str, key: str) -> str:
+        """The picker's text for output `key` of `layer`: the key and the module inside that produced it
+        ("0.1 · cls_logits#1": the RPN head's objectness at FPN level 1), as the graph names it."""
+        graph = getattr(self.state, "graph", None)
+        info = graph.modules.get(layer) if graph is not None else None
+        node = info.outputs.get(key, "") if info is not None else ""
+        inner = node[len(layer) + 1:] if layer and node.startswith(layer + ".") else node
+        return f"{key} · {inner}" if inner else key
 
     def set_output(self, key: str) -> None:
         """Pick one output of a multi-output module (an FPN level ...): applies from the next frame."""
@@ -1082,16 +1116,23 @@ class FeatureMapsPanel(QWidget):
 
     # -- export ----------------------------------------------------------------------------------------------
     def export_png(self, path: str) -> bool:
-        """Write the current mosaic as a PNG (RGB)."""
+        """Write the current mosaic as a PNG (RGB); a name without a suffix gets ".png", and a suffix OpenCV
+        cannot encode is refused with a message."""
         import cv2
 
         if self.mosaic is None:
             self.state.show_error("No feature maps to export yet.")
             return False
+        path = str(Path(path).with_suffix(".png")) if not Path(path).suffix else str(path)
         mosaic = self.mosaic
         if mosaic.shrink > 1 and self.frame is not None:  # the file gets every feature pixel, not the view's size
             mosaic = build_mosaic(self.frame.activation, replace(mosaic.options, shrink=1))
-        if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(mosaic.image), cv2.COLOR_RGB2BGR)):
+        try:
+            written = cv2.imwrite(path, cv2.cvtColor(np.ascontiguousarray(mosaic.image), cv2.COLOR_RGB2BGR))
+        except cv2.error:  # no encoder for the suffix
+            self.state.show_error(f"Cannot write '{path}': not an image type OpenCV can write; use .png.")
+            return False
+        if not written:
             self.state.show_error(f"Cannot write '{path}'.")
             return False
         self.state.show_message(f"Mosaic written to {path}", 4000)

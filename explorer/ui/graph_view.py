@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsItem, QGraphicsP
 from explorer.core.graph_view import ROOT, GraphView, TreeItem, count_text, shape_text, tree_for
 from explorer.core.layout import GraphLayout, LayoutEngine, box_lines, container_title
 from explorer.core.threads import use_one_thread
+from explorer.ui.elided_label import ElidedLabel
 from explorer.ui.state import AppState
 
 KIND_COLORS: dict[str, str] = {
@@ -404,7 +405,7 @@ class GraphPanel(QWidget):
         self.canvas.activated.connect(self.toggle)
         self.canvas.key.connect(self._on_key)
         self.legend = Legend(self)
-        self.status = QLabel("")
+        self.status = ElidedLabel("", min_chars=14)  # its changing text must not resize the window's docks
         self.status.setStyleSheet("color: #546e7a")
         self._build_toolbar()
         layout = QVBoxLayout(self)
