@@ -432,7 +432,7 @@ class FeatureMapsPanel(QWidget):
                      group(self._caption("norm"), self.norm_combo, self.lo_spin, self.hi_spin),
                      group(self._caption("map"), self.colormap_combo), group(self._caption("live"), self.rate_combo),
                      group(self.overlay_check, self.opacity_slider), self.gradient_check,
-                     group(self.target_combo, self.gradcam_button, self.clear_button),
+                     self.target_combo, group(self.gradcam_button, self.clear_button),
                      group(self.pin_button, self.export_png_button, self.export_npy_button)):
             self.controls.flow.addWidget(item)
 
