@@ -155,6 +155,15 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     assert np.allclose(fm.mosaic.lo, fm.mosaic.tile_min.min()) and np.allclose(fm.mosaic.hi, fm.mosaic.tile_max.max())
     fm.set_options(order="index", top_k=0, norm="fixed", fixed_range=(-1.0, 2.0))
     assert fm.mosaic.num_tiles == 64 and np.allclose(fm.mosaic.lo, -1) and np.allclose(fm.mosaic.hi, 2)
+    fm.opacity_slider.setValue(35)
+    # the next start shows the maps the same way: a new panel on the same settings file
+    from types import SimpleNamespace
+
+    again = FeatureMapsPanel(AppState(), SimpleNamespace(settings=window.settings))
+    qtbot.addWidget(again)
+    assert again.mosaic_options().order == "index" and again.mosaic_options().norm == "fixed"
+    assert again.mosaic_options().fixed_range == (-1.0, 2.0) and again.colormap_combo.currentText() == "inferno"
+    assert again.opacity_slider.value() == 35 and again.topk_spin.value() == 0
 
     png, npy = tmp_path / "mosaic.png", tmp_path / "acts.npy"
     assert fm.export_png(str(png)) and fm.export_npy(str(npy))

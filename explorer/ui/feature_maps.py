@@ -46,6 +46,7 @@ PROBE_PREFIX = "featuremaps:"
 LIVE_RATES = [("every frame", 0), ("20/s", 20), ("10/s", 10), ("5/s", 5)]
 DEFAULT_LIVE_RATE = 10
 RATE_SETTING = "featureMaps/liveRate"
+OPTIONS_SETTING = "featureMaps"  # + /order, /norm, /colormap, /topK, /low, /high, /opacity
 LARGE_HINT = "Click a channel to open it large; click a pixel to see its receptive field."
 
 
@@ -331,12 +332,14 @@ class FeatureMapsPanel(QWidget):
         self.feature_pixel: tuple[int, int] | None = None
         self.pins: dict[str, _Pin] = {}
         self._target_names: list[tuple[Any, str]] = []  # (Grad-CAM target, its class name) of the list
+        self._saving_options = False  # not while the last session's options are read back
         self.last_result: Any = None
         self.overlay = FeatureOverlay()
         self._overlay_host: Any = None
         self._pending_layer = ""
         self._build()
         self._load_rate()
+        self._load_options()
         state.layerSelected.connect(self.set_layer)
         state.resultReady.connect(self.on_result)
         state.graphChanged.connect(self._on_graph_changed)
@@ -403,6 +406,7 @@ class FeatureMapsPanel(QWidget):
         self.opacity_slider.setFixedWidth(70)
         self.opacity_slider.setToolTip("Overlay opacity")
         self.opacity_slider.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100.0))
+        self.opacity_slider.valueChanged.connect(self._save_options)
         self.gradient_check = QCheckBox("Gradient")
         self.gradient_check.setToolTip("Gradient view: on a click in the large map, show |∂activation/∂input| "
                                        "on the input image")
@@ -529,6 +533,35 @@ class FeatureMapsPanel(QWidget):
             settings.setValue(RATE_SETTING, self.live_rate)
         self._apply_rate()
 
+    def _load_options(self) -> None:
+        """The mosaic options and the overlay's opacity of the last session (a value the controls do not
+        offer, from a hand-edited file, keeps the default)."""
+        settings = getattr(self.window, "settings", None)
+        if settings is None:
+            return
+        for combo, name in ((self.order_combo, "order"), (self.norm_combo, "norm"),
+                            (self.colormap_combo, "colormap")):
+            index = combo.findText(str(settings.value(f"{OPTIONS_SETTING}/{name}", "")))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        for spin, name, cast in ((self.topk_spin, "topK", int), (self.lo_spin, "low", float),
+                                 (self.hi_spin, "high", float), (self.opacity_slider, "opacity", int)):
+            try:
+                spin.setValue(cast(settings.value(f"{OPTIONS_SETTING}/{name}", spin.value())))
+            except (TypeError, ValueError):
+                pass
+        self._saving_options = True
+
+    def _save_options(self) -> None:
+        settings = getattr(self.window, "settings", None)
+        if settings is None or not self._saving_options:
+            return
+        for name, value in (("order", self.order_combo.currentText()), ("norm", self.norm_combo.currentText()),
+                            ("colormap", self.colormap_combo.currentText()), ("topK", self.topk_spin.value()),
+                            ("low", self.lo_spin.value()), ("high", self.hi_spin.value()),
+                            ("opacity", self.opacity_slider.value())):
+            settings.setValue(f"{OPTIONS_SETTING}/{name}", value)
+
     def _probes(self) -> list[ActivationProbe]:
         return ([self.probe] if self.probe is not None else []) + [pin.probe for pin in self.pins.values()]
 
@@ -641,6 +674,7 @@ class FeatureMapsPanel(QWidget):
         self._on_options_changed()
 
     def _on_options_changed(self, *_args: Any) -> None:
+        self._save_options()
         opts = self.mosaic_options()
         if self.probe is not None:
             self.probe.options = opts  # the worker reads it once per frame
