@@ -124,6 +124,8 @@ def test_overlay_gradcam_and_gradient_view(qtbot, window):
                                                                     220 / sx, 220 / sy))
     fm.opacity_slider.setValue(25)
     assert item.opacity() == pytest.approx(0.25)
+    alpha = item.image[..., 3]                    # quiet places let the photo through, strong ones cover it
+    assert alpha.min() == 0 and alpha.max() == 255
 
     assert fm.target_combo.count() == 5                       # the top-5 classes of the result
     assert fm.request_gradcam()
@@ -135,6 +137,8 @@ def test_overlay_gradcam_and_gradient_view(qtbot, window):
 
     fm.gradient_check.setChecked(True)
     fm.select_feature_pixel(10, 12)
+    marker = fm.pixel_marker.rect()                    # the clicked pixel is marked in the large map
+    assert fm.pixel_marker.isVisible() and (marker.x(), marker.y(), marker.width()) == (12, 10, 1)
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("gradient"), timeout=RESULT_TIMEOUT)
     heat = fm.overlay.heat_item.image
     alpha = heat[..., 3] > 0
@@ -647,3 +651,34 @@ def test_elided_label_cuts_with_an_ellipsis_and_keeps_its_minimum_whatever_the_t
     assert label.fontMetrics().horizontalAdvance(label.shown_text()) <= 120
     label.setText("x")
     assert label.minimumSizeHint().width() == minimum and not label.is_elided()
+
+
+def test_a_heat_map_goes_when_the_video_moves_on_and_hover_values_follow_the_frame(qtbot, window, tmp_path):
+    """Grad-CAM explains the frame it was computed on: once the video shows another frame the map goes and the
+    line below says why; a hovered value is read again from each new frame."""
+    from tests.test_sources import write_video
+
+    fm = _select(qtbot, window, "features.0")
+    panel = window.inference_panel
+    assert panel.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)), loop=True)
+    qtbot.waitUntil(lambda: window.state.result is not None and window.state.result.frame.index > 1,
+                    timeout=RESULT_TIMEOUT)
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: fm.last_result is panel.result and fm.frame is not None
+                    and fm.last_result.extras.get(fm.probe.name) is fm.frame, timeout=RESULT_TIMEOUT)
+    assert fm.request_gradcam()
+    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
+    assert fm.overlay.heat_item.isVisible()
+    paused_on = fm.last_result.frame.index
+    tile = fm.mosaic.tile_of_channel(3)
+    x, y = fm.mosaic.point_of(tile, 2.5, 4.5)
+    fm._on_mosaic_hover(x, y)                          # what a mouse move over the mosaic does
+    panel.toggle_pause()                               # play on
+    qtbot.waitUntil(lambda: not fm.overlay.heat_item.isVisible(), timeout=RESULT_TIMEOUT)
+    assert f"frame {paused_on}" in fm.info_label.text() and "moved on" in fm.info_label.text()
+    fm._on_mosaic_hover(x, y)
+    shown = fm.frame
+    qtbot.waitUntil(lambda: fm.frame is not shown, timeout=RESULT_TIMEOUT)
+    value = float(fm.frame.activation[3, 2, 4])        # the new frame's value, not the hovered frame's
+    assert fm.info_label.text().startswith(f"channel 3  (y 2, x 4) = {value:.4g}")
+    panel.toggle_pause()

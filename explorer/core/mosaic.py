@@ -573,9 +573,11 @@ def value_at(activation: "torch.Tensor", channel: int, fy: int, fx: int) -> floa
 
 def channel_image(activation: "torch.Tensor", channel: int, colormap: str = "viridis",
                   value_range: tuple[float, float] | None = None,
-                  size: tuple[int, int] | None = None) -> np.ndarray:
+                  size: tuple[int, int] | None = None, alpha: bool = False) -> np.ndarray:
     """One channel as an (H, W, 4) uint8 RGBA image, from its own min..max (symmetric about 0 for a
-    diverging colormap) or over `value_range`; `size` (h, w) upsamples it bilinearly first, on the device."""
+    diverging colormap) or over `value_range`; `size` (h, w) upsamples it bilinearly first, on the device.
+    With `alpha`, opacity follows the colour's distance from the colormap's quiet end (the low end, or the
+    middle of a diverging one), as heat_image does: laid over a photo, it hides only where the map speaks."""
     import torch
     import torch.nn.functional as F
 
@@ -591,7 +593,13 @@ def channel_image(activation: "torch.Tensor", channel: int, colormap: str = "vir
         hi = torch.tensor([float(value_range[1])], device=act.device)
         zero_centre = False
     packed = _colorize(act, lo, hi, colormap, zero_centre)[0].clone()  # out of the scratch buffer
-    return packed.view(torch.uint8).view(*packed.shape, 4).cpu().numpy()
+    rgba = packed.view(torch.uint8).view(*packed.shape, 4)
+    if alpha:
+        t = ((act[0] - lo[0]) / (hi[0] - lo[0]).clamp_min(1e-12)).clamp(0.0, 1.0)
+        if is_diverging(colormap) and value_range is None:
+            t = (2.0 * t - 1.0).abs()  # symmetric range: 0 sits in the middle
+        rgba[..., 3] = (t.sqrt() * 255.0 + 0.5).to(torch.uint8)  # sqrt: weak responses stay visible
+    return rgba.cpu().numpy()
 
 
 def heat_image(values: np.ndarray, colormap: str = "inferno", alpha: bool = True) -> np.ndarray:

@@ -333,6 +333,8 @@ class FeatureMapsPanel(QWidget):
         self.pins: dict[str, _Pin] = {}
         self._target_names: list[tuple[Any, str]] = []  # (Grad-CAM target, its class name) of the list
         self._saving_options = False  # not while the last session's options are read back
+        self._heat_of: tuple[str, int] | None = None  # (source, frame index) the heat map shown was computed on
+        self._hover: tuple[str, float, float] | None = None  # the info line describes this hover: redo per frame
         self.last_result: Any = None
         self.overlay = FeatureOverlay()
         self._overlay_host: Any = None
@@ -446,6 +448,14 @@ class FeatureMapsPanel(QWidget):
         self.mosaic_view.resized.connect(lambda: self._regrid_timer.start())
         self.mosaic_view.fitChanged.connect(lambda _fit: self._regrid())  # zoomed in: full detail; fitted: shrunk
         self.large_view = ImageView(smooth=False)  # one channel: crisp pixels, to click one
+        self.pixel_marker = QGraphicsRectItem(0, 0, 1, 1)  # the clicked feature pixel (its field is on the image)
+        marker_pen = QPen(QColor(255, 255, 0))
+        marker_pen.setWidthF(2.0)
+        marker_pen.setCosmetic(True)
+        self.pixel_marker.setPen(marker_pen)
+        self.pixel_marker.setZValue(10)
+        self.pixel_marker.setVisible(False)
+        self.large_view.view_box.addItem(self.pixel_marker)
         self.large_view.hovered.connect(self._on_large_hover)
         self.large_view.clicked.connect(self._on_large_click)
         # until a channel is opened the right pane says what it is for (an empty black area says nothing)
@@ -708,7 +718,8 @@ class FeatureMapsPanel(QWidget):
         self._set_large(None)
         self.output_combo.setVisible(False)
         self.overlay.clear()
-        self.info_label.setText("")
+        self._set_info("")
+        self.pixel_marker.setVisible(False)
         if not node_id:
             self.layer_label.setText("Select a layer in the graph to see its feature maps.")
             return
@@ -769,9 +780,28 @@ class FeatureMapsPanel(QWidget):
         frame = extras.get(self.probe.name)
         if isinstance(frame, ActivationFrame):
             self._draw_frame(frame)
-            self._draw_requests(frame)
+            self._refresh_hover()
+            self._expire_heat(result)
+            if self._draw_requests(frame):
+                self._heat_of = self._frame_key(result)
         elif self.probe.error:
             self.layer_label.setText(self.probe.error)
+
+    @staticmethod
+    def _frame_key(result: Any) -> tuple[str, int] | None:
+        frame = getattr(result, "frame", None)
+        return (frame.source, frame.index) if frame is not None else None
+
+    def _expire_heat(self, result: Any) -> None:
+        """A Grad-CAM or gradient map explains the frame it was computed on: once a video shows another,
+        it goes (a map over the wrong picture misleads), and the line below says why."""
+        if self._heat_of is None or self._frame_key(result) == self._heat_of:
+            return
+        if self.overlay.heat_item.isVisible():
+            self.overlay.hide_heat()
+            self._set_info(f"The heat map was for frame {self._heat_of[1]} and the video moved on: pause, then ask "
+                           "again to study one frame.")
+        self._heat_of = None
 
     def _draw_frame(self, frame: ActivationFrame, rebuild: bool = False) -> None:
         previous = self.mosaic
@@ -808,16 +838,18 @@ class FeatureMapsPanel(QWidget):
         note = f" — {frame.note}" if frame.note else ""
         self.layer_label.setText(f"{frame.layer}{out}: {c}×{h}×{w}{shown}, {self.mosaic.colormap}{note}")
         if frame.note and not self.info_label.text():  # the caption may be cut: the line below has room
-            self.info_label.setText(frame.note)
+            self._set_info(frame.note)
         if self.channel is not None and self.channel < c:
             self._draw_channel()
         elif self.channel is not None:
             self.channel = None
             self._set_large(None)
 
-    def _draw_requests(self, frame: ActivationFrame) -> None:
+    def _draw_requests(self, frame: ActivationFrame) -> bool:
+        """Show the Grad-CAM or gradient answers that came with `frame`; True when a heat map was drawn."""
         from explorer.core.errors import ExplorerError
 
+        shown = False
         for name in ("gradcam", "gradient"):
             item = frame.extras.get(name)
             if item is None:
@@ -825,14 +857,19 @@ class FeatureMapsPanel(QWidget):
             if isinstance(item, ExplorerError):
                 self.state.show_error(str(item))
                 continue
+            shown = True
             if name == "gradcam":
                 self.show_heat(item.cam_input, frame)
-                self.info_label.setText(f"Grad-CAM at {item.layer} for {item.target}: score {item.score:.4g}")
+                # ReLU(Σ α_k A_k) is 0 where no channel speaks for the target (Selvaraju et al. 2017, eq. 2)
+                zero = "" if float(np.max(item.cam_input, initial=0.0)) > 0 else (
+                    " — zero everywhere: no channel of this layer speaks for it (try an earlier layer)")
+                self._set_info(f"Grad-CAM at {item.layer} for {item.target}: score {item.score:.4g}{zero}")
             else:
                 self.show_heat(item.magnitude, frame)
-                self.info_label.setText(
+                self._set_info(
                     f"gradient of {'channel ' + str(item.channel) if item.channel is not None else 'all channels'}"
                     f" at (y {item.fy}, x {item.fx}) = {item.value:.4g} with respect to the input")
+        return shown
 
     # -- mosaic interaction ----------------------------------------------------------------------------------
     def describe(self, x: float, y: float) -> str:
@@ -851,7 +888,24 @@ class FeatureMapsPanel(QWidget):
     def _on_mosaic_hover(self, x: float, y: float) -> None:
         text = self.describe(x, y)
         if text:
-            self.info_label.setText(text)
+            self._set_info(text, ("mosaic", x, y))
+
+    def _set_info(self, text: str, hover: tuple[str, float, float] | None = None) -> None:
+        """The line under the maps; `hover`: it describes the pointer's place, to be read again on each new
+        frame (a value from an older frame next to a moving video would be wrong)."""
+        self._hover = hover
+        self.info_label.setText(text)
+
+    def _refresh_hover(self) -> None:
+        if self._hover is None:
+            return
+        where, x, y = self._hover
+        if where == "mosaic":
+            text = self.describe(x, y)
+            if text:
+                self._set_info(text, self._hover)
+        else:
+            self._on_large_hover(x, y)
 
     def _on_mosaic_click(self, x: float, y: float) -> None:
         if self.mosaic is None:
@@ -865,6 +919,7 @@ class FeatureMapsPanel(QWidget):
         self.channel = channel
         self.feature_pixel = None
         self.overlay.hide_field()
+        self.pixel_marker.setVisible(False)
         if channel is None:
             self._set_large(None)
             self.overlay.hide_channel()
@@ -920,7 +975,8 @@ class FeatureMapsPanel(QWidget):
         geo = self._field_geometry()
         up = int(geo.stride) if geo is not None else max(1, int(round(self._backbone_size()[0] / h)))
         scale = max(1, min(up, 1024 // max(h, w, 1)))  # bilinear upsampling on the device, capped at ~1024 px
-        rgba = channel_image(self.frame.activation, self.channel, self._channel_colormap(), size=(h * scale, w * scale))
+        rgba = channel_image(self.frame.activation, self.channel, self._channel_colormap(), size=(h * scale, w * scale),
+                             alpha=True)
         self.overlay.show_channel(rgba, rect, self.opacity_slider.value() / 100.0)
 
     # -- large map: receptive field and gradient ------------------------------------------------------------
@@ -954,7 +1010,7 @@ class FeatureMapsPanel(QWidget):
         fx, fy = int(math.floor(x)), int(math.floor(y))
         if 0 <= fx < w and 0 <= fy < h:
             v = value_at(self.frame.activation, self.channel, fy, fx)
-            self.info_label.setText(f"channel {self.channel}  (y {fy}, x {fx}) = {v:.4g}")
+            self._set_info(f"channel {self.channel}  (y {fy}, x {fx}) = {v:.4g}", ("large", x, y))
 
     def _on_large_click(self, x: float, y: float) -> None:
         if self.frame is None:
@@ -970,11 +1026,14 @@ class FeatureMapsPanel(QWidget):
         from explorer.core.receptive import clip_box, field_box
 
         self.feature_pixel = (fy, fx)
+        self.pixel_marker.setRect(fx, fy, 1, 1)
+        self.pixel_marker.setVisible(self.channel is not None)
         frame = self.frame
         geo = self._field_geometry()
         if frame is None or geo is None or frame.geometry is None:
-            self.state.show_message("This layer has no receptive field (after flatten or a fully connected layer, "
-                                    "every output sees the whole image).", 5000)
+            self.state.show_message("This layer has no fixed receptive field on the image (after flatten, a fully "
+                                    "connected layer or RoI pooling, an output sees the whole image or a whole "
+                                    "region).", 5000)
             return None
         box_in = field_box(geo, fy, fx)
         ih, iw = self._backbone_size()
@@ -982,7 +1041,7 @@ class FeatureMapsPanel(QWidget):
         clipped = frame.geometry.to_source(clip_box(box_in, iw, ih))
         if self._ensure_overlay():
             self.overlay.show_field(box, clipped)
-        self.info_label.setText(
+        self._set_info(
             f"receptive field of (y {fy}, x {fx}): {geo.receptive_field:g}×{geo.receptive_field:g} input pixels, "
             f"rows {box_in[1]:g}..{box_in[3] - 1:g}, columns {box_in[0]:g}..{box_in[2] - 1:g} of the model input")
         if self.gradient_check.isChecked():
@@ -1086,6 +1145,9 @@ class FeatureMapsPanel(QWidget):
     def clear_overlay(self) -> None:
         self.overlay.clear()
         self.overlay_check.setChecked(False)
+        self.pixel_marker.setVisible(False)
+        self._heat_of = None
+        self._set_info("")
 
     # -- multi-output and pins ---------------------------------------------------------------------------------
     def _on_output_picked(self, index: int) -> None:
