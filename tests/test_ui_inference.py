@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import Qt
 
 from explorer.core import zoo
 from explorer.core.results import Detection, Frame, FrameResult, Segmentation
@@ -126,6 +127,14 @@ def test_video_end_is_reported(panel, qtbot, tmp_path):
     video = write_video(tmp_path / "short.avi", n=3, size=(32, 32), fps=100.0)
     with qtbot.waitSignal(panel.state.message, timeout=10000) as blocker:
         panel.open_video(str(video))
+    assert "ended after 3 frames" in blocker.args[0]
+    # nothing left to pause or step: the button offers to play it again, from its first frame
+    qtbot.waitUntil(lambda: panel.pause_button.text() == "Replay", timeout=5000)
+    assert panel.pause_button.isEnabled() and not panel.step_button.isEnabled()
+    assert not panel.next_button.isEnabled()
+    with qtbot.waitSignal(panel.state.message, timeout=10000) as blocker:
+        qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+        assert panel.pause_button.text() == "Pause" and panel.step_button.isEnabled()
     assert "ended after 3 frames" in blocker.args[0]
 
 

@@ -311,7 +311,8 @@ class InferencePanel(QWidget):
         self.controller = SourceController(self.state.set_frame, self.state.show_error,
                                            lambda text: self.state.show_message(text, 5000), self)
         self.controller.sourceChanged.connect(self._on_source_changed)
-        self.controller.pausedChanged.connect(lambda p: self.pause_button.setText("Resume" if p else "Pause"))
+        self.controller.pausedChanged.connect(self._update_controls)
+        self.controller.streamStopped.connect(self._update_controls)
         self._was_live = False
         for signal in (self.controller.pausedChanged, self.controller.sourceChanged, self.controller.streamStopped):
             signal.connect(self._emit_live)
@@ -349,6 +350,10 @@ class InferencePanel(QWidget):
         self.controller.previous_item()
 
     def toggle_pause(self) -> bool:
+        """Pause or resume a stream; a video that ended plays again (the button says "Replay")."""
+        if self.controller.can_replay:
+            self.controller.replay()
+            return False
         return self.controller.toggle_pause()
 
     def step(self) -> None:
@@ -412,13 +417,18 @@ class InferencePanel(QWidget):
         self._reset_fps()  # a rate belongs to one stream
         self._update_controls()
 
-    def _update_controls(self) -> None:
+    def _update_controls(self, *_args: Any) -> None:
         folder = self.controller.kind == "folder"
-        stream = self.controller.streaming
+        ended = self.controller.ended  # an ended video offers Replay; a broken stream nothing
+        stream = self.controller.streaming and not ended
         self.prev_button.setEnabled(folder)
         self.next_button.setEnabled(folder or stream)
-        self.pause_button.setEnabled(stream)
+        self.pause_button.setEnabled(stream or self.controller.can_replay)
         self.step_button.setEnabled(folder or stream)
+        if self.controller.can_replay:
+            self.pause_button.setText("Replay")
+        elif stream:
+            self.pause_button.setText("Resume" if self.controller.paused else "Pause")
 
     def _on_frame(self, frame: Any) -> None:
         synced = self.handle is not None and self.controller.playing

@@ -38,6 +38,7 @@ class SourceController(QObject):
         self.source: Any = None
         self.capture: CaptureThread | None = None
         self.frames_shown = 0
+        self._video: tuple[str, bool, bool] | None = None  # (path, pace, loop) of the last video, to replay
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -93,7 +94,24 @@ class SourceController(QObject):
             source = VideoSource(path)
         except ExplorerError as exc:
             return self._fail(exc)
+        self._video = (str(path), pace, loop)
         return self._start_stream(source, pace=pace, loop=loop)
+
+    @property
+    def ended(self) -> bool:
+        """The video reached its end or the stream broke: nothing to pause, step or resume."""
+        return self.capture is not None and self.capture.status in ("ended", "error")
+
+    @property
+    def can_replay(self) -> bool:
+        return self.ended and self.kind == "video" and self._video is not None
+
+    def replay(self) -> bool:
+        """Play the video that ended again from its first frame."""
+        if not self.can_replay or self._video is None:
+            return False
+        path, pace, loop = self._video
+        return self.open_video(path, pace=pace, loop=loop)
 
     def open_camera(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> bool:
         try:
