@@ -433,7 +433,9 @@ def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, tmp_path)
     fm = _select(qtbot, w, w.state.selected_layer)
     first = w.state.result.boxes[0]
     assert first.cell is not None and first.box_index is not None
-    assert fm.target_combo.count() == min(20, len(w.state.result.boxes))
+    shown = [d for d in w.state.result.boxes if d.score >= w.inference_panel.detections.threshold]
+    assert fm.target_combo.count() == min(20, len(shown)) > 0   # what the table lists, numbered as there
+    assert fm.target_combo.itemText(0).startswith(f"#1 {first.label}")
     assert fm.target_combo.currentData() == ("yolo", first.cell, first.class_index, first.box_index)
     assert fm.request_gradcam()
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)

@@ -1075,10 +1075,13 @@ class FeatureMapsPanel(QWidget):
             items = [(f"{s.label} ({s.score:.2f})", ("class", s.index)) for s in result.topk]
             names = [s.label for s in result.topk]
         elif (rcnn or yolo) and getattr(result, "boxes", None):
+            # the detections the inference table lists (above its score threshold), numbered as there
+            threshold = getattr(getattr(self.inference_panel, "detections", None), "threshold", 0.0)
+            shown = [d for d in result.boxes if d.score >= threshold][:20]
             items = [(f"#{i} {d.label} ({d.score:.2f})",
                       ("detection", d.box, d.class_index) if rcnn else ("yolo", d.cell, d.class_index, d.box_index))
-                     for i, d in enumerate(result.boxes[:20])]
-            names = [d.label for d in result.boxes[:20]]
+                     for i, d in enumerate(shown, 1)]
+            names = [d.label for d in shown]
         elif getattr(result, "segmentation", None) is not None:
             seg = result.segmentation
             items = [(name, ("class", seg.labels.index(name))) for name in seg.classes if name in seg.labels]
@@ -1107,7 +1110,8 @@ class FeatureMapsPanel(QWidget):
             return False
         target = target if isinstance(target, tuple) else self.target_combo.currentData()
         if target is None:
-            self.state.show_message("No class or detection to explain yet.", 3000)
+            self.state.show_message("No class or detection to explain yet (a detector's must be above the score "
+                                    "threshold of the Inference panel).", 4000)
             return False
         layer, graph, key = self.probe.layer, getattr(self.state, "graph", None), self.probe.output_key
         name = next((n for data, n in self._target_names if data == target), "")
