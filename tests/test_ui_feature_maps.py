@@ -177,6 +177,8 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     assert fm.export_png(str(tmp_path / "no_suffix")) and (tmp_path / "no_suffix.png").is_file()
     assert not fm.export_png(str(tmp_path / "mosaic.xyz"))    # no encoder: a message, not an exception
     assert "use .png" in window.statusBar().currentMessage()
+    assert not fm.export_png(str(tmp_path / "no_such_folder" / "m.png"))
+    assert "no such folder" in window.statusBar().currentMessage()
 
     assert fm.pin_layer("features.0")
     _select(qtbot, window, "features.3")

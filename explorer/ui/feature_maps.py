@@ -1233,7 +1233,9 @@ class FeatureMapsPanel(QWidget):
             self.state.show_error(f"Cannot write '{path}': not an image type OpenCV can write; use .png.")
             return False
         if not written:
-            self.state.show_error(f"Cannot write '{path}'.")
+            folder = Path(path).parent
+            why = "no such folder" if not folder.is_dir() else "the folder is not writable or the disk is full"
+            self.state.show_error(f"Cannot write '{path}': {why}.")
             return False
         self.state.show_message(f"Mosaic written to {path}", 4000)
         return True
