@@ -264,3 +264,88 @@ def test_a_small_window_keeps_the_inspector_readable_and_the_image_large(qtbot):
     assert inference.minimumSizeHint().width() <= inference.parentWidget().width()
     seen = inference.graphics.viewport().visibleRegion().boundingRect()  # the part not scrolled away
     assert seen.width() >= 0.55 * window.width() and seen.height() >= 0.4 * window.height()
+
+
+def _tab_groups(window: MainWindow) -> set[frozenset[str]]:
+    """The titles of the docks tabbed together, one set per visible group."""
+    groups = set()
+    for dock in window.findChildren(QDockWidget):
+        others = [d for d in window.tabifiedDockWidgets(dock) if not d.isHidden()]
+        if not dock.isHidden() and not dock.isFloating() and others:
+            groups.add(frozenset([dock.windowTitle(), *(d.windowTitle() for d in others)]))
+    return groups
+
+
+def _assert_one_tab_bar_per_tab_group(window: MainWindow) -> None:
+    """What a grab paints: every dock tab bar in sight shows a real tab group, inside the window, and no two
+    overlap (Qt parks a bar it no longer uses outside the window; such a bar is not in sight)."""
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QTabBar
+
+    bars = []
+    for bar in window.findChildren(QTabBar):
+        rect = QRect(bar.mapTo(window, QPoint(0, 0)), bar.size())
+        if bar.parentWidget() is window and bar.isVisible() and rect.intersects(window.rect()):
+            bars.append((frozenset(bar.tabText(i) for i in range(bar.count())), rect))
+    groups = _tab_groups(window)
+    for titles, rect in bars:
+        assert titles in groups, f"a tab bar {sorted(titles)} with no tab group of its own: {groups}"
+        assert window.rect().contains(rect), (sorted(titles), rect)
+    for i, (titles, rect) in enumerate(bars):
+        for other, other_rect in bars[i + 1:]:
+            assert not rect.intersects(other_rect), f"{sorted(titles)} {rect} over {sorted(other)} {other_rect}"
+    assert sorted(map(sorted, (t for t, _ in bars))) == sorted(map(sorted, groups))  # one bar each
+
+
+def test_a_restored_layout_paints_one_tab_bar_per_tab_group_and_reset_layout_makes_the_groups_again(qtbot):
+    """A second start restores the first one's layout: tab bars made for the default groups before restoreState
+    were painted over the docks next to the ones restoreState made (a grab right after show showed both)."""
+    first = _open_window(qtbot)
+    _assert_one_tab_bar_per_tab_group(first)
+    first.close()
+
+    second = MainWindow(StartOptions())
+    qtbot.addWidget(second)
+    second.show()  # no event loop turn yet: what the first frame (or a screenshot taken now) shows
+    _assert_one_tab_bar_per_tab_group(second)
+    default_groups = {frozenset({"Inspector", "Layers"}),
+                      frozenset({"Feature maps", "RPN anchors", "YOLO grid", "Model card and notes"})}
+    assert _tab_groups(second) == default_groups
+    qtbot.waitUntil(lambda: second.state.handle is not None and second.state.frame is not None,
+                    timeout=LOAD_TIMEOUT)
+    _assert_one_tab_bar_per_tab_group(second)
+
+    # View > Reset layout, after the user took the groups apart: the same tab groups as on a first start
+    docks = {d.objectName(): d for d in second.findChildren(QDockWidget)}
+    second.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, docks["yoloDock"])
+    docks["layersDock"].setFloating(True)
+    docks["notesDock"].hide()
+    qtbot.wait(50)
+    assert _tab_groups(second) != default_groups
+    second.reset_layout()
+    qtbot.wait(100)
+    assert _tab_groups(second) == default_groups
+    _assert_one_tab_bar_per_tab_group(second)
+    assert not docks["layersDock"].isFloating() and not docks["notesDock"].isHidden()
+    second.close()
+
+
+def test_an_answer_to_the_users_action_replaces_an_error_in_sight_and_a_note_still_waits(qtbot, monkeypatch):
+    """After a failed export the user exports again: "Mosaic written to …" must show at once, not wait behind
+    the old error; a passive note (a weights warning) still waits, and once answered it does not come back."""
+    import explorer.ui.main_window as mw
+
+    monkeypatch.setattr(mw, "ERROR_MS", 300)
+    window = _open_window(qtbot)
+    bar = window.statusBar()
+    window.state.show_error("Cannot write '/nonexistent/x.png'.")
+    window.state.show_message("random weights: predictions are meaningless", 5000)
+    assert bar.currentMessage() == "⚠ Cannot write '/nonexistent/x.png'."  # the passive note waits
+    window.state.show_message("Mosaic written to /tmp/x.png", 4000, answer=True)
+    assert bar.currentMessage() == "Mosaic written to /tmp/x.png"  # the answer replaces the error at once
+    qtbot.wait(600)  # past the error's time: the note that waited behind it does not cover the answer
+    assert bar.currentMessage() == "Mosaic written to /tmp/x.png"
+    window.state.show_message("video ended after 3 frames", 5000)  # no error in sight: a note shows at once
+    assert bar.currentMessage() == "video ended after 3 frames"
+    window.state.show_error("Cannot write '/nonexistent/y.png'.")  # an error still replaces an answer
+    assert bar.currentMessage() == "⚠ Cannot write '/nonexistent/y.png'."

@@ -179,6 +179,8 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     assert "use .png" in window.statusBar().currentMessage()
     assert not fm.export_png(str(tmp_path / "no_such_folder" / "m.png"))
     assert "no such folder" in window.statusBar().currentMessage()
+    assert fm.export_png(str(png))                             # the next try works: seen at once, not behind
+    assert window.statusBar().currentMessage() == f"Mosaic written to {png}"   # the error of the failed one
 
     assert fm.pin_layer("features.0")
     _select(qtbot, window, "features.3")

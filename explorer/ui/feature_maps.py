@@ -1237,7 +1237,7 @@ class FeatureMapsPanel(QWidget):
             why = "no such folder" if not folder.is_dir() else "the folder is not writable or the disk is full"
             self.state.show_error(f"Cannot write '{path}': {why}.")
             return False
-        self.state.show_message(f"Mosaic written to {path}", 4000)
+        self.state.show_message(f"Mosaic written to {path}", 4000, answer=True)
         return True
 
     def export_npy(self, path: str) -> bool:
@@ -1250,7 +1250,7 @@ class FeatureMapsPanel(QWidget):
         except OSError as exc:
             self.state.show_error(f"Cannot write '{path}': {exc.strerror or exc}.")
             return False
-        self.state.show_message(f"Activations written to {path}", 4000)
+        self.state.show_message(f"Activations written to {path}", 4000, answer=True)
         return True
 
     def _choose_png(self) -> None:

@@ -921,7 +921,7 @@ class GraphPanel(QWidget):
         if path:
             try:
                 getattr(self, f"export_{kind}")(path)
-                self.state.show_message(f"saved {path}")
+                self.state.show_message(f"saved {path}", answer=True)
             except OSError as exc:
                 self.state.show_error(f"could not save {path}: {exc.strerror or exc}")
 

@@ -161,16 +161,30 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.fps_label)
 
     def _make_dock(self, spec: DockSpec) -> QDockWidget:
+        """The dock in its area, not yet in its tab group: a saved layout or _default_dock_layout places it."""
         dock = QDockWidget(spec.title, self)
         dock.setObjectName(spec.object_name)
         dock.setWidget(QLabel(f"{spec.title}: loading…"))
         self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
-        if spec.tabify_with and spec.tabify_with in self._docks:
-            self.tabifyDockWidget(self._docks[spec.tabify_with], dock)
-        if not spec.visible:
-            dock.setVisible(False)  # setVisible(True) on a tabbed dock would make it claim to be in front
         self._docks[spec.object_name] = dock
         return dock
+
+    def _default_dock_layout(self) -> None:
+        """Every dock back in its area and tab group, shown or hidden as on a first start. Never before
+        restoreState: the tab bars made for these groups in a hidden window outlived the ones restoreState
+        made and were painted over the docks (ghost tab bars)."""
+        specs = [INFERENCE_DOCK, *DOCKS]
+        for spec in specs:
+            dock = self._docks[spec.object_name]
+            dock.setFloating(False)
+            self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
+        for spec in specs:
+            if spec.tabify_with and spec.tabify_with in self._docks:
+                self.tabifyDockWidget(self._docks[spec.tabify_with], self._docks[spec.object_name])
+        for spec in specs:
+            dock = self._docks[spec.object_name]
+            if dock.isHidden() == spec.visible:  # only a change: setVisible(True) on a tabbed dock would
+                dock.setVisible(spec.visible)     # make it claim to be in front
 
     def _make_menus(self) -> None:
         menu = self.menuBar()
@@ -228,19 +242,22 @@ class MainWindow(QMainWindow):
         return action
 
     def _restore_layout(self) -> None:
+        """The saved window geometry and dock layout, or the first-start ones."""
         self._layout_restored = False
         if self.options.screenshot:  # reproducible pictures: the default layout at a fixed size
             self.resize(*SCREENSHOT_SIZE)
-            return
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
         else:
-            self.resize(*self._first_start_size())
-        state = self.settings.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            # restoreState returns False on a foreign or broken layout: the defaults stay.
-            self._layout_restored = bool(self.restoreState(state))
+            geometry = self.settings.value("window/geometry")
+            if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+                self.restoreGeometry(geometry)
+            else:
+                self.resize(*self._first_start_size())
+            state = self.settings.value("window/state")
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                # restoreState makes the tab groups itself; it returns False on a foreign or broken layout
+                self._layout_restored = bool(self.restoreState(state))
+        if not self._layout_restored:
+            self._default_dock_layout()
 
     @staticmethod
     def _first_start_size() -> tuple[int, int]:
@@ -329,11 +346,15 @@ class MainWindow(QMainWindow):
         self.graph_panel = self._make_graph_panel()
         self.setCentralWidget(self.graph_panel)
         if not self._layout_restored:
-            for name in ("inspectorDock", "featureMapsDock"):  # the first tab of each group in front
-                if name in self._docks:
-                    self._docks[name].raise_()
-            QTimer.singleShot(0, self._default_dock_sizes)  # once the new widgets have been laid out
+            self._default_fronts_and_sizes()
         self._fill_notes_menu()
+
+    def _default_fronts_and_sizes(self) -> None:
+        """The first-start layout's front tabs and dock sizes, once the panels are in their docks."""
+        for name in ("inspectorDock", "featureMapsDock"):  # the first tab of each group in front
+            if name in self._docks:
+                self._docks[name].raise_()
+        QTimer.singleShot(0, self._default_dock_sizes)  # once the new widgets have been laid out
 
     def _make_graph_panel(self) -> QWidget:
         try:
@@ -582,11 +603,11 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, r=ref: open_view(self.state, self, r))
 
     def reset_layout(self) -> None:
-        for spec in [INFERENCE_DOCK, *DOCKS]:
-            dock = self._docks[spec.object_name]
-            dock.setFloating(False)
-            self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
-            dock.setVisible(spec.visible)
+        """View > Reset layout: the first-start layout, tab groups included, at the window's current size."""
+        self._default_dock_layout()
+        self._layout_restored = False  # panels still to come: _build_panels puts the first tabs in front
+        if self._panels_built:
+            self._default_fronts_and_sizes()
 
     def show_about(self) -> None:
         QMessageBox.about(
@@ -602,9 +623,15 @@ class MainWindow(QMainWindow):
         self._first_error = self._first_error or text
         self.statusBar().showMessage(f"⚠ {text}", ERROR_MS)
 
-    def _on_message(self, text: str, ms: int) -> None:
-        """A message never hides an error that is still in sight (a model's weights note arriving right after
-        a failed open would): it follows once the error's time is up."""
+    def _on_message(self, text: str, ms: int, answer: bool = False) -> None:
+        """A passive note never hides an error that is still in sight (a model's weights note arriving right
+        after a failed open would): it follows once the error's time is up. An answer to the user's own action
+        (an export's "written to …") replaces the error at once, and the note waiting behind it, which it would
+        have replaced anyway: a user who saved a file after a failed try must see that this one worked."""
+        if answer:
+            self._error_until = 0.0
+            self._deferred_message = None
+            self._message_timer.stop()
         remaining = self._error_until - time.monotonic()
         if remaining > 0:
             self._deferred_message = (text, ms)  # the newest one: it would replace any earlier one anyway

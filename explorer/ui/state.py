@@ -36,7 +36,7 @@ class AppState(QObject):
     frameChanged = Signal(object)       # explorer.core.results.Frame: the newest source frame
     resultReady = Signal(object)        # explorer.core.results.FrameResult for the newest processed frame
     deviceChanged = Signal(str)
-    message = Signal(str, int)          # status-bar message and its timeout in ms (0 = until replaced)
+    message = Signal(str, int, bool)    # status-bar text, timeout in ms (0 = until replaced), answer (show_message)
     error = Signal(str)                 # user-facing error message (status bar; the app stays as it was)
     fpsChanged = Signal(float)
     liveChanged = Signal(bool)          # a video or camera started or stopped playing (paused, ended, closed)
@@ -76,8 +76,11 @@ class AppState(QObject):
         if self.selected_layer and (graph is None or not graph.has_node(self.selected_layer)):
             self.select_layer("")
 
-    def show_message(self, text: str, timeout_ms: int = 5000) -> None:
-        self.message.emit(text, timeout_ms)
+    def show_message(self, text: str, timeout_ms: int = 5000, *, answer: bool = False) -> None:
+        """A status-bar message. A passive note (a weights warning, a video's end) waits while an error is in
+        sight; answer=True marks the answer to what the user just did ("Mosaic written to …"), which replaces
+        that error: it is what the user is now looking for."""
+        self.message.emit(text, timeout_ms, answer)
 
     def show_error(self, text: str) -> None:
         self.error.emit(text)
