@@ -61,7 +61,7 @@ def bench_mosaics(args, app, pg) -> None:
     model = torchvision.models.resnet50().eval().to(device)
     x = torch.rand(1, 3, 224, 224, device=device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
-    view = ImageView()  # the feature-map dock's view: one ImageItem, smooth scaling
+    view = ImageView()  # the feature-map dock's view: one ImageItem, filtered where it shrinks the mosaic
     view.resize(600, 600)
     view.show()
     app.processEvents()
