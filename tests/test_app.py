@@ -349,3 +349,20 @@ def test_an_answer_to_the_users_action_replaces_an_error_in_sight_and_a_note_sti
     assert bar.currentMessage() == "video ended after 3 frames"
     window.state.show_error("Cannot write '/nonexistent/y.png'.")  # an error still replaces an answer
     assert bar.currentMessage() == "⚠ Cannot write '/nonexistent/y.png'."
+
+
+def test_a_video_on_the_command_line_starts_once_the_model_is_ready(qtbot, tmp_path):
+    """`--video clip.avi` with a model still loading: the video waits for it, so its first frame gets a
+    prediction instead of playing past without any while the model loads."""
+    from tests.test_sources import write_video
+
+    video = write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=15.0)
+    window = MainWindow(StartOptions(model="alexnet", video=str(video)))
+    qtbot.addWidget(window)
+    results = []
+    window.state.resultReady.connect(results.append)
+    window.show()
+    qtbot.waitUntil(lambda: bool(results), timeout=LOAD_TIMEOUT)
+    assert results[0].frame.source.endswith("clip.avi") and results[0].frame.index <= 1
+    assert results[0].topk                                  # a prediction for it
+    window.inference_panel.controller.close()

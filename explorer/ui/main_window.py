@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self._download_dialog: QProgressDialog | None = None
         self._device_request = "auto"
         self._fallback_model = ""        # the first model, to reopen with default weights if the asked ones fail
+        self._start_stream_after_load: Callable[[], object] | None = None  # the command line's video or camera
         self._error_until = 0.0          # an error stays in the status bar until then (time.monotonic)
         self._first_error = ""           # a --screenshot run exits 1 with it
         self._deferred_message: tuple[str, int] | None = None  # a message waiting for an error's time to end
@@ -364,11 +366,15 @@ class MainWindow(QMainWindow):
         return GraphPanel(self.state, self)
 
     def _open_initial_source(self) -> None:
+        """The command line's source. A video or camera starts once the model is ready (or has failed), so
+        that its first frames are not played past without predictions while the model loads."""
         o = self.options
-        if o.video:
-            self.open_video(o.video)
-        elif o.camera is not None:
-            self.open_camera(o.camera)
+        if o.video or o.camera is not None:
+            start = (lambda: self.open_video(o.video)) if o.video else (lambda: self.open_camera(o.camera))
+            if self.state.handle is None:
+                self._start_stream_after_load = start
+            else:
+                start()
         elif o.image:
             if not self.open_image(o.image):
                 self.open_image(str(DEFAULT_IMAGE), remember=False)
@@ -480,6 +486,7 @@ class MainWindow(QMainWindow):
         self.busy.setVisible(False)
         self._close_download_dialog()
         self.state.set_model(handle)
+        self._start_pending_stream()
         self.settings.setValue("lastModel", handle.name)
         weights = handle.weights if handle.weights in ("random", "pretrained", "bundled") else Path(handle.weights).name
         self.model_label.setText(f"{handle.name} · {weights} weights")
@@ -511,8 +518,14 @@ class MainWindow(QMainWindow):
             if action is not None:
                 action.setChecked(True)
         self.state.show_error(text)
+        self._start_pending_stream()  # without a model it plays as it is: the user still sees the video
         if self._screenshot_pending and self.state.handle is None:
             self._take_screenshot()
+
+    def _start_pending_stream(self) -> None:
+        start, self._start_stream_after_load = self._start_stream_after_load, None
+        if start is not None:
+            start()
 
     def _on_download_progress(self, done: int, total: int) -> None:
         if self._download_dialog is None:
