@@ -139,6 +139,7 @@ def test_overlay_gradcam_and_gradient_view(qtbot, window):
     fm.select_feature_pixel(10, 12)
     marker = fm.pixel_marker.rect()                    # the clicked pixel is marked in the large map
     assert fm.pixel_marker.isVisible() and (marker.x(), marker.y(), marker.width()) == (12, 10, 1)
+    assert fm.pixel_ring.isVisible() and fm.pixel_ring.data["x"][0] == 12.5 and fm.pixel_ring.data["y"][0] == 10.5
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("gradient"), timeout=RESULT_TIMEOUT)
     heat = fm.overlay.heat_item.image
     alpha = heat[..., 3] > 0

@@ -456,6 +456,11 @@ class FeatureMapsPanel(QWidget):
         self.pixel_marker.setZValue(10)
         self.pixel_marker.setVisible(False)
         self.large_view.view_box.addItem(self.pixel_marker)
+        # a pixel of a 112×112 map is 2 screen pixels: a ring of fixed screen size finds it at any zoom
+        self.pixel_ring = pg.ScatterPlotItem(size=14, symbol="s", pen=pg.mkPen(255, 255, 0, width=2), brush=None)
+        self.pixel_ring.setZValue(10)
+        self.pixel_ring.setVisible(False)
+        self.large_view.view_box.addItem(self.pixel_ring)
         self.large_view.hovered.connect(self._on_large_hover)
         self.large_view.clicked.connect(self._on_large_click)
         # until a channel is opened the right pane says what it is for (an empty black area says nothing)
@@ -719,7 +724,7 @@ class FeatureMapsPanel(QWidget):
         self.output_combo.setVisible(False)
         self.overlay.clear()
         self._set_info("")
-        self.pixel_marker.setVisible(False)
+        self._show_pixel_marker(False)
         if not node_id:
             self.layer_label.setText("Select a layer in the graph to see its feature maps.")
             return
@@ -890,6 +895,10 @@ class FeatureMapsPanel(QWidget):
         if text:
             self._set_info(text, ("mosaic", x, y))
 
+    def _show_pixel_marker(self, visible: bool) -> None:
+        self.pixel_marker.setVisible(visible)
+        self.pixel_ring.setVisible(visible)
+
     def _set_info(self, text: str, hover: tuple[str, float, float] | None = None) -> None:
         """The line under the maps; `hover`: it describes the pointer's place, to be read again on each new
         frame (a value from an older frame next to a moving video would be wrong)."""
@@ -919,7 +928,7 @@ class FeatureMapsPanel(QWidget):
         self.channel = channel
         self.feature_pixel = None
         self.overlay.hide_field()
-        self.pixel_marker.setVisible(False)
+        self._show_pixel_marker(False)
         if channel is None:
             self._set_large(None)
             self.overlay.hide_channel()
@@ -1027,7 +1036,8 @@ class FeatureMapsPanel(QWidget):
 
         self.feature_pixel = (fy, fx)
         self.pixel_marker.setRect(fx, fy, 1, 1)
-        self.pixel_marker.setVisible(self.channel is not None)
+        self.pixel_ring.setData([fx + 0.5], [fy + 0.5])
+        self._show_pixel_marker(self.channel is not None)
         frame = self.frame
         geo = self._field_geometry()
         if frame is None or geo is None or frame.geometry is None:
@@ -1149,7 +1159,7 @@ class FeatureMapsPanel(QWidget):
     def clear_overlay(self) -> None:
         self.overlay.clear()
         self.overlay_check.setChecked(False)
-        self.pixel_marker.setVisible(False)
+        self._show_pixel_marker(False)
         self._heat_of = None
         self._set_info("")
 
