@@ -411,3 +411,21 @@ def test_googlenets_input_step_is_named_and_explained(qtbot):
     state.select_layer("transform_input")
     text = inspector.label.text()
     assert "transform_input" in text and html.escape(graph.node("transform_input").description) in text
+
+
+def test_inspector_lists_each_output_of_a_multi_output_block():
+    """fasterrcnn-tiny's RPN head returns objectness and box deltas: 9 anchors (3 scales × 3 ratios) per
+    place give 9 and 4 · 9 = 36 maps on its 14×14 grid (224 / stride 16); each output has its own row, and the
+    note says the shapes are the trace's (a detector resizes each image)."""
+    from explorer.core.capture import capture_zoo_model
+    from explorer.ui.inspector import describe_html
+
+    graph = capture_zoo_model("fasterrcnn-tiny")
+    text = describe_html(graph, "rpn.head")
+    assert "0.0: 9×14×14, 1.0: 36×14×14" in text
+    head = graph.node("rpn.head.cls_logits")
+    assert text.count(f"{head.receptive_field} px (stride 16 px)") == 2
+    assert "receptive field [0.0]" in text and "receptive field [1.0]" in text
+    assert "Shapes for a 3×224×224 input (the graph's trace)." in text
+    boxes = describe_html(graph, "roi_heads")  # boxes, labels, scores all come from one NMS node: one row
+    assert "receptive field [" not in boxes

@@ -37,7 +37,7 @@ def describe_html(graph, some_id: str) -> str:
         if n.call_index:
             rows.append(_row("call", f"#{n.call_index + 1} of a shared module"))
         about = f"<p>{e(n.description)}</p>" if n.description else ""  # a named step that is not a module
-        return f"<h3>{e(n.id)}</h3><table>{''.join(rows)}</table>{about}"
+        return f"<h3>{e(n.id)}</h3><table>{''.join(rows)}</table>{about}{_traced_at(graph)}"
     tree = tree_for(graph)
     item_id = some_id if some_id in tree.items else None
     if item_id is None or not tree.items[item_id].is_block:
@@ -47,18 +47,45 @@ def describe_html(graph, some_id: str) -> str:
     rows = [_row("module path", e(item_id or "(model)") + (" (a group of its siblings)" if d["virtual"] else "")),
             _row("type", e(d["type"])),
             _row("input", e(_shapes(first.input_shapes)) if first else "–"),
-            _row("output", e(shape_text(d["output_shape"]))),
+            _row("output", e(_outputs_text(graph, item_id) or shape_text(d["output_shape"]))),
             _row("parameters", f"{d['params']:,}"), _row("MACs", f"{d['macs']:,}"),
             _row("calls inside", str(d["calls"])),
             _row("children", e(", ".join(tree.items[c].label for c in d["children"][:12]))
                  + (" …" if len(d["children"]) > 12 else ""))]
     if d["repeat"] > 1:
         rows.append(_row("repeated", f"×{d['repeat']} identical blocks in a row"))
-    last = graph.node(tree.items[item_id].nodes[-1]) if tree.items[item_id].nodes else None
-    if last is not None:
-        rows.append(_row("receptive field", "whole image" if last.receptive_field is None
-                         else f"{last.receptive_field} px (stride {last.stride} px)"))
-    return f"<h3>{e(d['label'])}</h3><table>{''.join(rows)}</table>"
+    ends = ([(key, graph.node(node_id)) for key, node_id in _separate_outputs(graph, item_id).items()] or
+            [("", graph.node(tree.items[item_id].nodes[-1]))] if tree.items[item_id].nodes else [])
+    for key, end in ends:  # each output its own: an FPN's levels have strides 4 to 64
+        rows.append(_row(f"receptive field [{e(key)}]" if key else "receptive field",
+                         "whole image" if end.receptive_field is None
+                         else f"{end.receptive_field} px (stride {end.stride} px)"))
+    return f"<h3>{e(d['label'])}</h3><table>{''.join(rows)}</table>{_traced_at(graph)}"
+
+
+def _separate_outputs(graph, path: str) -> dict[str, str]:
+    """{output key: node id} of a module whose several outputs each come from a node of their own (an FPN's
+    levels, the RPN head's per-level maps); {} otherwise (one output, or several derived from one node such
+    as a detector's boxes, labels and scores, whose shapes that node does not hold)."""
+    info = graph.modules.get(path)
+    outputs = info.outputs if info is not None else {}
+    nodes = list(outputs.values())
+    if len(nodes) < 2 or len(set(nodes)) < len(nodes) or not all(graph.has_node(n) for n in nodes):
+        return {}
+    return dict(outputs)
+
+
+def _outputs_text(graph, path: str) -> str:
+    """Each output of a module with several ("0: 256×10×10, pool: 256×5×5"); '' for one."""
+    return ", ".join(f"{key}: {shape_text(graph.node(node_id).output_shapes[0])}"
+                     for key, node_id in _separate_outputs(graph, path).items()
+                     if graph.node(node_id).output_shapes)
+
+
+def _traced_at(graph) -> str:
+    """The shapes are the capture pass's: a detector resizes each image, so its live maps differ."""
+    return (f"<p style='color:#78909c'>Shapes for a {html.escape(shape_text(tuple(graph.input_shape)))} input "
+            "(the graph's trace).</p>")
 
 
 class InspectorPanel(QWidget):
