@@ -32,8 +32,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel,
-    QSizePolicy,
-    QSlider, QSpinBox, QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
+    QSizePolicy, QSlider, QSpinBox, QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from explorer.core.activations import ActivationFrame, ActivationProbe
@@ -353,7 +352,7 @@ class FeatureMapsPanel(QWidget):
 
     # -- widgets ---------------------------------------------------------------------------------------------
     def _build(self) -> None:
-        # Two compact rows of controls (the dock is ~860 px wide and short): the mosaic gets the height.
+        # Compact controls that flow onto as few lines as the dock's width allows: the mosaic gets the height.
         # long layer names end in "…" rather than widening the dock; the tooltip keeps the whole text
         self.layer_label = ElidedLabel("Select a layer in the graph to see its feature maps.", width_chars=40)
         self.output_combo = QComboBox()
