@@ -366,3 +366,40 @@ def test_a_video_on_the_command_line_starts_once_the_model_is_ready(qtbot, tmp_p
     assert results[0].frame.source.endswith("clip.avi") and results[0].frame.index <= 1
     assert results[0].topk                                  # a prediction for it
     window.inference_panel.controller.close()
+
+
+def test_a_layout_saved_with_another_set_of_docks_gives_the_default_layout(qtbot, monkeypatch):
+    """restoreState accepts a saved layout that lacks a dock added since, and leaves that dock outside its tab
+    group; a layout saved with another set of docks (another LAYOUT_VERSION) gets the default layout instead."""
+    from explorer.ui import main_window as mw
+
+    monkeypatch.setattr(mw, "LAYOUT_VERSION", mw.LAYOUT_VERSION + 1)   # as an older version saved it
+    first = _open_window(qtbot, model="alexnet")
+    first.close()
+    monkeypatch.undo()
+    second = MainWindow(StartOptions(model="alexnet"))
+    qtbot.addWidget(second)
+    assert not second._layout_restored
+    maps = second.findChild(QDockWidget, "featureMapsDock")
+    tabbed = {d.objectName() for d in second.tabifiedDockWidgets(maps)}
+    assert {"anchorsDock", "yoloDock", "notesDock"} <= tabbed
+    second.close()
+    third = MainWindow(StartOptions(model="alexnet"))                  # saved by this version: restored
+    qtbot.addWidget(third)
+    assert third._layout_restored
+
+
+def test_what_the_user_opens_while_the_model_loads_wins_over_the_command_lines_video(qtbot, tmp_path):
+    from tests.test_sources import write_video
+
+    video = write_video(tmp_path / "clip.avi", n=20, size=(96, 64), fps=15.0)
+    window = MainWindow(StartOptions(model="alexnet", video=str(video)))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.inference_panel is not None, timeout=LOAD_TIMEOUT)
+    assert window.state.handle is None                                # still loading: the video waits
+    assert window.open_image(str(DEFAULT_IMAGE))
+    qtbot.waitUntil(lambda: window.state.result is not None, timeout=LOAD_TIMEOUT)
+    qtbot.wait(300)
+    assert window.inference_panel.controller.kind == "image"
+    assert window.state.result.frame.source.endswith(DEFAULT_IMAGE.name)

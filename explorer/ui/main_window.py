@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ _AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea,
 }
 INFERENCE_DOCK = DockSpec("Inference", "inferenceDock", "explorer.ui.inference_panel:InferencePanel", "right")
+# saved dock layouts carry the set of docks they were made with: another set (a dock added in an update) gets
+# the default layout rather than a restored one that leaves the new dock outside its tab group
+LAYOUT_VERSION = zlib.crc32(",".join(spec.object_name for spec in [INFERENCE_DOCK, *DOCKS]).encode()) & 0x7FFFFFFF
 SCREENSHOT_SIZE = (1400, 860)
 INSPECTOR_CHARS = 42  # the inspector's width in average characters: a row's name and value side by side
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -257,7 +261,8 @@ class MainWindow(QMainWindow):
             state = self.settings.value("window/state")
             if isinstance(state, QByteArray) and not state.isEmpty():
                 # restoreState makes the tab groups itself; it returns False on a foreign or broken layout
-                self._layout_restored = bool(self.restoreState(state))
+                # (a layout saved with other docks is one too: the new docks would be left out of their groups)
+                self._layout_restored = bool(self.restoreState(state, LAYOUT_VERSION))
         if not self._layout_restored:
             self._default_dock_layout()
 
@@ -383,6 +388,8 @@ class MainWindow(QMainWindow):
 
     # -- sources ----------------------------------------------------------------------------------------
     def _panel_call(self, method: str, *args) -> object:
+        if method.startswith("open_"):  # what the user opens now wins over the command line's waiting video
+            self._start_stream_after_load = None
         panel = self.inference_panel
         if panel is None or not hasattr(panel, method):
             self.state.show_error("The inference panel is not available.")
@@ -682,7 +689,7 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
 
     # -- automation: --screenshot -----------------------------------------------------------------------
