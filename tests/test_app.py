@@ -373,10 +373,11 @@ def test_a_layout_saved_with_another_set_of_docks_gives_the_default_layout(qtbot
     group; a layout saved with another set of docks (another LAYOUT_VERSION) gets the default layout instead."""
     from explorer.ui import main_window as mw
 
-    monkeypatch.setattr(mw, "LAYOUT_VERSION", mw.LAYOUT_VERSION + 1)   # as an older version saved it
+    version = mw.LAYOUT_VERSION
+    monkeypatch.setattr(mw, "LAYOUT_VERSION", version + 1)             # as an older version saved it
     first = _open_window(qtbot, model="alexnet")
     first.close()
-    monkeypatch.undo()
+    monkeypatch.setattr(mw, "LAYOUT_VERSION", version)  # (not undo(): that would drop the test's settings folder)
     second = MainWindow(StartOptions(model="alexnet"))
     qtbot.addWidget(second)
     assert not second._layout_restored

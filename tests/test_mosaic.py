@@ -231,6 +231,8 @@ def test_as_chw_shapes_and_bad_options():
     pooled = torch.rand(96, 8, 7, 7)                      # RoI pooling: 96 regions of 8 maps
     assert torch.equal(as_chw(pooled), pooled[0])
     assert chw_note(pooled).startswith("region 0 of 96") and chw_note(torch.zeros(1, 8, 3, 4)) == ""
+    with pytest.raises(ValueError, match="empty"):         # no proposal survived: a message, not IndexError
+        as_chw(torch.zeros(0, 256, 7, 7))
     m = build_mosaic(torch.rand(1, 2048, 1, 1))  # after global pooling: 2048 tiles of 1×1
     assert m.num_tiles == 2048 and m.tile_size == (1, 1)
     for bad in (dict(order="random"), dict(norm="global"), dict(colormap="jet"), dict(top_k=0),
@@ -251,6 +253,9 @@ def test_channel_image_is_rgba_of_one_channel():
     signed = torch.tensor([[[-2.0, -1.0], [0.0, 2.0]]])   # diverging: 0 is the quiet middle, ±2 the ends
     alpha = channel_image(signed, 0, "rdbu", alpha=True)[..., 3].ravel()
     assert list(alpha) == [255, round(255 * 0.5 ** 0.5), 0, 255]
+    dead = torch.zeros(1, 3, 3)                            # a dead channel says nothing: all transparent
+    assert (channel_image(dead, 0, "rdbu", alpha=True)[..., 3] == 0).all()
+    assert (channel_image(dead, 0, "viridis", alpha=True)[..., 3] == 0).all()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -441,6 +441,10 @@ def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, tmp_path)
     shown = [d for d in w.state.result.boxes if d.score >= w.inference_panel.detections.threshold]
     assert fm.target_combo.count() == min(20, len(shown)) > 0   # what the table lists, numbered as there
     assert fm.target_combo.itemText(0).startswith(f"#1 {first.label}")
+    w.inference_panel.set_score_threshold(0.99)         # the table lists fewer: so does the target list, at once
+    assert fm.target_combo.count() == len([d for d in w.state.result.boxes if d.score >= 0.99])
+    w.inference_panel.set_score_threshold(0.5)
+    assert fm.target_combo.count() == min(20, len(shown))
     assert fm.target_combo.currentData() == ("yolo", first.cell, first.class_index, first.box_index)
     assert fm.request_gradcam()
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
@@ -518,7 +522,10 @@ def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, window, 
     ranges = []
     view.view_box.sigRangeChanged.connect(lambda _vb, r, *_: ranges.append([list(r[0]), list(r[1])]))
     screen = view.mapFromScene(view.item.mapToScene(QPointF(x, y)))
+    fm._on_mosaic_hover(x, y)                           # the pointer rests there while the wheel turns
     _wheel(view, x, y)
+    fm._refresh_hover()                                 # what the next frame does: the same feature pixel
+    assert fm.info_label.text().startswith(f"channel {channel}  (y {fy}, x {fx}) = {value:.4g}")
     assert not view.fitted and fm.mosaic.shrink == 1 and fm.mosaic.tile_size == (55, 55)
     assert view.item.image.shape == fm.mosaic.rgba.shape
     zoomed = ranges[0]                     # the wheel's range, over the shrunk mosaic

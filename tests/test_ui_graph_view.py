@@ -426,6 +426,6 @@ def test_inspector_lists_each_output_of_a_multi_output_block():
     head = graph.node("rpn.head.cls_logits")
     assert text.count(f"{head.receptive_field} px (stride 16 px)") == 2
     assert "receptive field [0.0]" in text and "receptive field [1.0]" in text
-    assert "Shapes for a 3×224×224 input (the graph's trace)." in text
+    assert "Shapes at a 3×224×224 input." in text
     boxes = describe_html(graph, "roi_heads")  # boxes, labels, scores all come from one NMS node: one row
     assert "receptive field [" not in boxes

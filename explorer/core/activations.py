@@ -29,7 +29,6 @@ from __future__ import annotations
 import difflib
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +133,11 @@ class ActivationFrame:
     tensor_geometry: Any = None       # InputGeometry: source -> ctx.input_tensor pixels (Grad-CAM, gradients)
     note: str = ""
     extras: dict[str, Any] = field(default_factory=dict)  # answers to requests ("gradcam", "gradient")
+
+    def contains(self, channel: int, fy: int, fx: int) -> bool:
+        """Whether (channel, fy, fx) is a pixel of this frame's maps (a resized detector input changes them)."""
+        c, h, w = self.shape
+        return 0 <= channel < c and 0 <= fy < h and 0 <= fx < w
 
     @property
     def shape(self) -> tuple[int, int, int]:

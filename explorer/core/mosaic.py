@@ -292,6 +292,8 @@ def as_chw(activation: "torch.Tensor") -> "torch.Tensor":
     feature vectors (N, F) (a detector's box head: one row per region) becomes one N×F map; a batch of N > 1
     maps (N, C, H, W) (RoI pooling: one per region) shows the first region's C maps (chw_note says so)."""
     t = activation.detach()
+    if t.dim() >= 2 and t.shape[0] == 0:  # no region at all (no proposal survived): nothing to tile
+        raise ValueError(f"cannot show an empty tensor of shape {tuple(activation.shape)} (no region this frame)")
     if t.dim() >= 4 and t.shape[0] == 1:
         t = t[0]
     elif t.dim() == 4:
@@ -576,8 +578,9 @@ def channel_image(activation: "torch.Tensor", channel: int, colormap: str = "vir
                   size: tuple[int, int] | None = None, alpha: bool = False) -> np.ndarray:
     """One channel as an (H, W, 4) uint8 RGBA image, from its own min..max (symmetric about 0 for a
     diverging colormap) or over `value_range`; `size` (h, w) upsamples it bilinearly first, on the device.
-    With `alpha`, opacity follows the colour's distance from the colormap's quiet end (the low end, or the
-    middle of a diverging one), as heat_image does: laid over a photo, it hides only where the map speaks."""
+    With `alpha`, opacity follows the colour's distance from the colormap's quiet end (the low end; for a
+    diverging one over its own symmetric range, the middle), as heat_image does: laid over a photo, it hides
+    only where the map speaks."""
     import torch
     import torch.nn.functional as F
 
@@ -595,9 +598,11 @@ def channel_image(activation: "torch.Tensor", channel: int, colormap: str = "vir
     packed = _colorize(act, lo, hi, colormap, zero_centre)[0].clone()  # out of the scratch buffer
     rgba = packed.view(torch.uint8).view(*packed.shape, 4)
     if alpha:
-        t = ((act[0] - lo[0]) / (hi[0] - lo[0]).clamp_min(1e-12)).clamp(0.0, 1.0)
+        span = hi[0] - lo[0]
+        t = ((act[0] - lo[0]) / span.clamp_min(1e-12)).clamp(0.0, 1.0)
         if is_diverging(colormap) and value_range is None:
-            t = (2.0 * t - 1.0).abs()  # symmetric range: 0 sits in the middle
+            # symmetric range: 0 sits in the middle; a dead (all-zero) channel is all middle, all quiet
+            t = (2.0 * t - 1.0).abs() if float(span) > 0 else torch.zeros_like(t)
         rgba[..., 3] = (t.sqrt() * 255.0 + 0.5).to(torch.uint8)  # sqrt: weak responses stay visible
     return rgba.cpu().numpy()
 

@@ -333,7 +333,7 @@ class FeatureMapsPanel(QWidget):
         self._target_names: list[tuple[Any, str]] = []  # (Grad-CAM target, its class name) of the list
         self._saving_options = False  # not while the last session's options are read back
         self._heat_of: tuple[str, int] | None = None  # (source, frame index) the heat map shown was computed on
-        self._hover: tuple[str, float, float] | None = None  # the info line describes this hover: redo per frame
+        self._hover: tuple[str, int, int, int] | None = None  # the info line describes this hover: redo per frame
         self.last_result: Any = None
         self.overlay = FeatureOverlay()
         self._overlay_host: Any = None
@@ -343,6 +343,9 @@ class FeatureMapsPanel(QWidget):
         self._load_options()
         state.layerSelected.connect(self.set_layer)
         state.resultReady.connect(self.on_result)
+        if hasattr(self.inference_panel, "thresholdChanged"):  # Grad-CAM's detections are those the table lists
+            self.inference_panel.thresholdChanged.connect(
+                lambda _value: self._fill_targets(self.last_result) if self.last_result is not None else None)
         state.graphChanged.connect(self._on_graph_changed)
         state.modelChanged.connect(self._on_model_changed)
         if hasattr(state, "liveChanged"):  # paused, stepped, ended: the next frame's maps must not be skipped
@@ -386,10 +389,10 @@ class FeatureMapsPanel(QWidget):
             w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for w in (self.order_combo, self.norm_combo, self.colormap_combo):
             w.currentIndexChanged.connect(self._on_options_changed)
-        for w in (self.topk_spin,):
+            w.currentIndexChanged.connect(self._save_options)
+        for w in (self.topk_spin, self.lo_spin, self.hi_spin):
             w.valueChanged.connect(self._on_options_changed)
-        for w in (self.lo_spin, self.hi_spin):
-            w.valueChanged.connect(self._on_options_changed)
+            w.valueChanged.connect(self._save_options)
 
         self.pin_button = self._tool_button("Pin", f"Keep this layer's maps in view (up to {MAX_PINS} layers side by side)")
         self.pin_button.clicked.connect(lambda: self.pin_layer(self.state.selected_layer))
@@ -561,9 +564,11 @@ class FeatureMapsPanel(QWidget):
         for spin, name, cast in ((self.topk_spin, "topK", int), (self.lo_spin, "low", float),
                                  (self.hi_spin, "high", float), (self.opacity_slider, "opacity", int)):
             try:
-                spin.setValue(cast(settings.value(f"{OPTIONS_SETTING}/{name}", spin.value())))
+                value = cast(settings.value(f"{OPTIONS_SETTING}/{name}", spin.value()))
             except (TypeError, ValueError):
-                pass
+                continue
+            if math.isfinite(value):  # "nan" parses as a float, and a spin box would clamp it to its maximum
+                spin.setValue(value)
         self._saving_options = True
 
     def _save_options(self) -> None:
@@ -688,7 +693,6 @@ class FeatureMapsPanel(QWidget):
         self._on_options_changed()
 
     def _on_options_changed(self, *_args: Any) -> None:
-        self._save_options()
         opts = self.mosaic_options()
         if self.probe is not None:
             self.probe.options = opts  # the worker reads it once per frame
@@ -881,39 +885,49 @@ class FeatureMapsPanel(QWidget):
         if self.mosaic is None or self.frame is None:
             return ""
         hit = self.mosaic.locate(x, y)
-        if hit is None:
+        return self._describe_feature(hit.channel, hit.fy, hit.fx) if hit is not None else ""
+
+    def _describe_feature(self, channel: int, fy: int, fx: int) -> str:
+        """Hover text for feature pixel (fy, fx) of `channel` in the shown frame ('' when not in the mosaic)."""
+        t = self.mosaic.tile_of_channel(channel) if self.mosaic is not None and self.frame is not None else None
+        if t is None or not self.frame.contains(channel, fy, fx):
             return ""
-        v = value_at(self.frame.activation, hit.channel, hit.fy, hit.fx)
-        t = hit.tile
-        return (f"channel {hit.channel}  (y {hit.fy}, x {hit.fx}) = {v:.4g}   "
+        v = value_at(self.frame.activation, channel, fy, fx)
+        return (f"channel {channel}  (y {fy}, x {fx}) = {v:.4g}   "
                 f"[min {self.mosaic.tile_min[t]:.3g}, max {self.mosaic.tile_max[t]:.3g}, "
                 f"mean {self.mosaic.tile_mean[t]:.3g}]")
 
     def _on_mosaic_hover(self, x: float, y: float) -> None:
-        text = self.describe(x, y)
-        if text:
-            self._set_info(text, ("mosaic", x, y))
+        hit = self.mosaic.locate(x, y) if self.mosaic is not None else None
+        text = self._describe_feature(hit.channel, hit.fy, hit.fx) if hit is not None else ""
+        if text:  # kept as the feature pixel: a rebuilt mosaic (zoom, new shrink) puts it elsewhere
+            self._set_info(text, ("mosaic", hit.channel, hit.fy, hit.fx))
 
     def _show_pixel_marker(self, visible: bool) -> None:
         self.pixel_marker.setVisible(visible)
         self.pixel_ring.setVisible(visible)
 
-    def _set_info(self, text: str, hover: tuple[str, float, float] | None = None) -> None:
-        """The line under the maps; `hover`: it describes the pointer's place, to be read again on each new
-        frame (a value from an older frame next to a moving video would be wrong)."""
+    def _set_info(self, text: str, hover: tuple[str, int, int, int] | None = None) -> None:
+        """The line under the maps; `hover` ("mosaic" or "large", channel, fy, fx): it describes the feature
+        pixel under the pointer, to be read again on each new frame (a value from an older frame next to a
+        moving video would be wrong)."""
         self._hover = hover
         self.info_label.setText(text)
 
     def _refresh_hover(self) -> None:
         if self._hover is None:
             return
-        where, x, y = self._hover
+        where, channel, fy, fx = self._hover
         if where == "mosaic":
-            text = self.describe(x, y)
-            if text:
-                self._set_info(text, self._hover)
+            text = self._describe_feature(channel, fy, fx)
+        elif channel == self.channel and self.frame is not None and self.frame.contains(channel, fy, fx):
+            text = f"channel {channel}  (y {fy}, x {fx}) = {value_at(self.frame.activation, channel, fy, fx):.4g}"
         else:
-            self._on_large_hover(x, y)
+            text = ""
+        if text:
+            self._set_info(text, self._hover)
+        else:  # the pixel is gone (another top-k, another channel large): the line no longer describes it
+            self._set_info("")
 
     def _on_mosaic_click(self, x: float, y: float) -> None:
         if self.mosaic is None:
@@ -1018,7 +1032,7 @@ class FeatureMapsPanel(QWidget):
         fx, fy = int(math.floor(x)), int(math.floor(y))
         if 0 <= fx < w and 0 <= fy < h:
             v = value_at(self.frame.activation, self.channel, fy, fx)
-            self._set_info(f"channel {self.channel}  (y {fy}, x {fx}) = {v:.4g}", ("large", x, y))
+            self._set_info(f"channel {self.channel}  (y {fy}, x {fx}) = {v:.4g}", ("large", self.channel, fy, fx))
 
     def _on_large_click(self, x: float, y: float) -> None:
         if self.frame is None:

@@ -178,6 +178,7 @@ class InferencePanel(QWidget):
     """Shows the current frame and the model's result; owns the inference worker and the source controller."""
 
     resultDrawn = Signal(object)   # FrameResult, after it is drawn (its timing_ms has "draw")
+    thresholdChanged = Signal(float)  # the detections' score threshold: which ones the table lists
 
     def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -367,6 +368,7 @@ class InferencePanel(QWidget):
             self.threshold_slider.setValue(slider_value)
         if self.result is not None and self.result.boxes is not None:
             self._fill_table(self.result)
+        self.thresholdChanged.emit(float(value))
 
     # -- overlays and probes (for the other views) ------------------------------------------------------------
     def add_overlay(self, overlay: Any) -> None:

@@ -84,8 +84,7 @@ def _outputs_text(graph, path: str) -> str:
 
 def _traced_at(graph) -> str:
     """The shapes are the capture pass's: a detector resizes each image, so its live maps differ."""
-    return (f"<p style='color:#78909c'>Shapes for a {html.escape(shape_text(tuple(graph.input_shape)))} input "
-            "(the graph's trace).</p>")
+    return f"<p style='color:#78909c'>Shapes at a {html.escape(shape_text(tuple(graph.input_shape)))} input.</p>"
 
 
 class InspectorPanel(QWidget):

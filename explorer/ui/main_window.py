@@ -349,7 +349,8 @@ class MainWindow(QMainWindow):
                 panel.setWordWrap(True)
             dock.setWidget(_scrollable(panel))
             self.panels[spec.object_name] = panel
-        self.inference_panel = self.panels.get(INFERENCE_DOCK.object_name)
+            if spec is INFERENCE_DOCK:  # built first: the other panels may connect to it
+                self.inference_panel = panel
         self.graph_panel = self._make_graph_panel()
         self.setCentralWidget(self.graph_panel)
         if not self._layout_restored:

@@ -104,7 +104,9 @@ class SourceController(QObject):
 
     @property
     def can_replay(self) -> bool:
-        return self.ended and self.kind == "video" and self._video is not None
+        """A video that reached its end (a broken one would break again)."""
+        return (self.capture is not None and self.capture.status == "ended" and self.kind == "video"
+                and self._video is not None)
 
     def replay(self) -> bool:
         """Play the video that ended again from its first frame."""
