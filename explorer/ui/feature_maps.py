@@ -496,6 +496,10 @@ class FeatureMapsPanel(QWidget):
         self._regrid_timer.setSingleShot(True)
         self._regrid_timer.setInterval(150)
         self._regrid_timer.timeout.connect(self._regrid)
+        self._refit_pins_timer = QTimer(self)  # the same for the pins' views (a window resize moves them all)
+        self._refit_pins_timer.setSingleShot(True)
+        self._refit_pins_timer.setInterval(150)
+        self._refit_pins_timer.timeout.connect(lambda: [self._refit_pin(pin) for pin in list(self.pins.values())])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
@@ -1210,7 +1214,7 @@ class FeatureMapsPanel(QWidget):
         self.pins_row.setVisible(True)
         self.layout().activate()  # the pin's view gets its size now, so its first mosaic fits it
         probe.options = self._pin_options(pin)
-        pin.view.resized.connect(lambda pin=pin: self._refit_pin(pin))  # more pins: narrower views
+        pin.view.resized.connect(self._refit_pins_timer.start)  # more pins: narrower views (once it settles)
         pin.view.fitChanged.connect(lambda _fit, pin=pin: self._refit_pin(pin))
         if self.frame is not None and self.frame.layer == layer:
             pin.draw(ActivationFrame(**{**self.frame.__dict__, "mosaic": self.frame.mosaic}))
