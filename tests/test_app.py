@@ -404,3 +404,18 @@ def test_what_the_user_opens_while_the_model_loads_wins_over_the_command_lines_v
     qtbot.wait(300)
     assert window.inference_panel.controller.kind == "image"
     assert window.state.result.frame.source.endswith(DEFAULT_IMAGE.name)
+
+
+def test_a_restored_layout_keeps_the_dock_widths_it_was_saved_with(qtbot):
+    """The saved splitter sizes come back once the real panels are in: restored over the placeholders alone, the
+    inspector came back twice as wide and the graph squeezed (282 and 574 px at close, 589 and 210 after)."""
+    first = _open_window(qtbot, model="alexnet")
+    first.resize(780, 560)  # within the offscreen screen (800×600), so restoring does not clamp it
+    qtbot.wait(200)
+    inspector = first.findChild(QDockWidget, "inspectorDock")
+    saved = (inspector.width(), first.centralWidget().width())
+    first.close()
+    second = _open_window(qtbot, model="alexnet")
+    qtbot.wait(200)
+    restored = (second.findChild(QDockWidget, "inspectorDock").width(), second.centralWidget().width())
+    assert restored == pytest.approx(saved, abs=3)

@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         """The saved window geometry and dock layout, or the first-start ones."""
         self._layout_restored = False
+        self._saved_state: QByteArray | None = None  # restored again once the panels are in (_build_panels)
         if self.options.screenshot:  # reproducible pictures: the default layout at a fixed size
             self.resize(*SCREENSHOT_SIZE)
         else:
@@ -263,6 +264,7 @@ class MainWindow(QMainWindow):
                 # restoreState makes the tab groups itself; it returns False on a foreign or broken layout
                 # (a layout saved with other docks is one too: the new docks would be left out of their groups)
                 self._layout_restored = bool(self.restoreState(state, LAYOUT_VERSION))
+                self._saved_state = state if self._layout_restored else None
         if not self._layout_restored:
             self._default_dock_layout()
 
@@ -355,6 +357,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.graph_panel)
         if not self._layout_restored:
             self._default_fronts_and_sizes()
+        elif self._saved_state is not None:
+            # The splitter sizes restored over the placeholders do not survive the real panels and the graph
+            # (the inspector came back twice as wide, the graph squeezed): restore them again over these.
+            QTimer.singleShot(0, lambda: self.restoreState(self._saved_state, LAYOUT_VERSION))
         self._fill_notes_menu()
 
     def _default_fronts_and_sizes(self) -> None:
