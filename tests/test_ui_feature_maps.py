@@ -696,3 +696,20 @@ def test_a_heat_map_goes_when_the_video_moves_on_and_hover_values_follow_the_fra
     value = float(fm.frame.activation[3, 2, 4])        # the new frame's value, not the hovered frame's
     assert fm.info_label.text().startswith(f"channel 3  (y 2, x 4) = {value:.4g}")
     panel.toggle_pause()
+
+
+def test_a_fully_connected_layer_has_no_overlay_and_no_receptive_field(qtbot, window):
+    """alexnet's classifier.1 (Linear, 4096 outputs as 1×1 maps) has no place on the image: Overlay draws
+    nothing there and says why, a pixel outside its 1×1 maps is refused, and a Grad-CAM that cannot run there
+    leaves its reason on the line under the maps (not only in the status bar)."""
+    from explorer.ui.feature_maps import NO_PLACE
+
+    fm = _select(qtbot, window, "classifier.1")
+    assert fm.frame.shape == (4096, 1, 1)
+    fm.overlay_check.setChecked(True)
+    fm.select_channel(0)
+    assert not fm.overlay.channel_item.isVisible() and fm.info_label.text() == NO_PLACE
+    assert fm.select_feature_pixel(1, 1) is None and not fm.pixel_ring.isVisible()
+    assert fm.request_gradcam()
+    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM: "), timeout=RESULT_TIMEOUT)
+    assert "feature maps" in fm.info_label.text()

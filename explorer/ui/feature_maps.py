@@ -47,6 +47,8 @@ DEFAULT_LIVE_RATE = 10
 RATE_SETTING = "featureMaps/liveRate"
 OPTIONS_SETTING = "featureMaps"  # + /order, /norm, /colormap, /topK, /low, /high, /opacity
 LARGE_HINT = "Click a channel to open it large; click a pixel to see its receptive field."
+NO_PLACE = ("This layer's outputs have no place on the image (after flatten or a fully connected layer an output "
+            "sees the whole image; after RoI pooling, a whole region): no receptive field, no overlay.")
 
 
 # ----------------------------------------------------------------------------------------------- image views
@@ -868,6 +870,7 @@ class FeatureMapsPanel(QWidget):
                 continue
             if isinstance(item, ExplorerError):
                 self.state.show_error(str(item))
+                self._set_info(f"{'Grad-CAM' if name == 'gradcam' else 'The gradient view'}: {item}")  # stays
                 continue
             shown = True
             if name == "gradcam":
@@ -994,6 +997,11 @@ class FeatureMapsPanel(QWidget):
         if not self.overlay_check.isChecked() or self.frame is None or self.channel is None:
             self.overlay.hide_channel()
             return
+        node = self._graph_node()
+        if node is not None and node.receptive_field is None:  # after flatten or fc, RoI pooling's regions
+            self.overlay.hide_channel()
+            self._set_info(NO_PLACE)
+            return
         rect = self._feature_rect()
         if rect is None or not self._ensure_overlay():
             return
@@ -1051,6 +1059,8 @@ class FeatureMapsPanel(QWidget):
         gradient view on, ask the worker for |∂A/∂input| too. Returns the box drawn."""
         from explorer.core.receptive import clip_box, field_box
 
+        if self.frame is not None and not self.frame.contains(0, fy, fx):
+            return None
         self.feature_pixel = (fy, fx)
         self.pixel_marker.setRect(fx, fy, 1, 1)
         self.pixel_ring.setData([fx + 0.5], [fy + 0.5])
@@ -1058,9 +1068,7 @@ class FeatureMapsPanel(QWidget):
         frame = self.frame
         geo = self._field_geometry()
         if frame is None or geo is None or frame.geometry is None:
-            self.state.show_message("This layer has no fixed receptive field on the image (after flatten, a fully "
-                                    "connected layer or RoI pooling, an output sees the whole image or a whole "
-                                    "region).", 5000)
+            self.state.show_message(NO_PLACE, 5000)
             return None
         box_in = field_box(geo, fy, fx)
         ih, iw = self._backbone_size()
