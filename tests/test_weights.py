@@ -189,6 +189,11 @@ def test_file_shape_mismatch(tmp_path):
     torch.save(state, tmp_path / "r18_10.pt")
     with pytest.raises(WeightsError, match=r"2 shape mismatches.*fc\.weight \(10, 512\) vs \(1000, 512\)"):
         W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(tmp_path / "r18_10.pt"))
+    state = zoo.build("resnet18").state_dict()
+    state["extra.weight"] = torch.zeros(1)                 # one of them: singular
+    torch.save(state, tmp_path / "r18_extra.pt")
+    with pytest.raises(WeightsError, match=r"does not fit resnet18: 1 unexpected key \(extra\.weight"):
+        W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(tmp_path / "r18_extra.pt"))
 
 
 class _Evil:

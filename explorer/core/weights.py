@@ -201,6 +201,11 @@ def _unwrap(obj: Any, name: str) -> dict[str, Any]:
     return obj
 
 
+def _count(items: list, noun: str, plural: str = "s") -> str:
+    """"1 unexpected key", "2 unexpected keys"."""
+    return f"{len(items)} {noun}{plural if len(items) != 1 else ''}"
+
+
 def _preview(keys: list[str], n: int = 4) -> str:
     shown = ", ".join(keys[:n])
     return shown + (f", … (+{len(keys) - n} more)" if len(keys) > n else "")
@@ -223,11 +228,11 @@ def apply_state_dict(model: "nn.Module", state: dict[str, Any], name: str, model
     if missing or unexpected or shapes:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} missing keys ({_preview(missing)})")
+            parts.append(f"{_count(missing, 'missing key')} ({_preview(missing)})")
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys ({_preview(unexpected)})")
+            parts.append(f"{_count(unexpected, 'unexpected key')} ({_preview(unexpected)})")
         if shapes:
-            parts.append(f"{len(shapes)} shape mismatches, checkpoint vs model ({_preview(shapes, 3)})")
+            parts.append(f"{_count(shapes, 'shape mismatch', 'es')}, checkpoint vs model ({_preview(shapes, 3)})")
         raise WeightsError(f"'{name}' does not fit {model_name}: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
     return ignored
