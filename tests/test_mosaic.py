@@ -235,6 +235,12 @@ def test_as_chw_shapes_and_bad_options():
         as_chw(torch.zeros(0, 256, 7, 7))
     m = build_mosaic(torch.rand(1, 2048, 1, 1))  # after global pooling: 2048 tiles of 1×1
     assert m.num_tiles == 2048 and m.tile_size == (1, 1)
+    # a 1×1 map's own range is one value: per channel, every tile would be the same colour; over the layer,
+    # the values 0, 1, 2, 3 get viridis at 0, 1/3, 2/3 and 1 of its scale
+    small = build_mosaic(torch.arange(4.0).reshape(4, 1, 1), MosaicOptions(norm="channel", columns=4))
+    assert small.norm == "layer" and small.options.norm == "channel"
+    table = lut("viridis")
+    assert [tuple(small.image[1, 1 + 2 * i]) for i in range(4)] == [tuple(table[k]) for k in (0, 85, 170, 255)]
     for bad in (dict(order="random"), dict(norm="global"), dict(colormap="jet"), dict(top_k=0),
                 dict(norm="fixed", fixed_range=(1.0, 1.0))):
         with pytest.raises(ValueError):

@@ -193,6 +193,7 @@ class Mosaic:
     num_channels: int                  # C of the layer (n <= C with top-k)
     options: MosaicOptions = field(default_factory=MosaicOptions)
     colormap: str = "viridis"          # the colormap used ("auto" resolved)
+    norm: str = "channel"              # the normalisation used ("channel" on 1×1 maps becomes "layer")
     map_size: tuple[int, int] | None = None  # (H, W) of the feature map (None: tile_size)
     shrink: int = 1                    # feature pixels per mosaic pixel along each axis
 
@@ -533,6 +534,9 @@ def build_mosaic(activation: "torch.Tensor", options: MosaicOptions | None = Non
     if colormap == "auto":  # signed outputs (conv, batch norm) get a diverging map; ReLU outputs a sequential one
         colormap = "rdbu" if bool(mins.min() < 0) else "viridis"
         opts = replace(opts, colormap=colormap)
+    if opts.norm == "channel" and h * w == 1:
+        # a 1×1 map's own range is its one value (every tile one end of the colormap): compare over the layer
+        opts = replace(opts, norm="layer")
     lo, hi = _ranges(tmin, tmax, opts, n)
     packed = _colorize(tiles, lo, hi, colormap, opts.norm != "fixed" and is_diverging(colormap))
 
@@ -563,6 +567,7 @@ def build_mosaic(activation: "torch.Tensor", options: MosaicOptions | None = Non
         num_channels=c,
         options=options or MosaicOptions(),
         colormap=colormap,
+        norm=opts.norm,
         map_size=(h, w),
         shrink=s,
     )

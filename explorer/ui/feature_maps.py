@@ -850,7 +850,8 @@ class FeatureMapsPanel(QWidget):
         out = f" [{frame.output_key}]" if len(keys) > 1 else ""
         shown = f", top {self.mosaic.num_tiles}" if self.mosaic.num_tiles < c else ""
         note = f" — {frame.note}" if frame.note else ""
-        self.layer_label.setText(f"{frame.layer}{out}: {c}×{h}×{w}{shown}, {self.mosaic.colormap}{note}")
+        norm = ", normalised over the layer (1×1 maps)" if self.mosaic.norm != self.mosaic.options.norm else ""
+        self.layer_label.setText(f"{frame.layer}{out}: {c}×{h}×{w}{shown}, {self.mosaic.colormap}{norm}{note}")
         if frame.note and not self.info_label.text():  # the caption may be cut: the line below has room
             self._set_info(frame.note)
         if self.channel is not None and self.channel < c:
