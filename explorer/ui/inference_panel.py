@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
 
 from explorer.core.labels import voc_palette
 from explorer.ui.inference_worker import InferenceWorker
-from explorer.ui.overlay_base import place_tags, view_pixel_size
+from explorer.ui.overlay_base import ZoomWatch, place_tags
 from explorer.ui.source_controller import SourceController
 
 FILE_CHOICE = "File…"
@@ -56,20 +56,15 @@ class DetectionOverlay:
         self._paths: dict[int, QGraphicsPathItem] = {}   # one path item per class colour
         self._texts: list[pg.TextItem] = []
         self.shown: list[Any] = []                      # the Detections drawn now
-        self._pixel_size: tuple[float, float] | None = None   # image pixels per screen pixel of the last layout
+        self._zoom = ZoomWatch(self._place_labels)  # tags keep their screen size: lay them out again on a zoom
 
     def attach(self, view_box: Any) -> None:
         self.view_box = view_box
-        # Tags keep their screen size, so zooming or resizing changes their size in image pixels: lay them out again.
-        view_box.sigTransformChanged.connect(self._on_view_changed)
+        self._zoom.watch(view_box)
 
     def detach(self) -> None:
         self._clear()
-        if self.view_box is not None:
-            try:
-                self.view_box.sigTransformChanged.disconnect(self._on_view_changed)
-            except (RuntimeError, TypeError):
-                pass
+        self._zoom.unwatch()
         self.view_box = None
 
     def _clear(self) -> None:
@@ -122,17 +117,13 @@ class DetectionOverlay:
             t.setVisible(False)
         self._place_labels()
 
-    def _on_view_changed(self, *_args: Any) -> None:
-        if self.shown and view_pixel_size(self.view_box) != self._pixel_size:  # a pan keeps the scale
-            self._place_labels()
-
     def _place_labels(self) -> None:
         """Tags that never hide each other: best score at its box's top-left, the others at the next free place
         (explorer.core.label_layout); a tag with no free place near its box is hidden (the table lists it)."""
         boxes = self.shown
         if self.view_box is None or not boxes:
             return
-        self._pixel_size = view_pixel_size(self.view_box)
+        self._zoom.laid_out()
         image = getattr(getattr(self.result, "frame", None), "image", None)
         if image is not None:
             image_size = (float(image.shape[1]), float(image.shape[0]))

@@ -4,6 +4,7 @@ the inference panel only while the dock's tab is on screen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,38 @@ def view_pixel_size(view_box: Any) -> tuple[float, float]:
         return 1.0, 1.0
     ok = all(v is not None and np.isfinite(v) and v > 0 for v in (px, py))
     return (float(px), float(py)) if ok else (1.0, 1.0)
+
+
+class ZoomWatch:
+    """Calls `on_scale` when a ViewBox's scale changes (a zoom, a resize; a pan keeps it). Text tags keep their
+    screen size, so their size in image pixels, and with it their layout, follows the scale; the layout calls
+    `laid_out` to remember the scale it was made for."""
+
+    def __init__(self, on_scale: Callable[[], None]) -> None:
+        self._on_scale = on_scale
+        self._view_box: Any = None
+        self._scale: tuple[float, float] | None = None
+
+    def watch(self, view_box: Any) -> None:
+        self.unwatch()
+        self._view_box = view_box
+        view_box.sigTransformChanged.connect(self._changed)  # a ViewBox signal, not a scene one
+
+    def unwatch(self) -> None:
+        if self._view_box is not None:
+            try:
+                self._view_box.sigTransformChanged.disconnect(self._changed)
+            except (RuntimeError, TypeError):
+                pass
+        self._view_box = None
+
+    def laid_out(self) -> None:
+        if self._view_box is not None:
+            self._scale = view_pixel_size(self._view_box)
+
+    def _changed(self, *_args: Any) -> None:
+        if self._view_box is not None and view_pixel_size(self._view_box) != self._scale:
+            self._on_scale()
 
 
 def place_tags(view_box: Any, texts: list[Any], boxes: list[Any], scores: list[float],

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QHBoxLayout, QLab
 
 from explorer.core import yolo as Y
 from explorer.ui.anchors_view import rect_path
-from explorer.ui.overlay_base import (DockedOverlayMixin, OverlayBase, legend_label, place_tags, show_legend,
-                                      view_pixel_size)
+from explorer.ui.overlay_base import (DockedOverlayMixin, OverlayBase, ZoomWatch, legend_label, place_tags,
+                                      show_legend)
 
 # Twenty distinct colours (Sasha Trubetskoy's list), bright enough to read over photos.
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
@@ -67,7 +67,7 @@ class YoloOverlay(OverlayBase):
         self.det_curves: list[Any] = []
         self.det_texts: list[Any] = []
         self.hover_texts: list[Any] = []
-        self._tags_pixel_size: tuple[float, float] | None = None   # image pixels per screen pixel of the last layout
+        self._zoom = ZoomWatch(self._place_tags)  # tags keep their screen size: lay them out again on a zoom
         self._items = [self.tint, self.grid_lines, *self.box_bins, self.owner_cells, self.owner_dots,
                        self.hover_rect, self.hover_boxes]
         for z, item in enumerate(self._items):
@@ -81,16 +81,10 @@ class YoloOverlay(OverlayBase):
         if self.view_box is view_box:
             return
         super().attach(view_box)
-        # Tags keep their screen size, so a zoom or a resize changes their size in image pixels: lay them out
-        # again (as the inference panel's DetectionOverlay does; a ViewBox signal, not a scene one).
-        view_box.sigTransformChanged.connect(self._on_view_changed)
+        self._zoom.watch(view_box)
 
     def detach(self) -> None:
-        if self.view_box is not None:
-            try:
-                self.view_box.sigTransformChanged.disconnect(self._on_view_changed)
-            except (RuntimeError, TypeError):
-                pass
+        self._zoom.unwatch()
         super().detach()
 
     def set_model(self, S: int, B: int, C: int, layout: str = "darknet", labels: list[str] | None = None) -> None:
@@ -227,14 +221,10 @@ class YoloOverlay(OverlayBase):
         """The detections' tags where no two overlap, for the view's zoom now (overlay_base.place_tags)."""
         if self.view_box is None or self.image_size is None or not self.det_texts:
             return
-        self._tags_pixel_size = view_pixel_size(self.view_box)
+        self._zoom.laid_out()
         h, w = self.image_size
         place_tags(self.view_box, self.det_texts, [d.box for d in self.detections], [d.score for d in self.detections],
                    (w, h))
-
-    def _on_view_changed(self, *_args: Any) -> None:
-        if self.det_texts and view_pixel_size(self.view_box) != self._tags_pixel_size:  # a pan keeps the scale
-            self._place_tags()
 
     def _draw_hover(self, w: float, h: float) -> None:
         if self.hover_cell is None or self.grid is None:
