@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from explorer.cli.common import ArgumentParser, CLIError
+from explorer.arguments import ArgumentParser, CLIError
 
 if TYPE_CHECKING:
     from explorer.core import zoo
