@@ -1,8 +1,8 @@
 """The inference engine: one frame → preprocess → forward → postprocess → probes → FrameResult.
 
-`Engine.run` is called from one worker thread. Probes (forward hooks on selected layers, owned by the
-feature-map, anchor and YOLO views) are added and removed from any thread; the change is queued under a lock
-and applied at the start of the next `run`, so hooks never change during a forward pass.
+`Engine.run` is called from one worker thread. Probes (forward hooks on selected layers, wanted by the
+feature-map, anchor and YOLO views) live in a ProbeSet (explorer.core.probes) that views change from any
+thread; `run` brings the model's hooks in line with it first, so hooks never change during a forward pass.
 
 Speed (PyTorch's performance tuning guide): everything runs under `torch.inference_mode()`; on CUDA the frame
 goes through a pinned host buffer with a non-blocking copy, `cudnn.benchmark` is on, and fp16/bf16 autocast
@@ -21,6 +21,7 @@ import numpy as np
 
 from explorer.core.errors import ExplorerError, ModelInputError
 from explorer.core.labels import class_names, label
+from explorer.core.probes import AttachedProbes, ProbeSet
 from explorer.core.results import ClassScore, Detection, Frame, FrameResult, Segmentation
 
 if TYPE_CHECKING:
@@ -88,11 +89,12 @@ class ProbeContext:
 
 
 class Engine:
-    """Runs one zoo model on frames. Not thread-safe except add_probe/remove_probe/set_score_threshold."""
+    """Runs one zoo model on frames, from one thread at a time (probes may be added or removed from any
+    thread: they take effect at the next run)."""
 
     def __init__(self, model: "nn.Module", entry: "ZooEntry", device: str = "cpu", weights: str = "random", *,
                  precision: str = "fp32", channels_last: bool = False, score_threshold: float = 0.5,
-                 topk: int = 5) -> None:
+                 topk: int = 5, probes: ProbeSet | None = None) -> None:
         import torch
 
         from explorer.core.preprocess import Preprocessor
@@ -114,47 +116,29 @@ class Engine:
         self.prep = Preprocessor(entry, device)
         self.score_threshold = float(score_threshold)
         self.topk = int(topk)
-        self._probes: dict[str, Probe] = {}
-        self._pending: list[tuple[str, Any]] = []
-        self._lock = threading.Lock()
+        self.probes = probes if probes is not None else ProbeSet()
+        self._attached = AttachedProbes(self.model)
+        self._lock = threading.Lock()  # run() and close() may come from two threads (a close at shutdown)
         self.names = self._names()
 
-    # -- probes -----------------------------------------------------------------------------------------------
+    # -- probes ---------------------------------------------------------------------------------------------
     def add_probe(self, probe: Probe) -> None:
-        with self._lock:
-            self._pending.append(("add", probe))
+        """Want `probe` from the next run on (the set may be shared with the live pipeline: `probes`)."""
+        self.probes.add(probe)
 
     def remove_probe(self, name: str) -> None:
-        with self._lock:
-            self._pending.append(("remove", name))
+        self.probes.remove(name)
 
     @property
     def probe_names(self) -> list[str]:
+        """The probes whose hooks are on the model now (after the next run: the wanted ones)."""
         with self._lock:
-            self._apply_pending()
-            return list(self._probes)
-
-    def _apply_pending(self) -> None:  # under self._lock, in the worker thread
-        for op, item in self._pending:
-            if op == "add":
-                old = self._probes.pop(item.name, None)
-                if old is not None:
-                    old.detach()
-                item.attach(self.model)
-                self._probes[item.name] = item
-            else:
-                old = self._probes.pop(item, None)
-                if old is not None:
-                    old.detach()
-        self._pending.clear()
+            return self._attached.names
 
     def close(self) -> None:
-        """Detach every probe (their hooks leave the model)."""
+        """Take every probe's hooks off the model (the probes stay wanted, for the next engine)."""
         with self._lock:
-            self._apply_pending()
-            for p in self._probes.values():
-                p.detach()
-            self._probes.clear()
+            self._attached.close()
 
     def set_score_threshold(self, value: float) -> None:
         self.score_threshold = float(value)
@@ -198,8 +182,12 @@ class Engine:
         import torch
 
         with self._lock:
-            self._apply_pending()
-            probes = list(self._probes.values())
+            probes = self._attached.sync(self.probes)
+            return self._run(frame, probes, prepared, prepare_ms)
+
+    def _run(self, frame: Frame, probes: list[Probe], prepared: Any, prepare_ms: float) -> FrameResult:
+        import torch
+
         timing = {"capture": float(frame.capture_ms)}
         t0 = time.perf_counter()
         with torch.inference_mode():

@@ -31,3 +31,27 @@ class WeightsError(ExplorerError):
 
 class ModelInputError(ExplorerError):
     """An input the model cannot process (for example too small for its pooling layers)."""
+
+
+class ModelSpecError(ExplorerError):
+    """A model spec (torchvision:NAME, timm:NAME, a file) that names nothing this app can open, or a file that
+    is not a model (explorer.core.model_specs)."""
+
+
+class ConsentRequired(ExplorerError):
+    """Opening this spec runs code from its file: the caller must ask the user first (model_specs.grant_consent).
+
+    `path` is the file; `reason` says what would run, in one sentence the confirmation can show as is."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{reason}; confirm to open it (on the command line: --trust)")
+        self.path = path
+        self.reason = reason
+
+
+class MissingExtraError(ExplorerError):
+    """An optional extra (timm, onnx) that a spec needs is not installed."""
+
+
+class ModelTooLargeError(ExplorerError):
+    """Loading the model would need more memory than is free; raised before anything is loaded."""

@@ -273,6 +273,29 @@ class BlockTree:
                 return p
         return None
 
+    def output_node(self, block: str) -> str | None:
+        """The call whose output leaves `block` last in execution order (what the block hands on): a ResNet
+        stem's max-pool, a head's fc, a VGG stage's pool. None for an empty block."""
+        item = self.items.get(block)
+        if item is None:
+            return None
+        if not item.is_block:
+            return item.id
+        inside = set(item.nodes)
+        leaving = [n for n in item.nodes if any(s not in inside for s in self.graph.successors(n))]
+        chosen = leaving or item.nodes
+        return chosen[-1] if chosen else None
+
+    def layer_of(self, item_id: str) -> str | None:
+        """The layer whose output a view shows for a tree item: a call's own id, a module block's module path
+        (its forward's output), a virtual group's output call (stem, head, stage). None for the whole model."""
+        item = self.items.get(item_id)
+        if item is None or item_id == ROOT:
+            return None
+        if not item.is_block or (not item.virtual and item_id in self.graph.modules):
+            return item_id
+        return self.output_node(item_id)
+
     def default_expanded(self) -> set[str]:
         """The first view: the model's main blocks (see the module docstring)."""
         items = self.items

@@ -7,9 +7,10 @@ views. Views never run the model; they draw a FrameResult.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the window imports these types before its first paint
+    import numpy as np
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Segmentation:
 
     def __post_init__(self) -> None:
         if not self.shares and self.classes:  # built by hand (tests, notes): count them from the mask
+            import numpy as np
+
             counts = np.bincount(np.asarray(self.mask).ravel().astype(np.int64), minlength=len(self.labels))
             index = {name: i for i, name in enumerate(self.labels)}
             total = max(int(np.asarray(self.mask).size), 1)

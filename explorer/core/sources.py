@@ -8,7 +8,8 @@ source, stale frames are dropped and counted, never queued, so what is shown is 
 one frame while paused. End of a video and read failures in the middle of a stream are reported, not raised
 in the capture thread.
 
-No Qt here: explorer/ui/source_controller.py turns the thread's newest frame into AppState.set_frame.
+No Qt here: the Session (explorer.core.session) owns the current source and hands a stream's capture thread
+its pipeline's slot.
 """
 
 from __future__ import annotations
@@ -241,6 +242,7 @@ class LatestSlot(Generic[T]):
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item: T | None = None
+        self._woken = False
         self.dropped = 0
         self.put_count = 0
 
@@ -256,12 +258,20 @@ class LatestSlot(Generic[T]):
             return replaced
 
     def take(self, timeout: float | None = 0.0) -> T | None:
-        """The waiting item (removing it), waiting up to `timeout` seconds (None = forever); None if nothing."""
+        """The waiting item (removing it), waiting up to `timeout` seconds (None = forever); None if nothing
+        came, or when `wake` was called meanwhile."""
         with self._cond:
-            if self._item is None and timeout != 0.0:
-                self._cond.wait_for(lambda: self._item is not None, timeout)
+            if self._item is None and not self._woken and timeout != 0.0:
+                self._cond.wait_for(lambda: self._item is not None or self._woken, timeout)
+            self._woken = False
             item, self._item = self._item, None
             return item
+
+    def wake(self) -> None:
+        """Let a waiting `take` return now (with the item if there is one): the consumer has other work."""
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
 
     def peek(self) -> T | None:
         with self._cond:
@@ -273,16 +283,19 @@ class CaptureThread(threading.Thread):
 
     pace: for video files, sleep to play at the file's own frame rate (a camera paces itself). Without pacing
     the file is read as fast as it decodes and the slot drops what the consumer cannot take.
+    slot: where frames go; the Session passes its pipeline's, so a frame goes from this thread straight to
+    the model's, with no thread in between.
     loop: restart a video file at its end instead of stopping.
     `status` is "running", "paused", "ended" or "error"; `message` says why it stopped; `on_event(status,
     message)` is called from this thread when it stops.
     """
 
     def __init__(self, source: _CaptureSource, *, pace: bool = True, loop: bool = False,
-                 on_event: Callable[[str, str], None] | None = None) -> None:
+                 on_event: Callable[[str, str], None] | None = None, slot: LatestSlot | None = None) -> None:
         super().__init__(name=f"capture {source.name}", daemon=True)
         self.source = source
-        self.slot: LatestSlot[Frame] = LatestSlot()
+        # the consumer's own slot (the Session's pipeline takes frames straight from it), or one of its own
+        self.slot: LatestSlot[Frame] = slot if slot is not None else LatestSlot()
         self.pace = pace and not source.live and source.fps > 0
         self.loop = loop
         self.on_event = on_event

@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -24,9 +25,11 @@ from PySide6.QtWidgets import (
 from explorer import __version__
 from explorer.core import zoo
 from explorer.ui.docks import DOCKS, DockSpec
-from explorer.ui.model_loader import ModelLoader
 from explorer.ui.settings import open_settings, push_recent, read_list, read_str
 from explorer.ui.state import AppState, ModelHandle
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 DEFAULT_IMAGE = RESOURCES / "images" / "chelsea.jpg"
@@ -99,15 +102,15 @@ class MainWindow(QMainWindow):
         self.options = options or StartOptions()
         self.state = AppState(self)
         self.settings = open_settings()
-        self.inference_panel = None
+        self.bridge: SessionBridge | None = None  # made after the first paint (it imports OpenCV and torch's side)
         self.graph_panel: QWidget | None = None
         self.panels: dict[str, QWidget] = {}
         self._docks: dict[str, QDockWidget] = {}
         self._panels_built = False
         self._screenshot_pending = bool(self.options.screenshot)
         self._download_dialog: QProgressDialog | None = None
-        self._device_request = "auto"
         self._fallback_model = ""        # the first model, to reopen with default weights if the asked ones fail
+        self._graph_seen: object = None  # the graph whose first layer was selected
         self._start_stream_after_load: Callable[[], object] | None = None  # the command line's video or camera
         self._error_until = 0.0          # an error stays in the status bar until then (time.monotonic)
         self._first_error = ""           # a --screenshot run exits 1 with it
@@ -132,12 +135,13 @@ class MainWindow(QMainWindow):
         self._make_menus()
         self._restore_layout()
 
-        self.loader = ModelLoader(self)
-        self.loader.loaded.connect(self._on_model_loaded)
-        self.loader.graphReady.connect(self._on_graph_ready)
-        self.loader.failed.connect(self._on_model_failed)
-        self.loader.stage.connect(lambda text: self.status_message.setText(text))
-        self.loader.download.connect(self._on_download_progress)
+        self.state.modelChanged.connect(self._on_model_loaded)
+        self.state.graphChanged.connect(self._on_graph_ready)
+        self.state.modelFailed.connect(self._on_model_failed)
+        self.state.stageChanged.connect(self._on_stage)
+        self.state.downloadProgress.connect(self._on_download_progress)
+        self.state.sourceChanged.connect(self._on_source_changed)
+        self.state.dockRequested.connect(self._raise_dock)
         self.state.message.connect(self._on_message)
         self.state.error.connect(self._on_error)
         # 0 means no rate (a still image, a paused stream, a new model): a dash, not "0.0 fps"
@@ -202,10 +206,10 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("&Recent files")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        self._add_action(file_menu, "&Next image", lambda: self._panel_call("next_item"), "Ctrl+Right")
-        self._add_action(file_menu, "&Previous image", lambda: self._panel_call("previous_item"), "Ctrl+Left")
-        self._add_action(file_menu, "Pause / &resume", lambda: self._panel_call("toggle_pause"), "Space")
-        self._add_action(file_menu, "&Step one frame", lambda: self._panel_call("step"), "Ctrl+.")
+        self._add_action(file_menu, "&Next image", lambda: self._bridge_call("next_item"), "Ctrl+Right")
+        self._add_action(file_menu, "&Previous image", lambda: self._bridge_call("previous_item"), "Ctrl+Left")
+        self._add_action(file_menu, "Pause / &resume", lambda: self._bridge_call("toggle_pause"), "Space")
+        self._add_action(file_menu, "&Step one frame", lambda: self._bridge_call("step"), "Ctrl+.")
         file_menu.addSeparator()
         self._add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -329,6 +333,10 @@ class MainWindow(QMainWindow):
 
             QApplication.instance().exit(0)
             return
+        from explorer.ui.bridge import SessionBridge
+
+        self.bridge = SessionBridge(self.state, self)
+        self.bridge.modelOpenFailed.connect(self._on_open_failed)
         self._build_panels()
         model = self.options.model or read_str(self.settings, "lastModel", zoo.DEFAULT_MODEL)
         if model not in zoo.ZOO:
@@ -345,14 +353,12 @@ class MainWindow(QMainWindow):
         for spec in [INFERENCE_DOCK, *DOCKS]:
             dock = self._docks[spec.object_name]
             try:
-                panel = _resolve(spec.factory)(self.state, self)
+                panel = _resolve(spec.factory)(self.state, self.bridge)
             except Exception as exc:  # noqa: BLE001 - one broken panel must not take the app down
                 panel = QLabel(f"{spec.title} could not be opened:\n{exc}")
                 panel.setWordWrap(True)
             dock.setWidget(_scrollable(panel))
             self.panels[spec.object_name] = panel
-            if spec is INFERENCE_DOCK:  # built first: the other panels may connect to it
-                self.inference_panel = panel
         self.graph_panel = self._make_graph_panel()
         self.setCentralWidget(self.graph_panel)
         if not self._layout_restored:
@@ -375,7 +381,7 @@ class MainWindow(QMainWindow):
             from explorer.ui.graph_view import GraphPanel
         except ImportError:
             from explorer.ui.layer_list import LayerList as GraphPanel
-        return GraphPanel(self.state, self)
+        return GraphPanel(self.state, self.bridge)
 
     def _open_initial_source(self) -> None:
         """The command line's source. A video or camera starts once the model is ready (or has failed), so
@@ -394,37 +400,35 @@ class MainWindow(QMainWindow):
             self.open_image(str(DEFAULT_IMAGE), remember=False)
 
     # -- sources ----------------------------------------------------------------------------------------
-    def _panel_call(self, method: str, *args) -> object:
-        if method.startswith("open_"):  # what the user opens now wins over the command line's waiting video
+    def _bridge_call(self, method: str, *args) -> object:
+        """A source request from the menus; what the user opens now wins over the command line's waiting video."""
+        if method.startswith("open_"):
             self._start_stream_after_load = None
-        panel = self.inference_panel
-        if panel is None or not hasattr(panel, method):
-            self.state.show_error("The inference panel is not available.")
+        if self.bridge is None:
+            self.state.show_error("The window is still starting: try again in a moment.")
             return False
-        return getattr(panel, method)(*args)
+        return getattr(self.bridge, method)(*args)
 
     def open_image(self, path: str, remember: bool = True) -> bool:
-        ok = bool(self._panel_call("open_image", str(path)))
-        if ok:
-            self.state.source_path = str(path)
-            if remember:
-                push_recent(self.settings, str(Path(path).resolve()))
+        ok = bool(self._bridge_call("open_image", str(path)))
+        if ok and remember:
+            push_recent(self.settings, str(Path(path).resolve()))
         return ok
 
     def open_folder(self, path: str) -> bool:
-        ok = bool(self._panel_call("open_folder", str(path)))
+        ok = bool(self._bridge_call("open_folder", str(path)))
         if ok:
             push_recent(self.settings, str(Path(path).resolve()))
         return ok
 
     def open_video(self, path: str) -> bool:
-        ok = bool(self._panel_call("open_video", str(path)))
+        ok = bool(self._bridge_call("open_video", str(path)))
         if ok:
             push_recent(self.settings, str(Path(path).resolve()))
         return ok
 
     def open_camera(self, index: int) -> bool:
-        return bool(self._panel_call("open_camera", int(index)))
+        return bool(self._bridge_call("open_camera", int(index)))
 
     def open_path(self, path: str) -> bool:
         """Open whatever `path` is: a folder, a video (by suffix) or an image."""
@@ -480,18 +484,23 @@ class MainWindow(QMainWindow):
 
     # -- models -----------------------------------------------------------------------------------------
     def load_model(self, name: str, weights: str = "", device: str = "") -> None:
-        """Ask the loader for `name`; the current model stays until the new one is ready."""
-        if device:
-            self._device_request = device
+        """Open `name`; the current model stays until the new one is ready."""
         action = self.model_actions.get(name)
         if action is not None:
             action.setChecked(True)
-        self.state.modelLoading.emit(name)
-        self.loader.request(name, weights, self._device_request)
+        if self.bridge is None:
+            return
+        self.bridge.open_model(name, weights, device)
 
     def _on_model_loading(self, name: str) -> None:
         self.busy.setVisible(True)
         self.status_message.setText(f"Loading {name}…")
+
+    def _on_stage(self, text: str) -> None:
+        if text:
+            self.status_message.setText(text)
+        elif self.status_message.text().startswith(("Loading", "Building", "Capturing", "Importing")):
+            self.status_message.setText("")  # the load is over: no stage stays in sight for good
 
     def _on_model_loaded(self, handle: ModelHandle) -> None:
         from explorer.core.threads import use_one_thread
@@ -499,39 +508,53 @@ class MainWindow(QMainWindow):
         use_one_thread()  # torch is imported by now; the UI thread never gets an OpenMP team of its own
         self.busy.setVisible(False)
         self._close_download_dialog()
-        self.state.set_model(handle)
+        self._fallback_model = ""
         self._start_pending_stream()
-        self.settings.setValue("lastModel", handle.name)
-        weights = handle.weights if handle.weights in ("random", "pretrained", "bundled") else Path(handle.weights).name
-        self.model_label.setText(f"{handle.name} · {weights} weights")
+        if not self.options.screenshot:  # automation runs leave the user's settings alone
+            self.settings.setValue("lastModel", handle.name)
+        self.model_label.setText(f"{handle.name} · {handle.weights_label} weights")
         self.device_label.setText(f"device: {handle.device.upper()}")
-        self.setWindowTitle(f"CNN Explorer — {handle.name}")
+        self._update_title()
         if handle.weights_note:
             self.state.show_message(handle.weights_note, 8000)
 
+    def _on_source_changed(self, _info) -> None:
+        self._update_title()
+
+    def _update_title(self) -> None:
+        parts = ["CNN Explorer"]
+        if self.state.handle is not None:
+            parts.append(self.state.handle.name)
+        if self.state.source.kind:
+            parts.append(self.state.source.describe)
+        self.setWindowTitle(" — ".join(parts))
+
     def _on_graph_ready(self, graph) -> None:
-        self.state.set_graph(graph)
-        if not self.state.selected_layer:
+        if graph is None or graph is self._graph_seen:
+            return
+        self._graph_seen = graph
+        if not self.state.selection:
             # Start on the first convolution, so the feature maps show something on the first screen.
             first_conv = next((n.id for n in graph.nodes if n.kind == "conv"), "")
             if first_conv:
-                self.state.select_layer(first_conv)
+                self.state.select(first_conv)
         self._maybe_screenshot()
 
-    def _on_model_failed(self, text: str) -> None:
+    def _on_model_failed(self, _text: str) -> None:
         self.busy.setVisible(False)
         self._close_download_dialog()
-        if self.state.handle is None and self._fallback_model:
-            # the weights (or device) asked for on the command line failed: an empty window helps nobody
-            name, self._fallback_model = self._fallback_model, ""
-            self.state.show_error(f"{text} — opened {name} with its default weights instead")
-            self.load_model(name, "", "auto")
-            return
         if self.state.handle is not None:
             action = self.model_actions.get(self.state.handle.name)
             if action is not None:
                 action.setChecked(True)
-        self.state.show_error(text)
+
+    def _on_open_failed(self, text: str, name: str, _weights: str) -> None:
+        if self.state.handle is None and self._fallback_model:
+            # the weights (or device) asked for on the command line failed: an empty window helps nobody
+            model, self._fallback_model = self._fallback_model, ""
+            self.state.show_error(f"{text} — opened {model} with its default weights instead")
+            self.load_model(model, "", "auto")
+            return
         self._start_pending_stream()  # without a model it plays as it is: the user still sees the video
         if self._screenshot_pending and self.state.handle is None:
             self._take_screenshot()
@@ -546,7 +569,7 @@ class MainWindow(QMainWindow):
             dialog = QProgressDialog("Downloading pretrained weights…", "Cancel", 0, 100, self)
             dialog.setWindowTitle("Downloading weights")
             dialog.setMinimumDuration(300)
-            dialog.canceled.connect(self.loader.cancel_download)
+            dialog.canceled.connect(lambda: self.bridge.cancel_download() if self.bridge else None)
             self._download_dialog = dialog
         if total > 0:
             self._download_dialog.setMaximum(100)
@@ -572,7 +595,7 @@ class MainWindow(QMainWindow):
         for choice in handle.entry.weight_choices:
             action = QAction(choice, self.weights_menu, checkable=True)
             action.setChecked(handle.weights == choice)
-            action.triggered.connect(lambda _=False, c=choice: self.load_model(handle.name, c))
+            action.triggered.connect(lambda _=False, c=choice: self.bridge.set_weights(c) if self.bridge else None)
             group.addAction(action)
             self.weights_menu.addAction(action)
         self.weights_menu.addSeparator()
@@ -582,8 +605,8 @@ class MainWindow(QMainWindow):
         if self.state.handle is None:
             return
         path, _ = QFileDialog.getOpenFileName(self, "Load weights (state_dict)", self._last_dir(), WEIGHTS_FILTER)
-        if path:
-            self.load_model(self.state.handle.name, path)
+        if path and self.bridge is not None:
+            self.bridge.set_weights(path)
 
     def _fill_device_menu(self) -> None:
         self.device_menu.clear()
@@ -604,11 +627,8 @@ class MainWindow(QMainWindow):
             self.device_menu.addAction(action)
 
     def set_device(self, device: str) -> None:
-        handle = self.state.handle
-        self._device_request = device
-        self.state.deviceChanged.emit(device)
-        if handle is not None:
-            self.load_model(handle.name, handle.weights, device)
+        if self.bridge is not None:
+            self.bridge.set_device(device)
 
     # -- view -------------------------------------------------------------------------------------------
     def _fill_view_menu(self) -> None:
@@ -628,6 +648,12 @@ class MainWindow(QMainWindow):
             if i < 9:
                 action.setShortcut(QKeySequence(f"Alt+{i + 1}"))
             action.triggered.connect(lambda _=False, r=ref: open_view(self.state, self, r))
+
+    def _raise_dock(self, object_name: str) -> None:
+        dock = self._docks.get(object_name)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     def reset_layout(self) -> None:
         """View > Reset layout: the first-start layout, tab groups included, at the window's current size."""
@@ -684,17 +710,13 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.save_settings()
-        for panel in self.panels.values():
-            shutdown = getattr(panel, "shutdown", None)
-            if callable(shutdown):
-                try:
-                    shutdown()
-                except Exception:  # noqa: BLE001 - closing must always succeed
-                    pass
-        self.loader.shutdown()
+        if self.bridge is not None:  # panels with work of their own stop on bridge.closing
+            self.bridge.shutdown()
         super().closeEvent(event)
 
     def save_settings(self) -> None:
+        if self.options.screenshot or self.options.quit_after_shown:
+            return  # automation runs (a screenshot's fixed size, an offscreen window) leave the settings alone
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
@@ -705,7 +727,7 @@ class MainWindow(QMainWindow):
             return
         # Wait for a result that carries the selected layer's feature maps (or give up after a while), then
         # let everything paint.
-        if self.inference_panel is not None and self.state.frame is not None:
+        if INFERENCE_DOCK.object_name in self.panels and self.state.frame is not None:
             self.state.resultReady.connect(self._screenshot_when_complete)
             QTimer.singleShot(90000, self._take_screenshot)
             if self.state.result is not None:

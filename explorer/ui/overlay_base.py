@@ -1,6 +1,9 @@
-"""What the RPN-anchors and YOLO-grid overlays share: putting their items on a ViewBox and taking them off
-cleanly, a legend that lives in the dock panel (not over the image, where it hid objects), and attaching to
-the inference panel only while the dock's tab is on screen."""
+"""Overlays over the image: the one mechanism every view's pictures on the source image go through.
+
+What the overlays share: putting their items on a ViewBox and taking them off cleanly (OverlayBase), tags
+laid out again on a zoom (ZoomWatch, place_tags), a legend that lives in the dock panel (not over the image,
+where it hid objects), and the host that shows each overlay only while its dock can be seen (OverlayHost,
+DockVisibility)."""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QLabel
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QLabel, QWidget
 
 def view_pixel_size(view_box: Any) -> tuple[float, float]:
     """Image pixels per screen pixel (x, y) of `view_box`; 1 before the view has a size."""
@@ -91,7 +94,8 @@ class OverlayBase:
     box, shown or hidden by redraw), use add_dynamic/clear_dynamic for per-redraw items, fill `legend_rows`
     in redraw, and list the scene signals they listen to in `_scene_slots`."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: QWidget | None = None) -> None:
+        self.owner = owner          # the panel whose dock decides when the overlay shows (OverlayHost)
         self.view_box: Any = None
         self._items: list[Any] = []
         self._dynamic: list[Any] = []
@@ -149,6 +153,12 @@ class OverlayBase:
     def redraw(self) -> None:   # pragma: no cover - overridden
         raise NotImplementedError
 
+    def clear(self) -> None:
+        """Forget what was drawn (a new model or source); the next result draws again."""
+        self.clear_dynamic()
+        for item in self._items:
+            item.setVisible(False)
+
     def legend_html(self) -> str:
         """The legend as rich text: a colour swatch (line style or square) and a label per row."""
         rows = []
@@ -174,83 +184,128 @@ def show_legend(label: QLabel, overlay: OverlayBase) -> None:
     label.setVisible(bool(html))
 
 
-class DockedOverlayMixin:
-    """Attach a panel's overlay to the window's inference panel only while the panel can be seen.
+class DockVisibility(QObject):
+    """Whether a panel can be seen: shown, and its dock's tab in front. `changed(bool)` on every change.
 
-    A dock in a tab group that is not the current tab stays isVisible() here; QDockWidget.visibilityChanged
-    (emitted when its tab is selected or unselected) says whether it is on screen."""
+    A dock in a tab group that is not the current tab stays isVisible() (Qt hides only its contents' region);
+    QDockWidget.visibilityChanged, emitted when its tab is selected or unselected, says whether it is on
+    screen. The dock is found when the panel is first shown (docks get their panels after they are made)."""
 
-    _dock: Any = None
-    _dock_visible: bool | None = None
-    _target: Any = None
+    changed = Signal(bool)
 
-    def attach_to(self, target: Any) -> None:
-        """Put the overlay on `target`: an InferencePanel (add_overlay) or a plain pyqtgraph ViewBox."""
-        self.detach_overlay()
-        self._target = target
-        if hasattr(target, "add_overlay"):
-            target.add_overlay(self.overlay)
-        else:
-            self.overlay.attach(target)
-        self._after_attach()
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__(panel)
+        self.panel = panel
+        self._dock: QDockWidget | None = None
+        self._dock_visible: bool | None = None
+        self.shown = False
+        panel.installEventFilter(self)
 
-    def detach_overlay(self) -> None:
-        target = self._target
-        if target is None:
-            return
-        self._before_detach(target)
-        if hasattr(target, "remove_overlay"):
-            target.remove_overlay(self.overlay)
-        else:
-            self.overlay.detach()
-        self._target = None
-
-    def _after_attach(self) -> None:
-        """The panel's own work once its overlay is on the target (probes, the current result)."""
-
-    def _before_detach(self, target: Any) -> None:
-        """The panel's own work before its overlay leaves `target`."""
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.ParentChange):
+            self._track_dock()
+            QTimer.singleShot(0, self.update)  # once the show/hide has settled
+        return False
 
     def _track_dock(self) -> None:
-        w = self.parentWidget()
+        w = self.panel.parentWidget()
         while w is not None and not isinstance(w, QDockWidget):
             w = w.parentWidget()
-        if w is not None and w is not self._dock:
+        if w is not self._dock:
+            if self._dock is not None:
+                try:
+                    self._dock.visibilityChanged.disconnect(self._on_dock)
+                except (RuntimeError, TypeError):
+                    pass
             self._dock, self._dock_visible = w, None
-            w.visibilityChanged.connect(self._on_dock_visibility)
+            if w is not None:
+                w.visibilityChanged.connect(self._on_dock)
 
-    def _on_dock_visibility(self, visible: bool) -> None:
+    def _on_dock(self, visible: bool) -> None:
         self._dock_visible = bool(visible)
-        if visible:
-            QTimer.singleShot(0, self._ensure_attached)
-        elif self._target is not None and hasattr(self._target, "add_overlay"):
-            self.detach_overlay()
+        QTimer.singleShot(0, self.update)
 
-    def _is_shown(self) -> bool:
-        if not self.isVisible():
+    def is_shown(self) -> bool:
+        try:
+            if not self.panel.isVisible():
+                return False
+        except RuntimeError:  # the panel is gone
             return False
         if self._dock_visible is not None:
             return self._dock_visible
         if self._dock is not None:
-            # the panel was built after the dock's last visibilityChanged: ask the dock (its own region is
-            # empty when another tab of its group is in front)
+            # the panel came after the dock's last visibilityChanged: its region is empty behind another tab
             return not self._dock.visibleRegion().isEmpty()
-        return not self.visibleRegion().isEmpty()
+        return not self.panel.visibleRegion().isEmpty()
 
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        self._track_dock()
-        QTimer.singleShot(0, self._ensure_attached)  # the window sets inference_panel after building the docks
+    def update(self) -> None:
+        shown = self.is_shown()
+        if shown != self.shown:
+            self.shown = shown
+            self.changed.emit(shown)
 
-    def hideEvent(self, event: Any) -> None:
-        super().hideEvent(event)
-        if self._target is not None and hasattr(self._target, "add_overlay"):
-            self.detach_overlay()
 
-    def _ensure_attached(self) -> None:
-        """Put the overlay on the window's inference panel while this panel is on screen."""
-        self._track_dock()
-        if self._target is None and self._is_shown():
-            panel = getattr(self.window, "inference_panel", None)
-            if panel is not None and hasattr(panel, "add_overlay"):
-                self.attach_to(panel)
+class OverlayHost(QObject):
+    """The image view's side of the one overlay mechanism.
+
+    Views register their overlays in the state (`AppState.add_overlay`); each has an `owner` panel (None: the
+    image view's own, always shown). An overlay is on the view box while its owner can be seen (its dock's tab
+    in front, DockVisibility), off when it cannot (so a feature-map heat map never stacks with the RPN's
+    anchors), and cleared when the model or the source changes (its pictures belong to them)."""
+
+    def __init__(self, view_box: Any, state: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view_box = view_box
+        self.state = state
+        self._watches: dict[int, tuple[Any, DockVisibility | None]] = {}
+        state.overlayAdded.connect(self.add)
+        state.overlayRemoved.connect(self.remove)
+        state.modelChanged.connect(self.clear_all)
+        state.sourceChanged.connect(self._on_source)
+        self._source_key: tuple[str, str] = ("", "")
+        for overlay in list(state.overlays):
+            self.add(overlay)
+
+    @property
+    def overlays(self) -> list[Any]:
+        return [o for o, _ in self._watches.values()]
+
+    def add(self, overlay: Any) -> None:
+        if id(overlay) in self._watches:
+            return
+        owner = getattr(overlay, "owner", None)
+        watch = DockVisibility(owner) if owner is not None else None
+        self._watches[id(overlay)] = (overlay, watch)
+        if watch is None:
+            overlay.attach(self.view_box)
+            return
+        watch.changed.connect(lambda shown, o=overlay: self._show(o, shown))
+        watch.update()
+
+    def remove(self, overlay: Any) -> None:
+        entry = self._watches.pop(id(overlay), None)
+        if entry is not None:
+            overlay.detach()
+            if entry[1] is not None:
+                entry[1].deleteLater()
+
+    def _show(self, overlay: Any, shown: bool) -> None:
+        if id(overlay) not in self._watches:
+            return
+        if shown:
+            overlay.attach(self.view_box)
+        else:
+            overlay.detach()
+
+    def is_attached(self, overlay: Any) -> bool:
+        return getattr(overlay, "view_box", None) is self.view_box
+
+    def clear_all(self, *_args: Any) -> None:
+        for overlay in self.overlays:
+            overlay.clear()
+
+    def _on_source(self, info: Any) -> None:
+        key = (info.kind, info.path)
+        if key != self._source_key:  # a new source, not a pause or the next frame
+            self._source_key = key
+            self.clear_all()

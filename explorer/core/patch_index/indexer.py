@@ -1,0 +1,528 @@
+"""Indexing a folder or a video: each channel's top K frames, kept in the patch index (explorer.core.patch_index).
+
+`index_source(source, IndexRequest(...), db)` opens the model (explorer.core.opening.open_model: random
+weights seeded), finds and hashes the files (recursively), skips those every chosen layer has indexed, then
+streams the rest through a torch DataLoader: its worker processes decode and preprocess (explorer.core
+.patch_index.scoring, steps 1-2) while this thread runs batched forward passes and merges each batch into the
+running top K (explorer.core.patch_index.topk). Progress is saved every `save_every_s` seconds and at the end,
+in one transaction each (explorer.core.patch_index.store).
+
+For the UI: the call blocks; run it in a background thread. `progress(IndexProgress)` is called from that
+thread after every batch (done/total frames, ETA); setting `cancel` (a threading.Event) stops after the batch
+in flight, which is dropped; what was merged before is saved, and the next run resumes there. `threads` is the
+forward pass's OpenMP thread count, an int or a callable read before every batch: the app's thread policy
+(explorer.core.threads) gives the indexer the compute threads only while the live view is idle, e.g.
+`threads=lambda: 1 if live else compute_threads()`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from explorer.arguments import DEFAULT_SEED
+from explorer.core.errors import ExplorerError, SourceError
+from explorer.core.patch_index.files import SourceFile, plan_source
+from explorer.core.patch_index.geometry import FrameGeometry
+from explorer.core.patch_index.identity import WeightsIdentity, weights_identity
+from explorer.core.patch_index.scoring import (BadFrame, Scorer, ScoredBatch, collate_frames, prepare_frame,
+                                               prepare_image)
+from explorer.core.patch_index.store import (FileProgress, IndexInfo, IndexUpdate, PatchStore, StoredGeometry,
+                                             default_db_path)
+from explorer.core.patch_index.topk import ItemTable, TopK
+
+if TYPE_CHECKING:
+    from explorer.core.opening import OpenedModel
+    from explorer.core.zoo import ZooEntry
+
+DEFAULT_TOP_K = 9  # Zeiler and Fergus show 9 patches per unit (ZFNet, Fig. 2)
+
+
+@dataclass
+class IndexRequest:
+    """What to index and how. `weights` "" is the model's default (explorer.core.weights.default_spec)."""
+
+    model: str
+    layers: list[str]
+    weights: str = ""
+    seed: int = DEFAULT_SEED
+    top_k: int = DEFAULT_TOP_K
+    distinct_images: bool = True        # at most one entry per image (a video frame is an image) and channel
+    device: str = "auto"
+    batch_size: int = 16
+    workers: int | None = None          # decoding processes; None: auto_workers(); 0: decode in this thread
+    frame_step: int = 1                 # a video's every Nth frame
+    threads: int | Callable[[], int] | None = None  # the forward pass's threads (None: compute_threads())
+    start_method: str | None = None     # the workers' multiprocessing start method (None: the platform's)
+    save_every_s: float = 2.0
+
+    def check(self) -> None:
+        if not self.layers:
+            raise ExplorerError("choose at least one layer to index")
+        for name, value in (("top K", self.top_k), ("batch size", self.batch_size),
+                            ("frame step", self.frame_step)):
+            if int(value) < 1:
+                raise ExplorerError(f"the {name} must be at least 1 (got {value})")
+        if self.workers is not None and self.workers < 0:
+            raise ExplorerError(f"the number of workers cannot be negative (got {self.workers})")
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """Reported after every batch. `stage`: "hashing" (files read for their content hash) or "indexing"."""
+
+    stage: str
+    done: int                 # frames (or files, while hashing) so far
+    total: int                # 0 when unknown (a video that does not say its length)
+    eta_s: float | None       # seconds left at the rate so far; None until known
+    rate: float               # frames per second so far
+    skipped: int              # files and frames that could not be decoded
+    current: str = ""         # the last file
+
+
+@dataclass(frozen=True)
+class SkippedFrame:
+    path: str
+    frame: int
+    message: str
+
+
+@dataclass
+class IndexSummary:
+    """What a run did."""
+
+    db: Path
+    model: str
+    weights: WeightsIdentity
+    layers: list[IndexInfo]             # the indexes as saved at the end
+    frames_indexed: int = 0             # frames merged by this run
+    files_indexed: int = 0              # files this run read completely
+    already_indexed: int = 0            # files skipped: every layer had them (by content hash)
+    skipped: list[SkippedFrame] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0                # the whole call
+    indexing_seconds: float = 0.0       # from the first batch on
+    rate: float = 0.0                   # frames per second while indexing
+
+
+ProgressFn = Callable[[IndexProgress], None]
+
+
+def auto_workers() -> int:
+    """Decoding processes: one per spare CPU, at least one, at most four (decoding and preprocessing a
+    224-pixel JPEG costs about 1 ms, a twentieth of a resnet18 forward pass per image on 2 cores)."""
+    from explorer.core.threads import usable_cpus
+
+    return max(1, min(4, usable_cpus() - 1))
+
+
+# -- datasets (run in DataLoader workers) ------------------------------------------------------------------------
+def _worker_init(_worker_id: int) -> None:
+    """In each worker: one OpenCV thread (the process is one of several), and Ctrl+C left to the main process,
+    which saves and stops the workers itself."""
+    import signal
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Preparing:
+    """The preprocessor, built lazily in each worker process (nothing with a device is pickled)."""
+
+    def __init__(self, entry: "ZooEntry") -> None:
+        self.entry = entry
+        self._prep: Any = None
+
+    @property
+    def preprocessor(self) -> Any:
+        if self._prep is None:
+            from explorer.core.preprocess import Preprocessor
+
+            self._prep = Preprocessor(self.entry, "cpu")
+        return self._prep
+
+
+def _dataset_classes() -> tuple[type, type]:
+    from torch.utils.data import Dataset, IterableDataset
+
+    class ImageFiles(_Preparing, Dataset):
+        """Image files by position (map-style: the DataLoader spreads them over its workers)."""
+
+        def __init__(self, files: list[SourceFile], entry: "ZooEntry") -> None:
+            super().__init__(entry)
+            self.files = [(str(f.path), f.digest) for f in files]
+
+        def __len__(self) -> int:
+            return len(self.files)
+
+        def __getitem__(self, i: int) -> Any:
+            path, digest = self.files[i]
+            return prepare_frame(path, digest, self.preprocessor)
+
+    class VideoFrames(_Preparing, IterableDataset):
+        """A video's frames from `start`, every `step`th, read in order by one worker."""
+
+        def __init__(self, file: SourceFile, entry: "ZooEntry", start: int, step: int) -> None:
+            super().__init__(entry)
+            self.path, self.digest, self.start, self.step = str(file.path), file.digest, start, step
+
+        def __iter__(self) -> Iterator[Any]:
+            yield from read_video(self.path, self.digest, self.start, self.step, self.preprocessor)
+
+    return ImageFiles, VideoFrames
+
+
+def video_length(path: str | os.PathLike) -> int:
+    """The frame count the container declares (0 when it does not)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) if cap.isOpened() else 0
+    finally:
+        cap.release()
+
+
+def read_video(path: str, digest: str, start: int, step: int, preprocessor: Any) -> Iterator[Any]:
+    """Prepared frames start, start + step, ... of a video; a broken stream ends with a fatal BadFrame."""
+    import cv2
+
+    from explorer.core.images import silence_opencv_log
+
+    silence_opencv_log()
+    name = Path(path).name
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            yield BadFrame(path, digest, start, f"cannot open video '{name}': OpenCV cannot decode it", True)
+            return
+        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        index = 0
+        while index < start:  # grab() skips without converting the picture
+            if not cap.grab():
+                return
+            index += 1
+        while True:
+            ok, bgr = cap.read()
+            if not ok or bgr is None or bgr.size == 0:
+                # as explorer.core.sources: short of the declared length (allowing one), the stream broke
+                if index == 0 or (declared and index < declared - 1):
+                    where = "the first frame" if index == 0 else f"frame {index}"
+                    yield BadFrame(path, digest, index, f"reading '{name}' failed at {where}: the stream is "
+                                   "broken", True)
+                return
+            code = cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB
+            yield prepare_image(cv2.cvtColor(bgr, code), preprocessor, path, digest, index)
+            index += 1
+            for _ in range(step - 1):
+                if not cap.grab():
+                    return
+                index += 1
+    finally:
+        cap.release()
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    # as explorer.core.threads._set: force ATen's lazy per-thread initialisation first, or it would override n
+    torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+
+
+class _Threads:
+    """The forward pass's thread count, applied before each batch when it changes."""
+
+    def __init__(self, threads: int | Callable[[], int] | None) -> None:
+        self.source = threads
+        self.current: int | None = None
+
+    def apply(self) -> None:
+        from explorer.core.threads import compute_threads
+
+        n = self.source() if callable(self.source) else self.source
+        n = compute_threads() if n is None else int(n)
+        if n != self.current:
+            _set_threads(n)
+            self.current = n
+
+
+# -- the run -------------------------------------------------------------------------------------------------------
+class IndexRun:
+    """One indexing run's state: the store, the model's scorer, the running top K of each layer, what is
+    waiting to be saved. `index_source` drives it; the Ray driver (explorer.core.patch_index.shards) feeds it
+    the shards' ScoredBatches instead of its own."""
+
+    def __init__(self, store: PatchStore, request: IndexRequest, opened: "OpenedModel") -> None:
+        self.store, self.request, self.opened = store, request, opened
+        handle = opened.handle
+        self.entry = handle.entry
+        self.identity = weights_identity(handle.entry, handle.weights, handle.seed)
+        layers = list(dict.fromkeys(request.layers))
+        self.scorer = Scorer(handle.model, handle.entry, opened.graph, layers,
+                             1 if request.distinct_images else request.top_k, handle.device)
+        try:
+            self.infos = [store.ensure_index(handle.name, self.identity.key, self.identity.label, t.name,
+                                             t.output_key, t.channels, request.top_k, request.distinct_images,
+                                             t.field) for t in self.scorer.targets]
+        except BaseException:
+            self.scorer.close()
+            raise
+        self.table = ItemTable()
+        self.topk: list[TopK] = []
+        self.done: list[dict[str, tuple[int, bool]]] = []
+        for info in self.infos:
+            top = TopK(info.channels, info.top_k, self.table)
+            top.load(store.entries(info.id))
+            self.topk.append(top)
+            self.done.append(store.progress(info.id))
+        self.dirty = [set() for _ in self.infos]
+        self.pending: dict[str, FileProgress] = {}
+        self.seen: dict[str, tuple[str, str]] = {}   # digest -> (path, kind)
+        self.frames = 0
+        self.files_done = 0
+        self.skipped: list[SkippedFrame] = []
+        self.broken: set[str] = set()
+        self.last_geometry: dict[str, StoredGeometry] = {}
+        self.indexing_seconds = 0.0
+
+    def close(self) -> None:
+        self.scorer.close()
+
+    def complete_everywhere(self, digest: str) -> bool:
+        return all(d.get(digest, (0, False))[1] for d in self.done)
+
+    def video_start(self, digest: str) -> int:
+        return min(d.get(digest, (0, False))[0] for d in self.done)
+
+    def absorb(self, scored: ScoredBatch, kind: str, step: int = 1) -> None:
+        """Merge a scored batch into every layer's top K and note the files' progress (saved by `save`)."""
+        digests = [m.digest for m in scored.frames]
+        frames = [m.frame for m in scored.frames]
+        for i, top in enumerate(self.topk):
+            self.dirty[i].update(int(c) for c in top.merge(digests, frames, scored.layers[i]))
+        for meta, geo in zip(scored.frames, scored.geometries):
+            stored = _stored(geo)
+            self.last_geometry[meta.digest] = stored
+            self.seen[meta.digest] = (meta.path, kind)
+            if kind == "video":
+                self.pending[meta.digest] = FileProgress(meta.digest, meta.frame + step, False, stored)
+            else:
+                self.pending[meta.digest] = FileProgress(meta.digest, 1, True, stored)
+                self.files_done += 1
+        self.frames += len(scored.frames)
+        for bad in scored.bad:
+            self.skipped.append(SkippedFrame(bad.path, bad.frame, bad.message))
+            if bad.fatal:
+                self.broken.add(bad.digest)
+
+    def finish_video(self, digest: str, path: str) -> None:
+        """A video read to its end: mark it complete (when this run has its geometry)."""
+        progress = self.pending.get(digest)
+        geometry = self.last_geometry.get(digest)
+        if digest in self.broken or geometry is None:
+            return
+        frames = progress.frames if progress is not None else self.video_start(digest)
+        self.pending[digest] = FileProgress(digest, frames, True, geometry)
+        self.seen[digest] = (path, "video")
+        self.files_done += 1
+
+    def save(self) -> None:
+        """One transaction: changed channels of every layer, files read, where files are now."""
+        if not self.pending and not any(self.dirty):
+            return
+        updates = []
+        files = list(self.pending.values())
+        for i, info in enumerate(self.infos):
+            channels = {c: self.topk[i].channel(c) for c in sorted(self.dirty[i])}
+            updates.append(IndexUpdate(info.id, channels, files))
+        self.store.save(updates, [(d, p, k) for d, (p, k) in self.seen.items()])
+        for i in range(len(self.infos)):
+            self.dirty[i] = set()
+            for p in files:
+                self.done[i][p.digest] = (p.frames, p.complete)
+        self.pending = {}
+
+
+def _stored(geo: FrameGeometry) -> StoredGeometry:
+    return StoredGeometry(geo.source_size, geo.scale, geo.crop, geo.input_size)
+
+
+class _Clock:
+    """Progress with an ETA from the rate since the first batch (start-up and hashing are not indexing)."""
+
+    def __init__(self, callback: ProgressFn | None, total: int) -> None:
+        self.callback, self.total = callback, total
+        self.start: float | None = None
+        self.done = 0
+
+    def tick(self, done: int, skipped: int, current: str) -> None:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = now
+        self.done = done
+        elapsed = now - self.start
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - done) / rate if rate > 0 and self.total else None
+        if self.callback is not None:
+            self.callback(IndexProgress("indexing", done, self.total, eta, rate, skipped, current))
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start if self.start is not None else 0.0
+
+
+def _cancelled(cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+def index_source(source: str | os.PathLike, request: IndexRequest, db: str | os.PathLike | None = None, *,
+                 progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                 opened: "OpenedModel | None" = None, cluster: Any = None,
+                 busy_timeout_s: float | None = None) -> IndexSummary:
+    """Index a folder (recursively), an image or a video into the database `db` (default: default_db_path()).
+
+    `opened`: a model already opened with open_model for `request.model` (it gets hooks while this runs: do
+    not share it with a thread that runs it). `cluster`: a shards.RayCluster to run the shards on Ray.
+    Raises ExplorerError subclasses with one sentence: SourceError, UnknownModelError, UnknownLayerError,
+    WeightsError, IndexCorruptError (offer rebuild_store), IndexLockedError, IndexWriteError (disk full),
+    IndexMismatchError. Files that cannot be decoded are not errors: they are in the summary's `skipped`.
+    """
+    t0 = time.perf_counter()
+    request.check()
+    root = Path(source).expanduser()
+    if not root.exists():
+        raise SourceError(f"cannot index '{root}': no such file or folder")
+    db_path = Path(db).expanduser() if db else default_db_path()
+    kwargs = {} if busy_timeout_s is None else {"busy_timeout_s": busy_timeout_s}
+    with PatchStore(db_path, **kwargs) as store:
+        if opened is None:
+            from explorer.core.opening import open_model
+
+            opened = open_model(request.model, request.weights, request.device, seed=request.seed)
+        elif opened.handle.name != request.model:
+            raise ExplorerError(f"the opened model is {opened.handle.name}, the request names {request.model}")
+        threads = _Threads(request.threads)
+        threads.apply()
+        run = IndexRun(store, request, opened)
+        try:
+            hashing = None
+            if progress is not None:
+                def hashing(done: int, total: int) -> None:
+                    progress(IndexProgress("hashing", done, total, None, 0.0, 0))
+            plan = plan_source(root, hashing)
+            for path, message in plan.unreadable:
+                run.skipped.append(SkippedFrame(str(path), 0, message))
+            already = sum(1 for f in plan.files if run.complete_everywhere(f.digest))
+            cancelled = _index_plan(run, plan, request, threads, progress, cancel, cluster)
+            run.save()
+        finally:
+            run.close()
+        layers = [store.find_index(i.model, i.weights, i.layer) or i for i in run.infos]
+    seconds = run.indexing_seconds
+    return IndexSummary(db_path, opened.handle.name, run.identity, layers, run.frames, run.files_done, already,
+                        run.skipped, cancelled, time.perf_counter() - t0, seconds,
+                        run.frames / seconds if seconds > 0 else 0.0)
+
+
+def _index_plan(run: IndexRun, plan: Any, request: IndexRequest, threads: _Threads,
+                progress: ProgressFn | None, cancel: threading.Event | None, cluster: Any) -> bool:
+    """Run the batches of `plan` through `run`; True when cancelled."""
+    if plan.kind == "video":
+        file = plan.files[0] if plan.files else None
+        if file is None or run.complete_everywhere(file.digest):
+            return False
+        if cluster is not None:
+            raise ExplorerError("Ray indexing takes folders of images; index a video on one machine")
+        start = run.video_start(file.digest)
+        length = video_length(file.path)
+        total = max(0, -(-(length - start) // request.frame_step)) if length else 0
+        _, VideoFrames = _dataset_classes()
+        dataset = VideoFrames(file, run.entry, start, request.frame_step)
+        batches = _local_batches(dataset, run, request, threads, min(1, _workers(request)))
+        cancelled = _drive(run, batches, "video", request, total, progress, cancel)
+        if not cancelled:
+            run.finish_video(file.digest, str(file.path))
+        return cancelled
+    todo = [f for f in plan.files if not run.complete_everywhere(f.digest)]
+    if not todo:
+        return False
+    if cluster is not None:
+        from explorer.core.patch_index.shards import ray_batches
+
+        batches = ray_batches(cluster, todo, request, run)
+    else:
+        ImageFiles, _ = _dataset_classes()
+        batches = _local_batches(ImageFiles(todo, run.entry), run, request, threads, _workers(request))
+    return _drive(run, batches, "image", request, len(todo), progress, cancel)
+
+
+def _workers(request: IndexRequest) -> int:
+    return auto_workers() if request.workers is None else int(request.workers)
+
+
+def _local_batches(dataset: Any, run: IndexRun, request: IndexRequest, threads: _Threads,
+                   workers: int) -> Iterator[ScoredBatch]:
+    """The single-machine pipeline: DataLoader workers decode and preprocess ahead while this thread scores."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    options: dict[str, Any] = {}
+    if workers > 0:
+        options = {"worker_init_fn": _worker_init, "prefetch_factor": 2, "persistent_workers": False}
+        if request.start_method:
+            import multiprocessing
+
+            options["multiprocessing_context"] = multiprocessing.get_context(request.start_method)
+    loader = DataLoader(dataset, batch_size=request.batch_size, num_workers=workers, collate_fn=collate_frames,
+                        pin_memory=str(run.scorer.device).startswith("cuda") and torch.cuda.is_available(),
+                        **options)
+    iterator = iter(loader)
+    try:
+        for prepared in iterator:
+            threads.apply()
+            yield run.scorer.score(prepared)
+    finally:
+        shutdown = getattr(iterator, "_shutdown_workers", None)
+        if shutdown is not None:  # now, not when the garbage collector gets to it
+            shutdown()
+        del iterator
+
+
+def _drive(run: IndexRun, batches: Iterator[ScoredBatch], kind: str, request: IndexRequest, total: int,
+           progress: ProgressFn | None, cancel: threading.Event | None) -> bool:
+    """Merge batches as they come, save every few seconds; True when cancelled (the batch in flight dropped)."""
+    clock = _Clock(progress, total)
+    clock.tick(0, len(run.skipped), "")
+    clock.start = None  # the rate counts from the first batch
+    last_save = time.perf_counter()
+    done = 0
+    cancelled = False
+    try:
+        for scored in batches:
+            if _cancelled(cancel):
+                cancelled = True
+                break
+            run.absorb(scored, kind, request.frame_step)
+            done += len(scored.frames) + sum(1 for b in scored.bad if not b.fatal)
+            current = scored.frames[-1].path if scored.frames else (scored.bad[-1].path if scored.bad else "")
+            clock.tick(done, len(run.skipped), current)
+            if time.perf_counter() - last_save >= request.save_every_s:
+                run.save()
+                last_save = time.perf_counter()
+            if _cancelled(cancel):
+                cancelled = True
+                break
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # stops the DataLoader's workers or Ray's stream now
+        run.indexing_seconds = clock.seconds
+    return cancelled
+

@@ -1,0 +1,56 @@
+"""What the Session says about its source and its pipeline: small frozen records, light to import (the window
+imports them before its first paint)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What is open: its kind, where it is, where in it the frame shown comes from, and how it plays."""
+
+    kind: str = ""            # "" (nothing), "image", "folder", "video", "camera"
+    path: str = ""            # the file, folder or camera ("camera:0")
+    name: str = ""            # what is shown now: the image's file name (a folder's current file), the video's
+    position: int = -1        # a folder: index of the file shown in `count` files (0-based)
+    count: int = 0
+    status: str = ""          # streams: "playing", "paused", "ended" (a video's end), "error" (it broke)
+    message: str = ""         # why a stream stopped
+
+    @property
+    def streaming(self) -> bool:
+        return self.kind in ("video", "camera")
+
+    @property
+    def playing(self) -> bool:
+        """Frames keep coming: only then is a frame rate meaningful ("live")."""
+        return self.streaming and self.status == "playing"
+
+    @property
+    def ended(self) -> bool:
+        return self.streaming and self.status in ("ended", "error")
+
+    @property
+    def can_replay(self) -> bool:
+        """A video that reached its end (a broken one would break again; a camera does not end)."""
+        return self.kind == "video" and self.status == "ended"
+
+    @property
+    def describe(self) -> str:
+        """One line for the source label and the window title: 'folder: cat.jpg (3 of 12)'."""
+        if not self.kind:
+            return ""
+        text = f"{self.kind}: {self.name or self.path}"
+        if self.kind == "folder" and self.count:
+            text += f" ({self.position + 1} of {self.count})"
+        return text
+
+
+@dataclass(frozen=True)
+class PipelineStats:
+    """Figures of the live pipeline at the time of a result."""
+
+    fps: float = 0.0          # results per second while a stream plays (0: no rate, a still or a pause)
+    dropped: int = 0          # frames replaced before the model took them (capture and pipeline together)
+    frames_done: int = 0

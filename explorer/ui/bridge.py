@@ -1,0 +1,258 @@
+"""The bridge between the Qt-free Session and the window: the Session's reports become AppState changes on the
+UI thread, and the views' requests become Session calls.
+
+The Session calls its listener from its own threads (model loader, pipeline, capture); each call here hands
+the data to the UI thread through a queued signal (napari's `qthreading` does the same for its workers).
+Frames and results are coalesced: only the newest waits, and it is handed over at most once per screen
+refresh, so the UI thread never works through stale results and painting never holds up the pipeline (the
+pipeline never waits for the UI at all).
+
+Source and model requests that fail say so once through AppState.show_error and return False; the state
+stays as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from explorer.core.session import Session, SessionListener
+from explorer.core.source_info import PipelineStats, SourceInfo
+from explorer.ui.jobs import Jobs, UiCalls, error_text
+from explorer.ui.state import AppState
+
+if TYPE_CHECKING:
+    from explorer.core.engine import Probe
+    from explorer.core.opening import ModelHandle, OpenedModel
+    from explorer.core.results import Frame, FrameResult
+
+
+class _Listener(SessionListener):
+    """Runs in the Session's threads: every call is posted to the UI thread (frames and results coalesced)."""
+
+    def __init__(self, bridge: "SessionBridge") -> None:
+        self.bridge = bridge
+        self.ui = bridge.ui
+
+    def model_loading(self, name: str, weights: str, device: str) -> None:
+        self.ui.post(lambda: self.bridge.state.set_loading(name))
+
+    def loading_stage(self, text: str) -> None:
+        self.ui.post(lambda: self.bridge.state.set_stage(text))
+
+    def download_progress(self, done: int, total: int) -> None:
+        self.ui.post(lambda: self.bridge.state.set_download(done, total))
+
+    def model_ready(self, opened: "OpenedModel") -> None:
+        self.bridge._offer(("model", opened))
+
+    def model_failed(self, message: str, name: str, weights: str) -> None:
+        self.ui.post(lambda: self.bridge._model_failed(message, name, weights))
+
+    def source_changed(self, info: SourceInfo) -> None:
+        self.bridge._offer(("source", info))
+
+    def source_warning(self, message: str) -> None:
+        self.ui.post(lambda: self.bridge.state.show_error(message))
+
+    def frame_shown(self, frame: "Frame") -> None:
+        self.bridge._offer(("frame", frame))
+
+    def result_ready(self, result: "FrameResult", stats: PipelineStats) -> None:
+        self.bridge._offer(("result", (result, stats)))
+
+    def inference_failed(self, message: str) -> None:
+        self.ui.post(lambda: self.bridge.state.show_error(message))
+
+
+class SessionBridge(QObject):
+    """Owns the Session and the views' job helper; the one place the views ask for work."""
+
+    modelOpenFailed = Signal(str, str, str)   # message, name, weights: for the window's start-up fallback
+    closing = Signal()                         # the window closes: views stop their own background work
+    _wake = Signal()
+
+    def __init__(self, state: AppState, parent: QObject | None = None, *, session: Session | None = None,
+                 engine_options: dict[str, Any] | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.ui = UiCalls(self)
+        self.jobs = Jobs(self)
+        self.session = session or Session(engine_options=engine_options)
+        self.session.listener = _Listener(self)
+        # the newest frame and result waiting for the UI thread, and the model/source changes in order
+        self._lock = threading.Lock()
+        self._events: list[tuple[str, Any]] = []
+        self._posted = False
+        self._last_drain = 0.0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._drain)
+        self._wake.connect(self._schedule)
+        self._closed = False
+
+    # -- the Session's reports, on the UI thread ----------------------------------------------------------------
+    def _offer(self, event: tuple[str, Any]) -> None:
+        """From any thread: queue an event; a frame or result replaces a waiting one of its kind."""
+        with self._lock:
+            kind = event[0]
+            if kind in ("frame", "result"):
+                self._events = [e for e in self._events if e[0] != kind]
+                if kind == "result":  # the result carries its frame: a waiting bare frame is older
+                    self._events = [e for e in self._events if e[0] != "frame"]
+            self._events.append(event)
+            if self._posted:
+                return
+            self._posted = True
+        self._wake.emit()
+
+    @Slot()
+    def _schedule(self) -> None:
+        """Hand the waiting events over now, or at the next screen refresh if the last hand-over was sooner."""
+        if self._closed:
+            return
+        wait_ms = self._refresh_ms() - (time.perf_counter() - self._last_drain) * 1000.0
+        with self._lock:
+            urgent = any(e[0] in ("model", "source") for e in self._events)
+        if wait_ms <= 0 or urgent:
+            self._drain()
+        elif not self._timer.isActive():
+            self._timer.start(max(1, int(wait_ms)))
+
+    def _refresh_ms(self) -> float:
+        from PySide6.QtGui import QGuiApplication
+
+        screen = QGuiApplication.primaryScreen()
+        rate = screen.refreshRate() if screen is not None else 60.0
+        return 1000.0 / rate if rate and rate > 1 else 1000.0 / 60.0
+
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            events, self._events = self._events, []
+            self._posted = False
+        self._last_drain = time.perf_counter()
+        state = self.state
+        for kind, data in events:
+            if kind == "model":
+                opened: "OpenedModel" = data
+                state.set_model(opened.handle, opened.graph)
+                if opened.graph_error:
+                    state.show_message(opened.graph_error, 8000)
+            elif kind == "source":
+                was = state.source
+                state.set_source(data)
+                if data.message and data.status in ("ended", "error") and was.status != data.status:
+                    if data.status == "error":
+                        state.show_error(data.message)
+                    else:
+                        state.show_message(data.message, 5000)
+            elif kind == "frame":
+                state.set_frame(data)
+            elif kind == "result":
+                result, stats = data
+                state.set_result(result, stats)
+
+    def _model_failed(self, message: str, name: str, weights: str) -> None:
+        self.state.model_failed(message)
+        self.modelOpenFailed.emit(message, name, weights)
+
+    # -- models -------------------------------------------------------------------------------------------------
+    def open_model(self, name: str, weights: str = "", device: str = "", seed: int | None = 0) -> None:
+        """Open `name` (the current model stays until it is ready); device "" = the one asked for last."""
+        if device:
+            self.state.request_device(device)
+        self.session.open_model(name, weights, self.state.requested_device, seed)
+
+    def set_weights(self, weights: str) -> None:
+        handle = self.state.handle
+        if handle is not None and weights != handle.weights:
+            self.open_model(handle.name, weights, seed=handle.seed if handle.seed is not None else 0)
+
+    def set_device(self, device: str) -> None:
+        self.state.request_device(device)
+        handle = self.state.handle
+        if handle is not None:
+            self.open_model(handle.name, handle.weights, device)
+
+    def cancel_download(self) -> None:
+        self.session.cancel_download()
+
+    # -- sources --------------------------------------------------------------------------------------------------
+    def _try(self, fn: Callable[[], Any]) -> bool:
+        from explorer.core.errors import ExplorerError
+
+        try:
+            fn()
+        except ExplorerError as exc:
+            self.state.show_error(str(exc))
+            return False
+        except MemoryError:
+            self.state.show_error("not enough memory to open it")
+            return False
+        return True
+
+    def open_image(self, path: str) -> bool:
+        return self._try(lambda: self.session.open_image(str(path)))
+
+    def open_folder(self, path: str) -> bool:
+        return self._try(lambda: self.session.open_folder(str(path)))
+
+    def open_video(self, path: str, *, pace: bool = True, loop: bool = False) -> bool:
+        return self._try(lambda: self.session.open_video(str(path), pace=pace, loop=loop))
+
+    def open_camera(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> bool:
+        return self._try(lambda: self.session.open_camera(index, resolution))
+
+    def next_item(self) -> None:
+        self.session.next_item()
+
+    def previous_item(self) -> None:
+        self.session.previous_item()
+
+    def toggle_pause(self) -> bool:
+        return self.session.toggle_pause()
+
+    def step(self) -> None:
+        self.session.step()
+
+    @property
+    def dropped(self) -> int:
+        return self.session.dropped
+
+    # -- probes and model jobs ------------------------------------------------------------------------------------
+    def add_probe(self, probe: "Probe", rerun: bool = True) -> None:
+        self.session.add_probe(probe, rerun)
+
+    def remove_probe(self, name: str) -> None:
+        self.session.remove_probe(name)
+
+    def has_probe(self, name: str) -> bool:
+        return name in self.session.probes
+
+    def rerun(self) -> bool:
+        return self.session.rerun()
+
+    def run_on_model(self, fn: Callable[["ModelHandle"], Any], on_done: Callable[[Any], None] | None = None,
+                     on_error: Callable[[str], None] | None = None) -> None:
+        """`fn(handle)` in the model's thread between two frames; the callbacks on the UI thread."""
+        failed = (lambda exc: on_error(error_text(exc))) if on_error is not None else None
+        self.session.run_on_model(fn, self.ui.wrap(on_done), self.ui.wrap(failed))
+
+    # -- life -------------------------------------------------------------------------------------------------
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        return self.session.wait_idle(timeout)
+
+    def shutdown(self) -> None:
+        """Stop the source, the loader, the pipeline and the jobs (the window calls this when it closes)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.closing.emit()
+        self._timer.stop()
+        self.jobs.shutdown()
+        self.session.shutdown()
