@@ -50,3 +50,23 @@ def _few_threads():
 @pytest.fixture
 def sample_image_path() -> Path:
     return SAMPLE_IMAGE
+
+
+@pytest.fixture
+def app_state(qtbot):
+    """(AppState, SessionBridge) as the window makes them, with no window: build a panel on them and drive it
+    through the bridge (`bridge.open_model(...)`, `bridge.open_image(...)`). Shut down after the test."""
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
+
+    state = AppState()
+    bridge = SessionBridge(state)
+    yield state, bridge
+    bridge.shutdown()
+
+
+def open_model_and_wait(qtbot, state, bridge, name="resnet18", weights="random", device="cpu", timeout=120000):
+    """Open a model through the bridge and wait until the state has it (and its graph)."""
+    with qtbot.waitSignal(state.modelChanged, timeout=timeout):
+        bridge.open_model(name, weights, device)
+    return state.handle
