@@ -114,3 +114,66 @@ def test_each_fpn_level_and_rpn_head_output_has_its_own_stride():
     assert objectness.stride == pool.stride
     assert find_output_node(graph, "rpn.head", "1.0").id == "rpn.head.bbox_pred"
     assert find_output_node(graph, "backbone.fpn", "no such key").id == find_node(graph, "backbone.fpn").id
+
+
+# -- a feature pixel of a captured layer on the source image (the dock's and the patch index's function) ----------
+def test_receptive_field_box_through_resize_and_centre_crop_clipped_to_the_photo(alexnet_graph):
+    """The public function: feature pixel → source pixels, clipped to what the model saw. Pixel (10, 20) of
+    features.0 is the box [78, 89) × [38, 49) of the 224 crop; pixel (0, 0) reaches 2 pixels into the padding,
+    which the clipped box leaves out; a deep layer's field (alexnet features.12: 195 px) is cut to the crop, so
+    the photo's sides the centre crop dropped are never part of it."""
+    from explorer.core import zoo
+    from explorer.core.preprocess import Preprocessor
+    from explorer.core.receptive import feature_field, layer_field_geometry, receptive_field_box
+
+    prep = Preprocessor(zoo.get("alexnet"))(np.zeros((480, 640, 3), np.uint8))
+    geo_in = input_geometry(prep.scale, prep.offset)
+    (sx, sy), (ox, oy) = prep.scale, prep.offset
+    box = receptive_field_box(alexnet_graph, "features.0", 10, 20, geo_in, (224, 224), (480, 640))
+    assert box == pytest.approx(((78 + ox) / sx, (38 + oy) / sy, (89 + ox) / sx, (49 + oy) / sy))
+    corner = receptive_field_box(alexnet_graph, "features.0", 0, 0, geo_in, (224, 224), (480, 640))
+    assert corner == pytest.approx((ox / sx, oy / sy, (9 + ox) / sx, (9 + oy) / sy))
+    whole = feature_field(layer_field_geometry(alexnet_graph, "features.12"), 0, 0, geo_in, (224, 224), (480, 640))
+    assert whole.size == 195 and whole.source_box[0] < 0             # unclipped: far past the photo's edge
+    x0, y0, x1, y1 = whole.source_clipped
+    assert (x0, y0) == pytest.approx((ox / sx, oy / sy))              # the crop's corner, not the photo's
+    assert x1 <= (224 + ox) / sx + 1e-9 and y1 <= (224 + oy) / sy + 1e-9
+
+
+def test_receptive_field_box_of_a_layer_with_no_place_or_no_name_raises(alexnet_graph):
+    from explorer.core.errors import ExplorerError
+    from explorer.core.receptive import receptive_field_box
+
+    geo_in = InputGeometry()
+    with pytest.raises(ExplorerError, match="no receptive field"):
+        receptive_field_box(alexnet_graph, "classifier.1", 0, 0, geo_in, (224, 224), (224, 224))
+    with pytest.raises(ExplorerError, match="unknown layer"):
+        receptive_field_box(alexnet_graph, "no.such.layer", 0, 0, geo_in, (224, 224), (224, 224))
+
+
+def test_a_graph_group_is_measured_at_its_output_call():
+    """resnet18's "stem" group shows maxpool (conv1 7×7/2 → maxpool 3×3/2: r = 7 + 2·2 = 11, stride 4)."""
+    from explorer.core.graph_view import tree_for
+    from explorer.core.receptive import layer_field_geometry
+
+    graph = capture_graph(torchvision.models.resnet18().eval(), "resnet18", (3, 224, 224))
+    layer = tree_for(graph).layer_of("stem")
+    assert layer == "maxpool"
+    geo = layer_field_geometry(graph, layer)
+    ref = conv_chain_geometry([(7, 2, 3), (3, 2, 1)])
+    assert (geo.receptive_field, geo.stride, geo.first_centre) == (11, 4, ref.first_centre)
+
+
+def test_backbone_size_and_feature_map_box():
+    """A detector's inner resize: the backbone sees round(input × ratio) pixels (481 × 481/451 is 480.99…, not
+    480); the map laid over the image lines up with the fields: pixel (i, j) covers stride × stride around its
+    centre (alexnet conv1: 55 pixels from 1.5 to 221.5)."""
+    from explorer.core.receptive import backbone_size, feature_map_box
+
+    tensor = InputGeometry((1.0, 1.0))
+    inner = InputGeometry((481 / 451, 481 / 451))
+    assert backbone_size((451, 600), inner, tensor) == (481, round(600 * 481 / 451))
+    assert backbone_size((224, 224), tensor, tensor) == (224, 224) == backbone_size((224, 224), tensor)
+    conv1 = conv_chain_geometry([(11, 4, 2)])
+    assert feature_map_box(conv1, (55, 55), (224, 224)) == (1.5, 1.5, 221.5, 221.5)
+    assert feature_map_box(None, (6, 6), (224, 200)) == (0.0, 0.0, 200.0, 224.0)

@@ -139,3 +139,99 @@ def input_geometry(scale: tuple[float, float], offset: tuple[float, float] = (0.
         rx, ry = rcnn_resize(model, int(input_size[0]), int(input_size[1]))
         sx, sy, ox, oy = sx * rx, sy * ry, ox * rx, oy * ry
     return InputGeometry((float(sx), float(sy)), (float(ox), float(oy)))
+
+
+# -- a feature pixel of a captured layer on the source image ---------------------------------------------------
+# What the feature-map dock draws (a clicked pixel's field, a channel laid over the photo) and what a dataset
+# index stores per patch: the same arithmetic, so both say the same thing about a pixel.
+
+
+def layer_field_geometry(graph: "ModelGraph", layer: str, output_key: str = "") -> FieldGeometry:
+    """The receptive-field geometry of output `output_key` of `layer` (a node id or module path of `graph`): the
+    node that produced that output decides (an FPN's levels differ in stride). Raises ExplorerError for a layer
+    the graph lacks, or one whose outputs have no place on the image (after flatten, a fully connected layer,
+    RoI pooling)."""
+    from explorer.core.capture import find_output_node
+
+    return field_geometry(find_output_node(graph, layer, output_key or ""), graph)
+
+
+def backbone_size(input_size: tuple[int, int], geometry: InputGeometry,
+                  tensor_geometry: InputGeometry | None = None) -> tuple[int, int]:
+    """(H, W) of the image the graph's receptive fields are measured in. That is the model input (`input_size`,
+    what the engine's preprocessing made), except for torchvision's detectors, which resize it once more inside
+    (`geometry` maps source pixels to that resized image, `tensor_geometry` to the input tensor: their scales'
+    ratio is the inner resize). Rounded: the inner scale is floor(451 × k) / 451, so 451 × it is 480.99…"""
+    ih, iw = int(input_size[0]), int(input_size[1])
+    if tensor_geometry is None or tensor_geometry.scale == geometry.scale:
+        return ih, iw
+    rx = geometry.scale[0] / tensor_geometry.scale[0]
+    ry = geometry.scale[1] / tensor_geometry.scale[1]
+    return int(round(ih * ry)), int(round(iw * rx))
+
+
+@dataclass(frozen=True)
+class FeatureField:
+    """The receptive field of feature pixel (fy, fx), in model-input pixels (the backbone's: see backbone_size)
+    and in source-image pixels; `*_clipped` is the part that holds real pixels (the rest is zero padding or,
+    after a centre crop, the photo the model never saw)."""
+
+    fy: int
+    fx: int
+    field: FieldGeometry
+    input_box: Box
+    input_clipped: Box
+    source_box: Box
+    source_clipped: Box
+
+    @property
+    def size(self) -> float:
+        """The field's side in model-input pixels (r of Araujo et al.)."""
+        return self.field.receptive_field
+
+
+def feature_field(field: FieldGeometry, fy: int, fx: int, geometry: InputGeometry, input_size: tuple[int, int],
+                  source_size: tuple[int, int] | None = None) -> FeatureField:
+    """Feature pixel (fy, fx) → its receptive field: `field` (layer_field_geometry), `geometry` the source →
+    model-input mapping (input_geometry: resize, centre crop, a detector's inner resize), `input_size` (H, W)
+    of the image the field is measured in (backbone_size), `source_size` (H, W) of the source image, to clip
+    to it as well. The caller checks that (fy, fx) is a pixel of the map (its size depends on the input)."""
+    ih, iw = input_size
+    box = field_box(field, fy, fx)
+    inside = clip_box(box, iw, ih)
+    src, src_inside = geometry.to_source(box), geometry.to_source(inside)
+    if source_size is not None:
+        src_inside = clip_box(src_inside, source_size[1], source_size[0])
+    return FeatureField(int(fy), int(fx), field, box, inside, src, src_inside)
+
+
+def receptive_field_box(graph: "ModelGraph", layer: str, fy: int, fx: int, geometry: InputGeometry,
+                        input_size: tuple[int, int], source_size: tuple[int, int], output_key: str = "") -> Box:
+    """The source-image pixels that feature pixel (fy, fx) of `layer` sees: (x0, y0, x1, y1), x1 and y1
+    exclusive, clipped to the pixels the model was given and to the source image.
+
+    - `graph`: the model's captured graph (explorer.core.capture), which holds every node's receptive field r,
+      stride j and first centre (Araujo, Norris, Sim, Distill 2019); `layer` a node id or module path, and
+      `output_key` one output of a multi-output module (an FPN level, "" for the first).
+    - `geometry`: how the source became the model input, `input_geometry(prepared.scale, prepared.offset)` of the
+      engine's preprocessing (for torchvision's detectors add `model` and the input size: they resize inside).
+    - `input_size`: (H, W) of that model input (for a detector: backbone_size(...)); `source_size`: (H, W) of
+      the source image.
+
+    Example: AlexNet's features.0 (k 11, s 4, p 2), pixel (20, 30) sees model-input rows 78..88 and columns
+    118..128, the box (118, 78, 129, 89); a photo resized by s and centre-cropped at (cx, cy) gives
+    ((118 + cx)/s, (78 + cy)/s, (129 + cx)/s, (89 + cy)/s). Raises ExplorerError when the layer is unknown or
+    has no place on the image (after flatten or a fully connected layer)."""
+    fld = layer_field_geometry(graph, layer, output_key)
+    return feature_field(fld, fy, fx, geometry, input_size, source_size).source_clipped
+
+
+def feature_map_box(field: FieldGeometry | None, map_size: tuple[int, int], input_size: tuple[int, int]) -> Box:
+    """Where an (h, w) feature map lies on the model input, in its pixels: pixel (i, j) covers the stride × stride
+    square around its field's centre (so a map laid over the image lines up with the fields); without a field
+    (no receptive-field data), the whole input."""
+    h, w = map_size
+    if field is None:
+        return 0.0, 0.0, float(input_size[1]), float(input_size[0])
+    x0 = field.first_centre - field.stride / 2.0
+    return x0, x0, x0 + w * field.stride, x0 + h * field.stride
