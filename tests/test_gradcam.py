@@ -156,3 +156,94 @@ def test_grad_cam_of_a_yolov1_tiny_detection_cell():
     assert cam.target == "class 2 at cell (3, 4)"
     with torch.no_grad():
         assert cam.score == pytest.approx(float(target(model(x))), rel=1e-5)
+
+
+# -- the targets a user can choose, and the jobs the probe runs (Qt-free) ---------------------------------------
+def _result(**kwargs):
+    from explorer.core.results import Frame, FrameResult
+
+    task = kwargs.pop("task", "detection")
+    return FrameResult(Frame(np.zeros((10, 10, 3), np.uint8), "x"), "m", "random", "cpu", task, **kwargs)
+
+
+def test_target_choices_of_a_classifier_are_its_top_classes():
+    from explorer.core.gradcam import target_choices
+    from explorer.core.results import ClassScore
+
+    result = _result(task="classification", topk=[ClassScore(281, "tabby", 0.53), ClassScore(282, "tiger cat", 0.2)])
+    choices = target_choices(result, threshold=0.9)          # the threshold is the detectors' only
+    assert [(c.text, c.spec, c.name) for c in choices] == [("tabby (0.53)", ("class", 281), "tabby"),
+                                                           ("tiger cat (0.20)", ("class", 282), "tiger cat")]
+
+
+def test_target_choices_of_a_detector_are_the_tables_rows_numbered_from_one():
+    """Only detections at or above the threshold, numbered as the inference table numbers them (#1 first), at
+    most 20; a YOLO detection is explained by its cell and box, a region detector's by its box."""
+    from explorer.core.gradcam import MAX_DETECTION_TARGETS, target_choices
+    from explorer.core.results import Detection
+
+    boxes = [Detection((1, 2, 3, 4), "cat", 0.9, 17), Detection((5, 6, 7, 8), "dog", 0.4, 18),
+             Detection((0, 0, 2, 2), "circle", 0.7, 2, cell=(3, 4), box_index=1)]
+    choices = target_choices(_result(boxes=boxes), threshold=0.5)
+    assert [c.text for c in choices] == ["#1 cat (0.90)", "#2 circle (0.70)"]
+    assert choices[0].spec == ("detection", (1.0, 2.0, 3.0, 4.0), 17) and choices[0].name == "cat"
+    assert choices[1].spec == ("yolo", (3, 4), 2, 1)
+    assert [c.text for c in target_choices(_result(boxes=boxes), threshold=0.3)][1] == "#2 dog (0.40)"
+    assert target_choices(_result(boxes=boxes), threshold=0.95) == []
+    many = [Detection((0, 0, 1, 1), "x", 0.99, 1)] * 30
+    assert len(target_choices(_result(boxes=many), threshold=0.5)) == MAX_DETECTION_TARGETS == 20
+
+
+def test_target_choices_of_a_segmentation_start_with_its_largest_class():
+    from explorer.core.gradcam import target_choices
+    from explorer.core.results import Segmentation
+
+    labels = ["__background__", "aeroplane", "bicycle", "bird"]
+    mask = np.zeros((10, 10), np.int64)
+    mask[:, :7] = 3   # bird: 70 % of the pixels
+    mask[0, 9] = 2    # bicycle: 1 %
+    counts = np.bincount(mask.ravel(), minlength=4)
+    present = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i]]
+    seg = Segmentation(mask, [labels[i] for i in present], labels)
+    choices = target_choices(_result(task="segmentation", segmentation=seg))
+    assert [c.text for c in choices] == ["bird", "__background__", "bicycle"]
+    assert choices[0].spec == ("class", 3)
+    assert target_choices(_result(task="classification")) == []
+
+
+def test_a_detection_target_is_matched_in_the_input_tensors_pixels():
+    """Engine boxes are in source pixels; the detector's own boxes in its input tensor's (x_in = x·s − crop)."""
+    from explorer.core.gradcam import make_target
+
+    scale, offset = (0.5, 0.5), (10.0, 0.0)
+    output = [{"boxes": torch.tensor([[0.0, 0.0, 20.0, 20.0], [40.0, 10.0, 60.0, 30.0]]),
+               "labels": torch.tensor([3, 3]), "scores": torch.tensor([0.6, 0.8])}]
+    source_box = ((40 + 10) / 0.5, 10 / 0.5, (60 + 10) / 0.5, 30 / 0.5)   # the second box, in source pixels
+    target = make_target(("detection", source_box, 3), "cat", scale=scale, offset=offset)
+    assert float(target(output)) == pytest.approx(0.8)
+    assert target.description == "detection of class 3 (cat)"
+    with pytest.raises(ExplorerError, match="label"):
+        make_target(("detection", source_box, 5), scale=scale, offset=offset)(output)
+
+
+def test_gradcam_and_gradient_jobs_run_on_the_engines_context():
+    """What the probe runs after a forward pass: the same answers as grad_cam and input_gradient; a target this
+    model's output cannot give is an ExplorerError (shown on the line below the maps), never a failed frame."""
+    from types import SimpleNamespace
+
+    from explorer.core.gradcam import gradcam_job, gradient_job
+
+    model = _tiny()
+    x = torch.randn(1, 1, 6, 5)
+    ctx = SimpleNamespace(model=model, input_tensor=x, scale=(1.0, 1.0), offset=(0.0, 0.0))
+    res = gradcam_job("1", ("class", 2), "two")(ctx)
+    np.testing.assert_allclose(res.cam, grad_cam(model, "1", x, 2).cam)
+    assert res.target == "class 2 (two)"
+    grad = gradient_job("0", 2, 3, channel=1)(ctx)
+    np.testing.assert_allclose(grad.magnitude, input_gradient(model, "0", x, 2, 3, 1).magnitude)
+    with pytest.raises(ExplorerError, match="no detections"):
+        gradcam_job("1", ("detection", (0, 0, 1, 1), 1))(ctx)
+    with pytest.raises(ExplorerError, match="Grad-CAM cannot run"):
+        gradcam_job("1", ("class", 7))(ctx)                        # the tiny model has 3 classes
+    with pytest.raises(ExplorerError):
+        gradcam_job("1", ("yolo", (0, 0), 1, 0))(ctx)            # not a YOLO model: it has no S, B, C

@@ -104,7 +104,9 @@ def detection_target(box: tuple[float, float, float, float], label: int, min_iou
         import torch
         from torchvision.ops import box_iou
 
-        det = output[0]
+        det = output[0] if isinstance(output, (list, tuple)) and output else None
+        if not isinstance(det, dict) or not {"boxes", "labels", "scores"} <= det.keys():
+            raise ExplorerError("this model's output holds no detections (boxes, labels, scores) to explain")
         boxes, labels, scores = det["boxes"], det["labels"], det["scores"]
         same = (labels == int(label)).nonzero().flatten()
         if len(same) == 0:
@@ -267,3 +269,104 @@ def input_gradient(model: "nn.Module", layer: str, input_tensor: "torch.Tensor",
     mag = grad.detach()[0].abs().amax(dim=0)
     return InputGradient(magnitude=mag.float().cpu().numpy(), channel=channel, fy=fy, fx=fx,
                          value=float(y.detach()))
+
+
+# -- what a user can ask Grad-CAM to explain, and the jobs that answer in the pipeline thread -------------------
+MAX_DETECTION_TARGETS = 20
+
+# ("class", index) | ("detection", (x0, y0, x1, y1) source pixels, class index)
+# | ("yolo", (row, col), class index, box index): plain tuples, so they compare and travel as Qt item data
+TargetSpec = tuple
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    """One entry of the dock's target list."""
+
+    text: str            # what the list shows: "tabby (0.53)", "#2 dog (0.87)", "bird"
+    spec: TargetSpec
+    name: str            # the class's name, for the answer ("class 281 (tabby)")
+
+
+def target_choices(result: Any, threshold: float = 0.0, limit: int = MAX_DETECTION_TARGETS) -> list[TargetChoice]:
+    """The Grad-CAM targets of a FrameResult, as the inference panel lists them:
+    - a classifier's top-k classes;
+    - a detector's detections at or above the score `threshold`, numbered from #1 in the table's order (at most
+      `limit`); a YOLO detection is explained by the cell and box that predicted it, another by its box;
+    - a segmentation's classes present, largest share of the pixels first."""
+    if getattr(result, "topk", None):
+        return [TargetChoice(f"{s.label} ({s.score:.2f})", ("class", int(s.index)), s.label) for s in result.topk]
+    if getattr(result, "boxes", None):
+        shown = [d for d in result.boxes if d.score >= threshold][:limit]
+        out = []
+        for i, d in enumerate(shown, 1):
+            if d.cell is not None and d.box_index is not None:
+                spec: TargetSpec = ("yolo", tuple(d.cell), int(d.class_index), int(d.box_index))
+            else:
+                spec = ("detection", tuple(float(v) for v in d.box), int(d.class_index))
+            out.append(TargetChoice(f"#{i} {d.label} ({d.score:.2f})", spec, d.label))
+        return out
+    seg = getattr(result, "segmentation", None)
+    if seg is not None:
+        return [TargetChoice(name, ("class", seg.labels.index(name)), name) for name in seg.classes
+                if name in seg.labels]
+    return []
+
+
+def make_target(spec: TargetSpec, name: str = "", *, model: Any = None, scale: tuple[float, float] = (1.0, 1.0),
+                offset: tuple[float, float] = (0.0, 0.0)) -> Target:
+    """The score to explain for `spec` (see target_choices). A detection's box is in source pixels, as the engine
+    reports it; the detector is matched in its input tensor's pixels (the preprocessing's `scale` and crop
+    `offset`). A YOLO target reads S, B, C and the layout from `model`."""
+    kind = spec[0]
+    if kind == "class":
+        return class_target(int(spec[1]), name)
+    if kind == "yolo":
+        from explorer.core.yolo import model_layout
+
+        S, B, C, layout = model_layout(model)
+        (row, col), label, box = spec[1], int(spec[2]), spec[3]
+        return yolo_cell_target(int(row), int(col), label, S, B, C, layout, box, name)
+    if kind == "detection":
+        from explorer.core.receptive import InputGeometry
+
+        box = InputGeometry(tuple(scale), tuple(offset)).to_input(tuple(spec[1]))
+        return detection_target(box, int(spec[2]), name=name)
+    raise ExplorerError(f"unknown Grad-CAM target {kind!r}")
+
+
+def _answering(what: str, fn: Callable[[], Any]) -> Any:
+    """Run `fn`; a model this explanation does not fit (an output it cannot read) becomes an ExplorerError, which
+    the probe hands to the view, instead of failing the live frame."""
+    try:
+        return fn()
+    except ExplorerError:
+        raise
+    except (RuntimeError, TypeError, KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ExplorerError(f"{what} cannot run on this model here: {type(exc).__name__}: {exc}") from exc
+
+
+def gradcam_job(layer: str, spec: TargetSpec, name: str = "", graph: "ModelGraph | None" = None,
+                output_key: str | None = None) -> Callable[[Any], GradCamResult]:
+    """Grad-CAM of `spec` at `layer`, as a job for ActivationProbe.request: it runs in the pipeline thread after
+    the next forward pass, with the engine's context (model, input tensor, scale, crop offset)."""
+
+    def job(ctx: Any) -> GradCamResult:
+        def run() -> GradCamResult:
+            target = make_target(spec, name, model=ctx.model, scale=tuple(ctx.scale),
+                                 offset=tuple(getattr(ctx, "offset", (0.0, 0.0))))
+            return grad_cam(ctx.model, layer, ctx.input_tensor, target, graph, output_key)
+        return _answering("Grad-CAM", run)
+
+    return job
+
+
+def gradient_job(layer: str, fy: int, fx: int, channel: int | None = None, graph: "ModelGraph | None" = None,
+                 output_key: str | None = None) -> Callable[[Any], InputGradient]:
+    """|∂A[channel, fy, fx]/∂input| at `layer` (input_gradient), as a job for ActivationProbe.request."""
+
+    def job(ctx: Any) -> InputGradient:
+        return _answering("The gradient view", lambda: input_gradient(ctx.model, layer, ctx.input_tensor, fy, fx,
+                                                                      channel, graph, output_key))
+
+    return job
