@@ -72,7 +72,7 @@ def test_bad_arguments(tmp_path, capsys, sample_image_path):
                  "--range", "2,1", "--out", str(tmp_path / "a.png")]) == 2
     assert "error: invalid --range" in capsys.readouterr().err
     assert main(["activations", "alexnet", str(tmp_path / "missing.jpg"), "--layer", "features.0",
-                 "--out", str(tmp_path / "a.png")]) == 1
+                 "--out", str(tmp_path / "a.png")]) == 2  # a file given that cannot be used: EXIT_USAGE
     assert "missing.jpg" in capsys.readouterr().err
     assert main(["activations", "alexnet", str(sample_image_path), "--layer", "features.0", "--colormap", "jet",
                  "--out", str(tmp_path / "a.png")]) == 2
@@ -96,7 +96,7 @@ def test_a_layer_like_no_other_gets_examples_and_an_unwritable_out_is_a_runtime_
     proc = subprocess.run([sys.executable, "-m", "explorer", "activations", "resnet18", image, "--layer", "zzz"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     line = proc.stderr.strip()
-    assert proc.returncode == 1 and len(line.splitlines()) == 1
+    assert proc.returncode == 2 and len(line.splitlines()) == 1
     assert line.startswith("error: unknown layer 'zzz'; layers are module paths such as conv1, bn1")
     proc = subprocess.run([sys.executable, "-m", "explorer", "activations", "resnet18", image, "--layer", "conv1",
                            "--out", str(tmp_path / "no" / "such" / "dir" / "x.png")],

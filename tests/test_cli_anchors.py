@@ -54,7 +54,7 @@ def test_table(capsys):
 
 
 def test_errors(capsys):
-    assert main(["anchors", "--ratios", "0", "1"]) == 1
+    assert main(["anchors", "--ratios", "0", "1"]) == 2  # a bad value: EXIT_USAGE, as a malformed one
     assert main(["anchors", "--feature-size", "3x3x3"]) == 2
     assert main(["anchors", "--sizes", "big"]) == 2
     assert main(["anchors", "--convention", "paper"]) == 2

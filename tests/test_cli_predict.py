@@ -155,12 +155,13 @@ def test_errors_are_one_stderr_line_in_a_subprocess(tmp_path, monkeypatch, sampl
         with open(tmp_path / "evil.pt", "wb") as f:  # a plain pickle whose loading would run os.system
             pickle.dump(_EvilSystem(), f, protocol=4)
         argv = ["resnet18", str(sample_image_path), "--weights", str(tmp_path / "evil.pt")]
-        expected = "error: cannot load 'evil.pt': the file is corrupt or not a PyTorch checkpoint\n"
+        expected = (f"error: refused '{tmp_path / 'evil.pt'}': it asks to run code (posix.system) when unpickled; "
+                    "only tensors are loaded\n")
     else:
         argv, expected = ["resnet18", "99"], "error: no camera at index 99\n"
     proc = subprocess.run([sys.executable, "-m", "explorer", "predict", *argv], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).resolve().parents[1])
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert proc.stderr == expected
     assert not (tmp_path / "pwned").exists()
 
@@ -170,7 +171,7 @@ def test_bad_image_in_subprocess(tmp_path):
     for argv, needle in ([["yolov1-tiny", str(tmp_path / "bad.jpg")], "empty"],):
         proc = subprocess.run([sys.executable, "-m", "explorer", "predict", *argv], capture_output=True,
                               text=True, timeout=120)
-        assert proc.returncode == 1
+        assert proc.returncode == 2
         assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and needle in proc.stderr
         assert "Traceback" not in proc.stderr
 
@@ -178,4 +179,4 @@ def test_bad_image_in_subprocess(tmp_path):
 def test_corrupt_checkpoint(capsys, sample_image_path, tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     rc, out, err = _run(capsys, "yolov1-tiny", str(sample_image_path), "--weights", str(tmp_path / "bad.pt"))
-    assert rc == 1 and err.strip().splitlines()[-1].startswith("error: ") and "corrupt" in err
+    assert rc == 2 and err.strip().splitlines()[-1].startswith("error: ") and "corrupt" in err

@@ -209,7 +209,7 @@ def test_malicious_pickle_refused_and_not_executed(tmp_path, monkeypatch):
         pickle.dump(_Evil(), f, protocol=2)
     assert not marker.exists()
     for name in ("evil.pt", "evil.pkl"):
-        with pytest.raises(WeightsError, match="refusing .*objects other than tensors"):
+        with pytest.raises(WeightsError, match=r"refused .*: it asks to run code \(.+\) when unpickled; only tensors"):
             W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(tmp_path / name))
         assert not marker.exists()
 
@@ -235,6 +235,54 @@ def test_protocol4_pickle_refused_silently_and_not_executed(tmp_path, monkeypatc
     assert not marker.exists()
     assert [str(w.message) for w in caught] == []
     assert "evil.pt" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("how", ["pickle2", "pickle4", "pickle5", "torch.save"])
+def test_system_call_pickle_is_refused_naming_the_global(tmp_path, monkeypatch, how, resnet18_state):
+    """os.system is posix.system; torch refuses it as "unsupported GLOBAL posix.system" (protocol 2) or stops
+    at the FRAME opcode first (protocols 4 and 5): both are refusals, never "corrupt", and nothing runs."""
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    path = tmp_path / "x.pt"
+    payload = {"fc.bias": resnet18_state["fc.bias"], "evil": _EvilSystem()}
+    if how == "torch.save":
+        torch.save(payload, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(payload, f, protocol=int(how[-1]))
+    with pytest.raises(WeightsError) as info:
+        W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(path))
+    assert str(info.value) == (f"refused '{path}': it asks to run code (posix.system) when unpickled; "
+                               "only tensors are loaded")
+    assert not marker.exists()
+
+
+def test_weights_messages_name_the_file_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bad.pt").write_bytes(b"garbage")
+    for name in ("sub/bad.pt", "sub/none.pt"):
+        with pytest.raises(WeightsError) as info:
+            W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), name)
+        assert f"'{name}'" in str(info.value)
+
+
+def test_non_finite_weights_load_with_a_warning(tmp_path, resnet18_state):
+    state = {k: v.clone() for k, v in resnet18_state.items()}
+    state["conv1.weight"][0, 0, 0, 0] = float("nan")
+    state["fc.bias"][3] = float("inf")
+    torch.save(state, tmp_path / "nan.pt")
+    floats = sum(1 for v in state.values() if v.is_floating_point())
+    with pytest.warns(W.WeightsWarning, match=f"2 of {floats} tensors hold NaN or Inf values"):
+        info = W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(tmp_path / "nan.pt"))
+    assert info.warnings == [info.note] and f"2 of {floats} tensors" in info.note and "nan.pt" in info.note
+    torch.save(resnet18_state, tmp_path / "ok.pt")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = W.load_weights(zoo.build("resnet18"), zoo.get("resnet18"), str(tmp_path / "ok.pt"))
+    assert info.warnings == [] and info.note == ""
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage" * 10, "truncated"])
