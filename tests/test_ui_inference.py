@@ -1,4 +1,8 @@
-"""The live inference panel driven through pytest-qt: sources, results, overlays, errors, probes."""
+"""The live inference panel driven through pytest-qt: sources, results, overlays, errors, probes.
+
+The panel is built as the window builds it, from an AppState and a SessionBridge (fixture `app_state`); models
+and sources are opened through the bridge, as the menus do.
+"""
 
 from __future__ import annotations
 
@@ -11,78 +15,46 @@ import torch
 from PySide6.QtCore import Qt
 
 from explorer.core import zoo
+from explorer.core.opening import ModelHandle
 from explorer.core.results import Detection, Frame, FrameResult, Segmentation
-from explorer.ui.inference_panel import InferencePanel, SegmentationOverlay, voc_palette
-from explorer.ui.state import AppState, ModelHandle
+from explorer.ui.inference_panel import InferencePanel, voc_palette
+from tests.conftest import open_model_and_wait
 from tests.test_sources import write_video
 
 
-class FakeWindow:
-    """Stands in for the main window's load_model (the lead's), recording requests."""
-
-    def __init__(self):
-        self.requests = []
-
-    def load_model(self, name, weights="", device=""):
-        self.requests.append((name, weights))
-
-
 @pytest.fixture
-def panel(qtbot):
-    state = AppState()
-    window = FakeWindow()
-    p = InferencePanel(state, window)
+def panel(qtbot, app_state):
+    state, bridge = app_state
+    p = InferencePanel(state, bridge)
     qtbot.addWidget(p)
     p.resize(800, 600)
-    yield p
-    p.shutdown()
+    p.bridge = bridge
+    return p
 
 
-def handle_for(name, weights="random"):
-    torch.manual_seed(0)
-    return ModelHandle(name, zoo.get(name), zoo.build(name), weights, "cpu")
+def fake_handle(name, weights="random"):
+    """A handle with no model: for drawing tests that hand the panel a result directly."""
+    return ModelHandle(name, zoo.get(name), None, weights, "cpu", seed=0 if weights == "random" else None)
 
 
 def test_open_image_and_bad_path_keeps_previous(panel, qtbot, sample_image_path, tmp_path):
-    with qtbot.waitSignal(panel.state.frameChanged, timeout=5000):
-        assert panel.open_image(str(sample_image_path)) is True
+    state, bridge = panel.state, panel.bridge
+    with qtbot.waitSignal(state.frameChanged, timeout=5000):
+        assert bridge.open_image(str(sample_image_path)) is True
     shown = panel.image_item.image
     ref = cv2.cvtColor(cv2.imread(str(sample_image_path)), cv2.COLOR_BGR2RGB)
     assert np.array_equal(shown, ref)
+    assert panel.source_label.text() == "image: chelsea.jpg"
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     for bad in (str(tmp_path / "missing.png"), str(tmp_path / "broken.jpg"), str(tmp_path)):
-        with qtbot.waitSignal(panel.state.error, timeout=5000) as blocker:
-            assert panel.open_image(bad) is False
+        with qtbot.waitSignal(state.error, timeout=5000) as blocker:
+            assert bridge.open_image(bad) is False
         assert "\n" not in blocker.args[0]
-        assert panel.image_item.image is shown and panel.state.frame.source == str(sample_image_path)
-    with qtbot.waitSignal(panel.state.error, timeout=5000) as blocker:
-        assert panel.open_camera(57) is False
+        assert panel.image_item.image is shown and state.frame.source == str(sample_image_path)
+        assert state.source.path == str(sample_image_path)
+    with qtbot.waitSignal(state.error, timeout=5000) as blocker:
+        assert bridge.open_camera(57) is False
     assert "no camera" in blocker.args[0]
-
-
-def test_classification_result_banner_table_and_weights_combo(panel, qtbot, sample_image_path):
-    panel.open_image(str(sample_image_path))
-    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
-        panel.state.set_model(handle_for("resnet18"))
-    result = blocker.args[0]
-    assert len(result.topk) == 5 and result.weights == "random"
-    assert not panel.banner.isHidden()
-    assert [panel.table.item(r, 1).text() for r in range(5)] == [c.label for c in result.topk]
-    assert panel.table.item(0, 2).text() == f"{result.topk[0].score:.3f}"
-    assert "forward" in panel.timing_label.text() and "draw" in result.timing_ms
-    # the weights combo: the entry's choices + File…; choosing one asks the main window to reload
-    items = [panel.weights_combo.itemText(i) for i in range(panel.weights_combo.count())]
-    assert items == ["random", "pretrained", "File…"]
-    panel.weights_combo.activated.emit(1)
-    assert panel.window_.requests == [("resnet18", "pretrained")]
-    # a probe added from the panel reaches the engine and its data comes back in the result
-    probe = _ShapeProbe()
-    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
-        panel.add_probe(probe)
-    assert blocker.args[0].extras["layer4"] == (1, 512, 7, 7)
-    assert panel.engine_probes == ["layer4"]
-    panel.remove_probe("layer4")
-    assert panel.engine_probes == []
 
 
 class _ShapeProbe:
@@ -99,78 +71,139 @@ class _ShapeProbe:
         return self.shape
 
 
+def test_classification_result_banner_table_and_weights_combo(panel, qtbot, sample_image_path):
+    state, bridge = panel.state, panel.bridge
+    bridge.open_image(str(sample_image_path))
+    with qtbot.waitSignal(state.resultReady, timeout=60000) as blocker:
+        open_model_and_wait(qtbot, state, bridge, "resnet18")
+    result = blocker.args[0]
+    assert len(result.topk) == 5 and result.weights == "random"
+    assert not panel.banner.isHidden() and "seed 0" in panel.banner.text()
+    assert [panel.table.item(r, 1).text() for r in range(5)] == [c.label for c in result.topk]
+    assert panel.table.item(0, 2).text() == f"{result.topk[0].score:.3f}"
+    assert "forward" in panel.timing_label.text() and "draw" in result.timing_ms
+    # the weights combo: the entry's choices + File…
+    items = [panel.weights_combo.itemText(i) for i in range(panel.weights_combo.count())]
+    assert items == ["random", "pretrained", "File…"]
+    # a probe added through the bridge reaches the engine and its data comes back with the still run again
+    with qtbot.waitSignal(state.resultReady, timeout=60000) as blocker:
+        bridge.add_probe(_ShapeProbe())
+    assert blocker.args[0].extras["layer4"] == (1, 512, 7, 7)
+    assert bridge.has_probe("layer4")
+    bridge.remove_probe("layer4")
+    assert not bridge.has_probe("layer4")
+
+
+def test_a_weights_file_that_fails_leaves_the_model_its_weights_and_no_busy_state(panel, qtbot, sample_image_path,
+                                                                                 tmp_path):
+    """New-user trial: a weights file of another architecture left the Weights box on the failed choice, the
+    status "Loading … weights…" for good and the table greyed "loading resnet18…" until another image."""
+    state, bridge = panel.state, panel.bridge
+    bridge.open_image(str(sample_image_path))
+    with qtbot.waitSignal(state.resultReady, timeout=60000):
+        open_model_and_wait(qtbot, state, bridge, "resnet18")
+    bad = tmp_path / "alexnet_weights.pt"
+    torch.save(zoo.build("alexnet").state_dict(), bad)
+    stages = []
+    state.stageChanged.connect(stages.append)
+    with qtbot.waitSignal(state.modelFailed, timeout=60000) as blocker:
+        panel.weights_combo.setCurrentIndex(1)
+        bridge.set_weights(str(bad))
+        assert "loading resnet18" in panel.timing_label.text()  # while it loads, the result is greyed
+    assert "alexnet_weights.pt" in blocker.args[0]
+    assert state.handle.weights == "random" and state.loading == ""
+    assert panel.weights_combo.currentText() == "random"        # the weights in effect, not the failed ones
+    assert panel.table.isEnabled() and "loading" not in panel.timing_label.text()
+    assert "forward" in panel.timing_label.text()
+    assert stages and stages[-1] == ""                          # no loading stage stays in sight
+    assert not state.pending
+
+
 def test_video_plays_through_resnet18(panel, qtbot, tmp_path):
+    state, bridge = panel.state, panel.bridge
     video = write_video(tmp_path / "clip.avi", n=30, size=(96, 64), fps=30.0)
-    panel.state.set_model(handle_for("resnet18"))
+    open_model_and_wait(qtbot, state, bridge, "resnet18")
     results = []
-    panel.state.resultReady.connect(results.append)
+    state.resultReady.connect(results.append)
     fps = []
-    panel.state.fpsChanged.connect(fps.append)
-    assert panel.open_video(str(video), loop=True)  # loops: a slow, shared CPU still sees several results
+    state.fpsChanged.connect(fps.append)
+    assert bridge.open_video(str(video), loop=True)  # loops: a slow, shared CPU still sees several results
+    assert state.live
     qtbot.waitUntil(lambda: len(results) >= 3, timeout=60000)
     stamps = [r.frame.timestamp for r in results]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # newer frames each time, in order
     assert all(r.topk and r.frame.image.shape == (64, 96, 3) for r in results)
-    assert fps and fps[-1] > 0
+    qtbot.waitUntil(lambda: bool(fps) and fps[-1] > 0, timeout=30000)
+    assert "fps" in panel.timing_label.text()
     # pause freezes, step advances by exactly one frame
-    panel.toggle_pause()
-    assert panel.controller.paused
-    qtbot.wait(200)
-    frames_before = panel.controller.capture.frames_read
-    panel.step()
-    qtbot.waitUntil(lambda: panel.controller.capture.frames_read == frames_before + 1, timeout=5000)
+    with qtbot.waitSignal(state.liveChanged, timeout=5000):
+        bridge.toggle_pause()
+    assert state.source.status == "paused" and panel.pause_button.text() == "Resume"
+    qtbot.wait(300)
+    capture = bridge.session._capture
+    frames_before = capture.frames_read
+    bridge.step()
+    qtbot.waitUntil(lambda: capture.frames_read == frames_before + 1, timeout=5000)
     qtbot.wait(150)
-    assert panel.controller.capture.frames_read == frames_before + 1
+    assert capture.frames_read == frames_before + 1
 
 
 def test_video_end_is_reported(panel, qtbot, tmp_path):
+    state, bridge = panel.state, panel.bridge
     video = write_video(tmp_path / "short.avi", n=3, size=(32, 32), fps=100.0)
-    with qtbot.waitSignal(panel.state.message, timeout=10000) as blocker:
-        panel.open_video(str(video))
+    with qtbot.waitSignal(state.message, timeout=10000) as blocker:
+        bridge.open_video(str(video))
     assert "ended after 3 frames" in blocker.args[0]
     # nothing left to pause or step: the button offers to play it again, from its first frame
     qtbot.waitUntil(lambda: panel.pause_button.text() == "Replay", timeout=5000)
     assert panel.pause_button.isEnabled() and not panel.step_button.isEnabled()
     assert not panel.next_button.isEnabled()
-    with qtbot.waitSignal(panel.state.message, timeout=10000) as blocker:
+    with qtbot.waitSignal(state.message, timeout=10000) as blocker:
         qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
-        assert panel.pause_button.text() == "Pause" and panel.step_button.isEnabled()
+        qtbot.waitUntil(lambda: panel.pause_button.text() == "Pause", timeout=5000)
+        assert panel.step_button.isEnabled()
     assert "ended after 3 frames" in blocker.args[0]
 
 
 def test_folder_next_previous_and_bad_file(panel, qtbot, tmp_path):
+    state, bridge = panel.state, panel.bridge
     for i, name in enumerate(("a.png", "c.png")):
         cv2.imwrite(str(tmp_path / name), np.full((10, 10, 3), 50 * (i + 1), np.uint8))
     (tmp_path / "b.png").write_bytes(b"nope")
-    assert panel.open_folder(str(tmp_path))
+    assert bridge.open_folder(str(tmp_path))
     assert panel.image_item.image[0, 0, 0] == 50
-    with qtbot.waitSignal(panel.state.error, timeout=5000) as blocker:
-        panel.next_item()
+    assert panel.source_label.text() == "folder: a.png (1 of 3)"
+    with qtbot.waitSignal(state.error, timeout=5000) as blocker:
+        bridge.next_item()
     assert "b.png" in blocker.args[0]
-    assert panel.image_item.image[0, 0, 0] == 100
-    panel.previous_item()
-    assert panel.image_item.image[0, 0, 0] == 50
+    qtbot.waitUntil(lambda: panel.image_item.image[0, 0, 0] == 100, timeout=5000)
+    assert panel.source_label.text() == "folder: c.png (3 of 3)"
+    bridge.previous_item()
+    qtbot.waitUntil(lambda: panel.image_item.image[0, 0, 0] == 50, timeout=5000)
 
 
 def test_detection_boxes_and_threshold_slider(panel, qtbot):
-    img = (np.random.default_rng(0).random((120, 200, 3)) * 255).astype(np.uint8)
-    panel.state.set_frame(Frame(img, "random.png"))
-    panel.engine_options = {"score_threshold": 0.0}  # random weights: keep every box
-    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
-        panel.state.set_model(handle_for("yolov1-tiny"))
+    state, bridge = panel.state, panel.bridge
+    scene = os.path.join(os.path.dirname(__file__), "..", "resources", "scenes", "scene_03.png")
+    bridge.open_image(scene)
+    with qtbot.waitSignal(state.resultReady, timeout=60000) as blocker:
+        open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
     result = blocker.args[0]
+    h, w = state.frame.image.shape[:2]
     assert panel.threshold_row.isVisibleTo(panel)
-    assert result.boxes
+    assert result.boxes  # the engine keeps every box above 0.05; the slider filters
     scores = sorted(d.score for d in result.boxes)
     mid = scores[len(scores) // 2]
-    panel.set_score_threshold(0.0)
+    state.set_threshold(0.0)
     assert len(panel.detections.shown) == len(result.boxes)
     panel.threshold_slider.setValue(int(np.ceil(mid * 100)))
-    expected = [d for d in result.boxes if d.score >= panel.threshold_slider.value() / 100]
+    assert state.threshold == panel.threshold_slider.value() / 100
+    expected = [d for d in result.boxes if d.score >= state.threshold]
     assert panel.detections.shown == expected
+    assert panel.table.rowCount() == max(1, len(expected))
     rect = panel.detections._paths[expected[0].class_index].path().boundingRect() if expected else None
-    if expected:  # boxes are drawn in source pixels, inside the 200×120 frame
-        assert rect.left() >= 0 and rect.right() <= 200 and rect.bottom() <= 120
+    if expected:  # boxes are drawn in source pixels, inside the frame
+        assert rect.left() >= 0 and rect.right() <= w and rect.bottom() <= h
 
 
 def test_segmentation_overlay_colours_and_legend(panel, qtbot):
@@ -181,14 +214,13 @@ def test_segmentation_overlay_colours_and_legend(panel, qtbot):
     frame = Frame(np.zeros((20, 30, 3), np.uint8), "x.png")
     res = FrameResult(frame, "fcn_resnet50", "random", "cpu", "segmentation",
                       segmentation=Segmentation(mask, ["__background__", "cat", "person"], list(labels)))
-    overlay = panel.segmentation
-    overlay.set_result(res)
-    rgba = overlay.item.image
+    panel.state.set_model(fake_handle("fcn_resnet50"))
+    assert panel.state.set_result(res)
+    rgba = panel.segmentation.item.image
     assert tuple(rgba[7, 10, :3]) == (192, 128, 128)  # VOC's colour for person (VOCdevkit labelcolormap)
     assert tuple(rgba[15, 4, :3]) == (64, 0, 0)       # cat
     assert rgba[0, 0, 3] == 0 and rgba[7, 10, 3] > 100  # background transparent, classes semi-transparent
     assert tuple(voc_palette()[1]) == (128, 0, 0)
-    panel._fill_table(res)
     names = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
     assert names[:3] == ["__background__", "cat", "person"]
     assert panel.table.item(2, 2).text() == f"{100 * 75 / 600:.1f}%"
@@ -196,18 +228,19 @@ def test_segmentation_overlay_colours_and_legend(panel, qtbot):
 
 def test_screenshot(panel, qtbot, sample_image_path, tmp_path):
     """Renders the panel with a detection result; CNN_EXPLORER_SHOTS=folder keeps the picture."""
-    panel.open_image(str(sample_image_path))
-    frame = panel.state.frame
+    state = panel.state
+    panel.bridge.open_image(str(sample_image_path))
+    qtbot.waitUntil(lambda: state.frame is not None, timeout=5000)
+    frame = state.frame
     h, w = frame.image.shape[:2]
     res = FrameResult(frame, "fasterrcnn_resnet50_fpn", "random", "cpu", "detection",
                       boxes=[Detection((w * 0.2, h * 0.1, w * 0.8, h * 0.95), "cat", 0.91, 17),
                              Detection((5, 5, 60, 50), "remote", 0.55, 75)],
                       timing_ms={"capture": 1.0, "preprocess": 2.0, "forward": 30.0, "postprocess": 0.5})
-    panel.handle = ModelHandle("fasterrcnn_resnet50_fpn", zoo.get("fasterrcnn_resnet50_fpn"), None, "random", "cpu")
-    panel.banner.setVisible(True)
-    panel.threshold_row.setVisible(True)
-    panel._on_result(res)
+    state.set_model(fake_handle("fasterrcnn_resnet50_fpn"))
+    assert state.set_result(res)
     assert len(panel.detections.shown) == 2
+    assert not panel.banner.isHidden() and panel.threshold_row.isVisibleTo(panel)
     pix = panel.grab()
     out = os.environ.get("CNN_EXPLORER_SHOTS") or str(tmp_path)
     assert pix.save(os.path.join(out, "inference_panel.png"))
@@ -216,57 +249,78 @@ def test_screenshot(panel, qtbot, sample_image_path, tmp_path):
 def test_still_image_has_no_fps_and_model_change_resets_it(panel, qtbot, sample_image_path):
     """A rate between results of one still image means nothing: fps stays 0 ("–") for stills and after a
     model change; the timing line shows the forward time and no fps."""
+    state, bridge = panel.state, panel.bridge
     fps = []
-    panel.state.fpsChanged.connect(fps.append)
-    panel.open_image(str(sample_image_path))
-    with qtbot.waitSignal(panel.state.resultReady, timeout=60000):
-        panel.state.set_model(handle_for("resnet18"))
-    with qtbot.waitSignal(panel.state.resultReady, timeout=60000):
-        panel.add_probe(_ShapeProbe())  # re-runs the still: a second result a few ms later
+    state.fpsChanged.connect(fps.append)
+    bridge.open_image(str(sample_image_path))
+    with qtbot.waitSignal(state.resultReady, timeout=60000):
+        open_model_and_wait(qtbot, state, bridge, "resnet18")
+    with qtbot.waitSignal(state.resultReady, timeout=60000):
+        bridge.add_probe(_ShapeProbe())  # re-runs the still: a second result a few ms later
     assert fps and all(v == 0.0 for v in fps)
-    assert panel.fps == 0.0
+    assert state.fps == 0.0
     assert "forward" in panel.timing_label.text() and "fps" not in panel.timing_label.text()
-    panel.remove_probe("layer4")
-    panel.fps = 12.5  # as after a video
+    bridge.remove_probe("layer4")
     fps.clear()
-    panel.state.set_model(handle_for("alexnet"))
-    assert panel.fps == 0.0 and fps and fps[0] == 0.0
+    open_model_and_wait(qtbot, state, bridge, "alexnet")
+    assert state.fps == 0.0 and fps and fps[0] == 0.0
 
 
-def test_pending_state_until_the_current_frames_result(panel, qtbot, sample_image_path):
+def test_pending_state_until_the_current_frames_result(panel, qtbot, sample_image_path, tmp_path):
     """After a new still frame the old predictions are greyed and the timing line says computing…; a late
     result of the previous frame is not drawn; the current frame's result clears the pending state."""
-    panel.open_image(str(sample_image_path))
-    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
-        panel.state.set_model(handle_for("resnet18"))
+    state, bridge = panel.state, panel.bridge
+    bridge.open_image(str(sample_image_path))
+    with qtbot.waitSignal(state.resultReady, timeout=60000) as blocker:
+        open_model_and_wait(qtbot, state, bridge, "resnet18")
     old = blocker.args[0]
-    assert not panel.pending and panel.table.isEnabled()
+    assert not state.pending and panel.table.isEnabled()
     img = (np.random.default_rng(1).random((64, 80, 3)) * 255).astype(np.uint8)
-    new_frame = Frame(img, "next.png", index=1)
-    with qtbot.waitSignal(panel.state.resultReady, timeout=60000) as blocker:
-        panel.state.set_frame(new_frame)
-        assert panel.pending and not panel.table.isEnabled()
+    cv2.imwrite(str(tmp_path / "next.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    with qtbot.waitSignal(state.resultReady, timeout=60000) as blocker:
+        bridge.open_image(str(tmp_path / "next.png"))
+        qtbot.waitUntil(lambda: state.frame is not old.frame, timeout=5000)
+        assert state.pending and not panel.table.isEnabled()
         assert panel.timing_label.text() == "computing…"
         assert np.array_equal(panel.image_item.image, img)   # the new frame is shown at once
-        panel.worker.resultReady.emit(old)                    # the previous frame's result, arriving late
-        assert panel.pending and panel.result is old          # ... is not drawn as the new frame's
+        assert not state.set_result(old)                      # the previous frame's result, arriving late,
+        assert state.pending and state.frame.source.endswith("next.png")  # ... is not drawn as the new one's
     new = blocker.args[0]
-    assert new.frame is new_frame and panel.result is new
-    assert not panel.pending and panel.table.isEnabled()
+    assert new.frame.source.endswith("next.png") and state.result is new
+    assert not state.pending and panel.table.isEnabled()
     assert [panel.table.item(r, 1).text() for r in range(5)] == [c.label for c in new.topk]
     assert "forward" in panel.timing_label.text()
 
 
+def test_the_session_drops_an_older_stills_result(qtbot, app_state, sample_image_path, tmp_path):
+    """Next in a folder while the previous image still computes: only the current image's result arrives."""
+    state, bridge = app_state
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((300, 400, 3), 60 * i, np.uint8))
+    open_model_and_wait(qtbot, state, bridge, "resnet18")
+    results = []
+    state.resultReady.connect(results.append)
+    bridge.open_folder(str(tmp_path))
+    bridge.next_item()
+    bridge.next_item()
+    qtbot.waitUntil(lambda: bool(results) and results[-1].frame.source.endswith("2.png"), timeout=60000)
+    bridge.wait_idle(30)
+    qtbot.wait(100)
+    assert all(r.frame.source.endswith("2.png") or r is results[0] for r in results)
+    assert state.result.frame is state.frame
+
+
 @pytest.mark.parametrize("prefetch", [True, False])
 def test_video_with_and_without_prefetch_gives_newer_frames(panel, qtbot, tmp_path, prefetch):
-    """Both worker paths (preprocessing in the helper thread during the forward pass, or inline) deliver
+    """Both pipeline paths (preprocessing in the helper thread during the forward pass, or inline) deliver
     results for newer and newer frames; the auto choice picks one of them per machine."""
-    panel.worker.prefetch = prefetch
+    state, bridge = panel.state, panel.bridge
+    bridge.session.pipeline.prefetch = prefetch
     video = write_video(tmp_path / "clip.avi", n=30, size=(96, 64), fps=30.0)
-    panel.state.set_model(handle_for("resnet18"))
+    open_model_and_wait(qtbot, state, bridge, "resnet18")
     results = []
-    panel.state.resultReady.connect(results.append)
-    assert panel.open_video(str(video), loop=True)
+    state.resultReady.connect(results.append)
+    assert bridge.open_video(str(video), loop=True)
     qtbot.waitUntil(lambda: len(results) >= 4, timeout=60000)
     stamps = [r.frame.timestamp for r in results]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
@@ -275,12 +329,13 @@ def test_video_with_and_without_prefetch_gives_newer_frames(panel, qtbot, tmp_pa
     assert all(r.timing_ms["preprocess"] > 0 for r in results)
 
 
-def test_only_the_worker_thread_computes_on_several_cores(panel, qtbot, sample_image_path):
-    """explorer.core.threads: the inference worker uses torch's thread count, its preprocessing helper one."""
+def test_only_the_pipeline_thread_computes_on_several_cores(panel, qtbot, sample_image_path):
+    """explorer.core.threads: the pipeline thread uses torch's thread count, every other thread one."""
     import threading
 
     from explorer.core.threads import compute_threads
 
+    state, bridge = panel.state, panel.bridge
     seen = {}
 
     class Spy:
@@ -296,12 +351,12 @@ def test_only_the_worker_thread_computes_on_several_cores(panel, qtbot, sample_i
             seen["worker"] = (threading.current_thread().name, torch.get_num_threads())
             return None
 
-    panel.worker.prefetch = True
-    panel.state.set_model(handle_for("resnet18"))
-    panel.add_probe(Spy())
-    assert panel.open_image(str(sample_image_path))
+    bridge.session.pipeline.prefetch = True
+    open_model_and_wait(qtbot, state, bridge, "resnet18")
+    bridge.add_probe(Spy())
+    assert bridge.open_image(str(sample_image_path))
     qtbot.waitUntil(lambda: "worker" in seen, timeout=60000)
-    assert seen["worker"][1] == compute_threads()
+    assert seen["worker"] == ("pipeline", compute_threads())
     helper = {}
     t = threading.Thread(target=lambda: helper.update(n=_helper_threads()))
     t.start()
@@ -318,9 +373,9 @@ def _helper_threads():
 
 def test_the_results_table_names_its_columns_for_the_task_from_the_model_load_on(panel):
     for name, column in (("yolov1-tiny", "score"), ("resnet18", "probability")):
-        panel.state.set_model(handle_for(name))
+        panel.state.set_model(fake_handle(name))
         header = panel.table.horizontalHeaderItem(2).text()
-        assert header == column and panel.result is None  # before any result
+        assert header == column and panel.state.result is None  # before any result
 
 
 def test_detection_labels_of_overlapping_boxes_do_not_overlap(panel, qtbot):
@@ -334,8 +389,8 @@ def test_detection_labels_of_overlapping_boxes_do_not_overlap(panel, qtbot):
                              Detection((9.2, 119.2, 46.8, 137.6), "triangle", 0.66, 3),
                              Detection((20.0, 117.3, 61.5, 138.9), "cross", 0.55, 4)],
                       timing_ms={})
-    panel.handle = ModelHandle("fasterrcnn-tiny", zoo.get("fasterrcnn-tiny"), None, "bundled", "cpu")
-    panel._on_result(res)
+    panel.state.set_model(fake_handle("fasterrcnn-tiny", "bundled"))
+    assert panel.state.set_result(res)
     texts = panel.detections._texts[:3]
 
     def check():

@@ -94,6 +94,8 @@ class SessionBridge(QObject):
         self._timer.timeout.connect(self._drain)
         self._wake.connect(self._schedule)
         self._closed = False
+        self._draining = False
+        self._ui_thread = threading.current_thread()
 
     # -- the Session's reports, on the UI thread ----------------------------------------------------------------
     def _offer(self, event: tuple[str, Any]) -> None:
@@ -105,10 +107,17 @@ class SessionBridge(QObject):
                 if kind == "result":  # the result carries its frame: a waiting bare frame is older
                     self._events = [e for e in self._events if e[0] != "frame"]
             self._events.append(event)
-            if self._posted:
+            if threading.current_thread() is self._ui_thread and event[0] in ("frame", "source"):
+                urgent = True  # what the user just opened is shown before the call returns
+            elif self._posted:
                 return
-            self._posted = True
-        self._wake.emit()
+            else:
+                urgent = False
+                self._posted = True
+        if urgent:
+            self._drain()
+        else:
+            self._wake.emit()
 
     @Slot()
     def _schedule(self) -> None:
@@ -132,10 +141,22 @@ class SessionBridge(QObject):
 
     @Slot()
     def _drain(self) -> None:
-        with self._lock:
-            events, self._events = self._events, []
-            self._posted = False
-        self._last_drain = time.perf_counter()
+        if self._draining:  # a view reacting to one event asked for more: the loop below takes them
+            return
+        self._draining = True
+        try:
+            while True:
+                with self._lock:
+                    events, self._events = self._events, []
+                    self._posted = False
+                if not events:
+                    break
+                self._last_drain = time.perf_counter()
+                self._hand_over(events)
+        finally:
+            self._draining = False
+
+    def _hand_over(self, events: list[tuple[str, Any]]) -> None:
         state = self.state
         for kind, data in events:
             if kind == "model":

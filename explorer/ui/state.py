@@ -197,12 +197,15 @@ class AppState(QObject):
 
     def set_result(self, result: FrameResult, stats: PipelineStats | None = None) -> bool:
         """The current model's result; a result of another model or weights (still in flight when the model
-        changed) is dropped. The frame it was computed on becomes the frame on screen."""
+        changed), or of a still that is no longer on screen, is dropped. A stream's result brings its frame:
+        boxes and maps are drawn on the pixels they were computed from."""
         handle = self.handle
         if handle is None or (result.model_name, result.weights, result.device) != (
                 handle.name, handle.weights, handle.device):
             return False
         if result.frame is not self.frame:
+            if not self.source.streaming and self.frame is not None:
+                return False  # a still's late result: a newer still is on screen (its result is coming)
             self.set_frame(result.frame)
         self.result = result
         if stats is not None:
