@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import importlib
 import sys
-import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QFrame, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-    QProgressDialog, QScrollArea, QStyle, QWidget,
+    QDockWidget, QFileDialog, QFrame, QInputDialog, QLabel, QMainWindow, QMessageBox,
+    QProgressDialog, QScrollArea, QWidget,
 )
 
 from explorer import __version__
 from explorer.core import zoo
-from explorer.ui.docks import DOCKS, DockSpec
 from explorer.ui.settings import open_settings, push_recent, read_list, read_str
 from explorer.ui.state import AppState, ModelHandle
+from explorer.ui.status import StatusArea
+from explorer.ui.window_layout import ALL_DOCKS, INFERENCE_DOCK, LAYOUT_VERSION, WindowLayoutMixin
 
 if TYPE_CHECKING:
     from explorer.ui.bridge import SessionBridge
@@ -36,17 +35,6 @@ DEFAULT_IMAGE = RESOURCES / "images" / "chelsea.jpg"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif *.pgm *.ppm);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg);;All files (*)"
 WEIGHTS_FILTER = "PyTorch weights (*.pt *.pth *.bin);;All files (*)"
-ERROR_MS = 10000  # how long an error stays in the status bar
-_AREAS = {
-    "left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
-    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea,
-}
-INFERENCE_DOCK = DockSpec("Inference", "inferenceDock", "explorer.ui.inference_panel:InferencePanel", "right")
-# saved dock layouts carry the set of docks they were made with: another set (a dock added in an update) gets
-# the default layout rather than a restored one that leaves the new dock outside its tab group
-LAYOUT_VERSION = zlib.crc32(",".join(spec.object_name for spec in [INFERENCE_DOCK, *DOCKS]).encode()) & 0x7FFFFFFF
-SCREENSHOT_SIZE = (1400, 860)
-INSPECTOR_CHARS = 42  # the inspector's width in average characters: a row's name and value side by side
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -96,7 +84,9 @@ class _FirstPaint(QObject):
         return False
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowLayoutMixin, QMainWindow):
+    """The window: menus, docks and the status bar around the state; the bridge does the work."""
+
     def __init__(self, options: StartOptions | None = None) -> None:
         super().__init__()
         self.options = options or StartOptions()
@@ -112,12 +102,6 @@ class MainWindow(QMainWindow):
         self._fallback_model = ""        # the first model, to reopen with default weights if the asked ones fail
         self._graph_seen: object = None  # the graph whose first layer was selected
         self._start_stream_after_load: Callable[[], object] | None = None  # the command line's video or camera
-        self._error_until = 0.0          # an error stays in the status bar until then (time.monotonic)
-        self._first_error = ""           # a --screenshot run exits 1 with it
-        self._deferred_message: tuple[str, int] | None = None  # a message waiting for an error's time to end
-        self._message_timer = QTimer(self)
-        self._message_timer.setSingleShot(True)
-        self._message_timer.timeout.connect(self._show_deferred_message)
 
         self.setWindowTitle(f"CNN Explorer {__version__}")
         self.setAcceptDrops(True)
@@ -129,8 +113,8 @@ class MainWindow(QMainWindow):
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setStyleSheet("color: #777; font-size: 16px;")
         self.setCentralWidget(self._placeholder)
-        self._make_status_bar()
-        for spec in [INFERENCE_DOCK, *DOCKS]:
+        self.status = StatusArea(self.statusBar(), self.state, self)
+        for spec in ALL_DOCKS:
             self._make_dock(spec)
         self._make_menus()
         self._restore_layout()
@@ -138,63 +122,32 @@ class MainWindow(QMainWindow):
         self.state.modelChanged.connect(self._on_model_loaded)
         self.state.graphChanged.connect(self._on_graph_ready)
         self.state.modelFailed.connect(self._on_model_failed)
-        self.state.stageChanged.connect(self._on_stage)
         self.state.downloadProgress.connect(self._on_download_progress)
         self.state.sourceChanged.connect(self._on_source_changed)
         self.state.dockRequested.connect(self._raise_dock)
-        self.state.message.connect(self._on_message)
-        self.state.error.connect(self._on_error)
-        # 0 means no rate (a still image, a paused stream, a new model): a dash, not "0.0 fps"
-        self.state.fpsChanged.connect(lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else "– fps"))
-        self.state.modelLoading.connect(self._on_model_loading)
 
         self._first_paint = _FirstPaint(self)
         self.first_painted = self._first_paint.painted  # for start-up work that must not delay the first paint
         self._first_paint.painted.connect(self._after_first_paint)
 
     # -- construction ---------------------------------------------------------------------------------
-    def _make_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.status_message = QLabel("")
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)  # indeterminate: a model is loading
-        self.busy.setMaximumWidth(120)
-        self.busy.setMaximumHeight(14)
-        self.busy.setVisible(False)
-        self.model_label = QLabel("")
-        self.device_label = QLabel("device: …")
-        self.fps_label = QLabel("– fps")
-        bar.addWidget(self.status_message, 1)
-        bar.addPermanentWidget(self.busy)
-        bar.addPermanentWidget(self.model_label)
-        bar.addPermanentWidget(self.device_label)
-        bar.addPermanentWidget(self.fps_label)
+    # status-bar widgets, for tests and automation
+    @property
+    def fps_label(self) -> QLabel:
+        return self.status.fps_label
 
-    def _make_dock(self, spec: DockSpec) -> QDockWidget:
-        """The dock in its area, not yet in its tab group: a saved layout or _default_dock_layout places it."""
-        dock = QDockWidget(spec.title, self)
-        dock.setObjectName(spec.object_name)
-        dock.setWidget(QLabel(f"{spec.title}: loading…"))
-        self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
-        self._docks[spec.object_name] = dock
-        return dock
+    @property
+    def model_label(self) -> QLabel:
+        return self.status.model_label
 
-    def _default_dock_layout(self) -> None:
-        """Every dock back in its area and tab group, shown or hidden as on a first start. Never before
-        restoreState: the tab bars made for these groups in a hidden window outlived the ones restoreState
-        made and were painted over the docks (ghost tab bars)."""
-        specs = [INFERENCE_DOCK, *DOCKS]
-        for spec in specs:
-            dock = self._docks[spec.object_name]
-            dock.setFloating(False)
-            self.addDockWidget(_AREAS.get(spec.area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
-        for spec in specs:
-            if spec.tabify_with and spec.tabify_with in self._docks:
-                self.tabifyDockWidget(self._docks[spec.tabify_with], self._docks[spec.object_name])
-        for spec in specs:
-            dock = self._docks[spec.object_name]
-            if dock.isHidden() == spec.visible:  # only a change: setVisible(True) on a tabbed dock would
-                dock.setVisible(spec.visible)     # make it claim to be in front
+    @property
+    def device_label(self) -> QLabel:
+        return self.status.device_label
+
+    @property
+    def inference_panel(self) -> QWidget | None:
+        """The image dock's panel (the window's own registry; panels never reach each other through it)."""
+        return self.panels.get(INFERENCE_DOCK.object_name)
 
     def _make_menus(self) -> None:
         menu = self.menuBar()
@@ -237,6 +190,12 @@ class MainWindow(QMainWindow):
 
         self.view_menu = menu.addMenu("&View")
         self.view_menu.aboutToShow.connect(self._fill_view_menu)
+        # a window-wide shortcut: it must work before the View menu is first opened (it is filled on demand)
+        self.messages_action = QAction("&Messages…", self)
+        self.messages_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.messages_action.setStatusTip("Every message and error with its time")
+        self.messages_action.triggered.connect(lambda _=False: self.status.show_messages())
+        self.addAction(self.messages_action)
 
         self.notes_menu = menu.addMenu("&Notes")  # filled with the panels, after the first paint
 
@@ -250,81 +209,6 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _=False: slot())
         menu.addAction(action)
         return action
-
-    def _restore_layout(self) -> None:
-        """The saved window geometry and dock layout, or the first-start ones."""
-        self._layout_restored = False
-        self._saved_state: QByteArray | None = None  # restored again once the panels are in (_build_panels)
-        if self.options.screenshot:  # reproducible pictures: the default layout at a fixed size
-            self.resize(*SCREENSHOT_SIZE)
-        else:
-            geometry = self.settings.value("window/geometry")
-            if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-                self.restoreGeometry(geometry)
-            else:
-                self.resize(*self._first_start_size())
-            state = self.settings.value("window/state")
-            if isinstance(state, QByteArray) and not state.isEmpty():
-                # restoreState makes the tab groups itself; it returns False on a foreign or broken layout
-                # (a layout saved with other docks is one too: the new docks would be left out of their groups)
-                self._layout_restored = bool(self.restoreState(state, LAYOUT_VERSION))
-                self._saved_state = state if self._layout_restored else None
-        if not self._layout_restored:
-            self._default_dock_layout()
-
-    @staticmethod
-    def _first_start_size() -> tuple[int, int]:
-        """1400×860, or 90 % of a smaller screen."""
-        from PySide6.QtGui import QGuiApplication
-
-        screen = QGuiApplication.primaryScreen()
-        if screen is None:
-            return SCREENSHOT_SIZE
-        available = screen.availableGeometry()
-        return (min(SCREENSHOT_SIZE[0], int(available.width() * 0.9)),
-                min(SCREENSHOT_SIZE[1], int(available.height() * 0.9)))
-
-    def _default_dock_sizes(self) -> None:
-        """First start: a wide graph in the centre, the image on the right, feature maps below. The shares follow
-        the window but never go below what a panel needs (the inspector's rows unwrapped, the inference panel's
-        controls); a window too narrow for the inspector, the graph and the image side by side (720 px) moves
-        the inspector under the graph, so that the image keeps a column of its own."""
-        width, height = self.width(), self.height()
-        inference_panel = self.panels.get(INFERENCE_DOCK.object_name)
-        inspector = max(int(width * 0.2), self._inspector_width())
-        inference = max(int(width * 0.38), inference_panel.minimumSizeHint().width() if inference_panel else 0)
-        graph = self.graph_panel.minimumSizeHint().width() if self.graph_panel is not None else 0
-        separator = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetSeparatorExtent, None, self)
-        sizes = [("inspectorDock", inspector, Qt.Orientation.Horizontal),
-                 (INFERENCE_DOCK.object_name, inference, Qt.Orientation.Horizontal),
-                 ("featureMapsDock", int(height * 0.42), Qt.Orientation.Vertical)]
-        if "inspectorDock" in self._docks and inspector + inference + graph + 2 * separator > width:
-            self._move_inspector_to_bottom()
-            sizes = [(INFERENCE_DOCK.object_name, min(inference, width - graph - separator), Qt.Orientation.Horizontal),
-                     ("inspectorDock", int(height * 0.3), Qt.Orientation.Vertical),
-                     ("featureMapsDock", int(height * 0.33), Qt.Orientation.Vertical)]
-        for name, size, orientation in sizes:
-            if name in self._docks:
-                self.resizeDocks([self._docks[name]], [size], orientation)
-
-    def _inspector_width(self) -> int:
-        """The inspector dock's width for its rows unwrapped ("receptive field  118,013,632"), with a scroll bar."""
-        dock = self._docks.get("inspectorDock")
-        if dock is None:
-            return 0
-        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
-        # 16: the label's margins and the scroll area's frame
-        return dock.fontMetrics().averageCharWidth() * INSPECTOR_CHARS + scroll_bar + 16
-
-    def _move_inspector_to_bottom(self) -> None:
-        """The inspector's tab group (Inspector, Layers) from the left column to the bottom area, stacked under
-        the feature maps' group (moving that group too, to put the inspector first, left stale tab bars drawn
-        over the docks)."""
-        inspector = self._docks["inspectorDock"]
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, inspector, Qt.Orientation.Vertical)
-        if "layersDock" in self._docks:
-            self.tabifyDockWidget(inspector, self._docks["layersDock"])
-        inspector.raise_()
 
     # -- after the first paint --------------------------------------------------------------------------
     def _after_first_paint(self) -> None:
@@ -350,7 +234,7 @@ class MainWindow(QMainWindow):
         if self._panels_built:
             return
         self._panels_built = True
-        for spec in [INFERENCE_DOCK, *DOCKS]:
+        for spec in ALL_DOCKS:
             dock = self._docks[spec.object_name]
             try:
                 panel = _resolve(spec.factory)(self.state, self.bridge)
@@ -368,13 +252,6 @@ class MainWindow(QMainWindow):
             # (the inspector came back twice as wide, the graph squeezed): restore them again over these.
             QTimer.singleShot(0, lambda: self.restoreState(self._saved_state, LAYOUT_VERSION))
         self._fill_notes_menu()
-
-    def _default_fronts_and_sizes(self) -> None:
-        """The first-start layout's front tabs and dock sizes, once the panels are in their docks."""
-        for name in ("inspectorDock", "featureMapsDock"):  # the first tab of each group in front
-            if name in self._docks:
-                self._docks[name].raise_()
-        QTimer.singleShot(0, self._default_dock_sizes)  # once the new widgets have been laid out
 
     def _make_graph_panel(self) -> QWidget:
         try:
@@ -440,7 +317,10 @@ class MainWindow(QMainWindow):
         return self.open_image(path)
 
     def _last_dir(self) -> str:
-        return read_str(self.settings, "lastDir", str(Path.home()))
+        """Where the Open dialogs start: the last folder used, else the bundled samples (a first start has
+        nothing of the user's to show yet)."""
+        last = read_str(self.settings, "lastDir", "")
+        return last if last and Path(last).is_dir() else str(DEFAULT_IMAGE.parent)
 
     def _remember_dir(self, path: str) -> None:
         self.settings.setValue("lastDir", str(Path(path).parent if Path(path).is_file() else Path(path)))
@@ -470,7 +350,11 @@ class MainWindow(QMainWindow):
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
-        recent = read_list(self.settings, "recentFiles")
+        # files and folders deleted or moved since are left out of the menu and the list
+        listed = read_list(self.settings, "recentFiles")
+        recent = [p for p in listed if Path(p).exists()]
+        if recent != listed:
+            self.settings.setValue("recentFiles", recent)
         if not recent:
             action = self.recent_menu.addAction("(none)")
             action.setEnabled(False)
@@ -492,28 +376,15 @@ class MainWindow(QMainWindow):
             return
         self.bridge.open_model(name, weights, device)
 
-    def _on_model_loading(self, name: str) -> None:
-        self.busy.setVisible(True)
-        self.status_message.setText(f"Loading {name}…")
-
-    def _on_stage(self, text: str) -> None:
-        if text:
-            self.status_message.setText(text)
-        elif self.status_message.text().startswith(("Loading", "Building", "Capturing", "Importing")):
-            self.status_message.setText("")  # the load is over: no stage stays in sight for good
-
     def _on_model_loaded(self, handle: ModelHandle) -> None:
         from explorer.core.threads import use_one_thread
 
         use_one_thread()  # torch is imported by now; the UI thread never gets an OpenMP team of its own
-        self.busy.setVisible(False)
         self._close_download_dialog()
         self._fallback_model = ""
         self._start_pending_stream()
         if not self.options.screenshot:  # automation runs leave the user's settings alone
             self.settings.setValue("lastModel", handle.name)
-        self.model_label.setText(f"{handle.name} · {handle.weights_label} weights")
-        self.device_label.setText(f"device: {handle.device.upper()}")
         self._update_title()
         if handle.weights_note:
             self.state.show_message(handle.weights_note, 8000)
@@ -541,7 +412,6 @@ class MainWindow(QMainWindow):
         self._maybe_screenshot()
 
     def _on_model_failed(self, _text: str) -> None:
-        self.busy.setVisible(False)
         self._close_download_dialog()
         if self.state.handle is not None:
             action = self.model_actions.get(self.state.handle.name)
@@ -636,6 +506,7 @@ class MainWindow(QMainWindow):
         for dock in self._docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
+        self.view_menu.addAction(self.messages_action)
         self.view_menu.addAction("Reset layout").triggered.connect(self.reset_layout)
 
     def _fill_notes_menu(self) -> None:
@@ -655,13 +526,6 @@ class MainWindow(QMainWindow):
             dock.show()
             dock.raise_()
 
-    def reset_layout(self) -> None:
-        """View > Reset layout: the first-start layout, tab groups included, at the window's current size."""
-        self._default_dock_layout()
-        self._layout_restored = False  # panels still to come: _build_panels puts the first tabs in front
-        if self._panels_built:
-            self._default_fronts_and_sizes()
-
     def show_about(self) -> None:
         QMessageBox.about(
             self, "About CNN Explorer",
@@ -671,32 +535,6 @@ class MainWindow(QMainWindow):
             "<p>Sample photographs: scikit-image's data set (CC0 / public domain), see resources/ATTRIBUTION.md.</p>")
 
     # -- messages, drops, close -------------------------------------------------------------------------
-    def _on_error(self, text: str) -> None:
-        self._error_until = time.monotonic() + ERROR_MS / 1000
-        self._first_error = self._first_error or text
-        self.statusBar().showMessage(f"⚠ {text}", ERROR_MS)
-
-    def _on_message(self, text: str, ms: int, answer: bool = False) -> None:
-        """A passive note never hides an error that is still in sight (a model's weights note arriving right
-        after a failed open would): it follows once the error's time is up. An answer to the user's own action
-        (an export's "written to …") replaces the error at once, and the note waiting behind it, which it would
-        have replaced anyway: a user who saved a file after a failed try must see that this one worked."""
-        if answer:
-            self._error_until = 0.0
-            self._deferred_message = None
-            self._message_timer.stop()
-        remaining = self._error_until - time.monotonic()
-        if remaining > 0:
-            self._deferred_message = (text, ms)  # the newest one: it would replace any earlier one anyway
-            self._message_timer.start(int(remaining * 1000) + 1)  # a child timer: it dies with the window
-            return
-        self.statusBar().showMessage(text, ms)
-
-    def _show_deferred_message(self) -> None:
-        if self._deferred_message is not None:
-            message, self._deferred_message = self._deferred_message, None
-            self._on_message(*message)
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -714,37 +552,27 @@ class MainWindow(QMainWindow):
             self.bridge.shutdown()
         super().closeEvent(event)
 
-    def save_settings(self) -> None:
-        if self.options.screenshot or self.options.quit_after_shown:
-            return  # automation runs (a screenshot's fixed size, an offscreen window) leave the settings alone
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.settings.sync()
-
     # -- automation: --screenshot -----------------------------------------------------------------------
     def _maybe_screenshot(self) -> None:
+        """Once the model and its graph are in: wait until the pipeline has nothing left to do for the frame on
+        screen (every view's probes included: they ran with its last result) and the views have drawn it, then
+        save the picture (or give up waiting after 90 s)."""
         if not self._screenshot_pending:
             return
-        # Wait for a result that carries the selected layer's feature maps (or give up after a while), then
-        # let everything paint.
-        if INFERENCE_DOCK.object_name in self.panels and self.state.frame is not None:
-            self.state.resultReady.connect(self._screenshot_when_complete)
-            QTimer.singleShot(90000, self._take_screenshot)
-            if self.state.result is not None:
-                self._screenshot_when_complete(self.state.result)
-        else:
-            self._screenshot_soon()
+        self._settled = 0
+        self._screenshot_poll = QTimer(self)
+        self._screenshot_poll.timeout.connect(self._screenshot_when_settled)
+        self._screenshot_poll.start(100)
+        QTimer.singleShot(90000, self._take_screenshot)
 
-    def _screenshot_when_complete(self, result) -> None:
-        from explorer.ui.feature_maps import PROBE_PREFIX
-
-        wants_maps = bool(self.state.selected_layer) and "featureMapsDock" in self.panels
-        has_maps = any(str(k).startswith(PROBE_PREFIX) for k in getattr(result, "extras", {}) or {})
-        if has_maps or not wants_maps:
-            self._screenshot_soon()
-
-    def _screenshot_soon(self, *_args) -> None:
-        QTimer.singleShot(1000, self._take_screenshot)
+    def _screenshot_when_settled(self) -> None:
+        session = self.bridge.session if self.bridge is not None else None
+        busy = session is None or session.loading or session.pipeline.busy or session.pipeline.slot.peek() is not None
+        waiting_for_result = self.state.frame is not None and self.state.pending
+        self._settled = 0 if busy or waiting_for_result else self._settled + 1
+        if self._settled >= 5:  # half a second with nothing in flight: every view has drawn the last result
+            self._screenshot_poll.stop()
+            QTimer.singleShot(500, self._take_screenshot)
 
     def _take_screenshot(self) -> None:
         if not self._screenshot_pending:
@@ -756,6 +584,6 @@ class MainWindow(QMainWindow):
         ok = self.grab().save(path)
         if not ok:
             print(f"error: could not write the screenshot to {path}", file=sys.stderr)
-        elif self._first_error:  # the picture is saved, but what was asked for did not all open
-            print(f"error: {self._first_error}", file=sys.stderr)
-        QApplication.instance().exit(0 if ok and not self._first_error else 1)
+        elif self.status.first_error:  # the picture is saved, but what was asked for did not all open
+            print(f"error: {self.status.first_error}", file=sys.stderr)
+        QApplication.instance().exit(0 if ok and not self.status.first_error else 1)
