@@ -177,3 +177,56 @@ def test_backbone_size_and_feature_map_box():
     conv1 = conv_chain_geometry([(11, 4, 2)])
     assert feature_map_box(conv1, (55, 55), (224, 224)) == (1.5, 1.5, 221.5, 221.5)
     assert feature_map_box(None, (6, 6), (224, 200)) == (0.0, 0.0, 200.0, 224.0)
+
+
+# ------------------------------------------------------------------------- adaptive pooling, measured by autograd
+def _linearised(features: torch.nn.Module) -> torch.nn.Module:
+    """A copy whose every input pixel in a window reaches the output with a positive weight: ReLU -> identity,
+    max pooling -> average pooling of the same geometry, all weights 1/fan-in, no biases. The
+    window geometry (kernels, strides, padding, ceil mode) is untouched, so the set of input pixels an output
+    depends on is exactly the receptive field; with max pooling and random ReLUs autograd would see only the
+    winning pixels."""
+    import copy
+
+    model = copy.deepcopy(features)
+    for name, child in list(model.named_modules()):
+        for attr, sub in list(child.named_children()):
+            if isinstance(sub, torch.nn.ReLU):
+                setattr(child, attr, torch.nn.Identity())
+            elif isinstance(sub, torch.nn.MaxPool2d):
+                setattr(child, attr, torch.nn.AvgPool2d(sub.kernel_size, sub.stride, sub.padding, sub.ceil_mode))
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                module.weight.fill_(1.0 / module.weight[0].numel())
+                if module.bias is not None:
+                    module.bias.zero_()
+    return model.eval()
+
+
+def _measured_field(net: torch.nn.Module, shape: tuple[int, int, int], row: int) -> tuple[int, int, int]:
+    """(first row, last row, input height) of the input pixels with a non-zero gradient of output row `row`
+    (channel 0, the middle column) of `net`."""
+    x = torch.ones(1, *shape, requires_grad=True)
+    out = net(x)
+    out[0, 0, row, out.shape[3] // 2].backward()
+    rows = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2)) > 0).flatten()
+    return int(rows[0]), int(rows[-1]), shape[1]
+
+
+@pytest.mark.parametrize("model, shape, pooled", [
+    ("vgg16", (3, 260, 224), (8, 7)),     # uneven: 8 -> 7, every window 2 rows (was shown as 276; 244 is real)
+    ("alexnet", (3, 300, 400), (8, 6)),   # uneven: 8 -> 6, every window 2 rows (was 259; 227 is real)
+    ("alexnet", (3, 416, 224), (12, 6)),  # even: 12 -> 6, windows of 2 = kernel 2, stride 2
+])
+def test_adaptive_pooling_field_is_the_widest_window(model, shape, pooled):
+    torch.manual_seed(0)
+    net = getattr(torchvision.models, model)().eval()
+    graph = capture_graph(net, model, shape)
+    node = graph.node("avgpool")
+    assert (node.input_shapes[0][2], node.output_shapes[0][2]) == pooled
+    probe = torch.nn.Sequential(_linearised(net.features), net.avgpool)
+    # the middle row: its window is as wide as any here (all are 2 rows) and its field lies inside the image
+    first, last, height = _measured_field(probe, shape, pooled[1] // 2)
+    assert first > 0 and last < height - 1, "the field is clipped by the border: not a full measurement"
+    assert node.receptive_field == last - first + 1

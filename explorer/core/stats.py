@@ -194,8 +194,16 @@ def module_rf(module: "nn.Module", rf_in: RF | None, input_shapes: list[Shape],
     return None
 
 
+def adaptive_windows(size_in: int, size_out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one axis: output i pools input [floor(i·in/out),
+    ceil((i+1)·in/out)) (aten/src/ATen/native/AdaptiveAveragePooling.cpp, start_index/end_index)."""
+    return [((i * size_in) // size_out, -(-((i + 1) * size_in) // size_out)) for i in range(size_out)]
+
+
 def adaptive_rf(rf_in: RF, in_sp: tuple[int, ...], out_sp: tuple[int, ...]) -> RF | None:
-    """Adaptive pooling: identity when sizes agree, None when global (1×1), a k=s=in/out window otherwise."""
+    """Adaptive pooling: identity when sizes agree, None when global (1×1), else a window as wide as the widest
+    actual one (uneven sizes give windows of two widths, e.g. 8 → 7: all 2 wide, not ceil(8/7) + 1 = 3), an
+    average stride of in/out and the first window's centre."""
     if not in_sp or not out_sp:
         return None
     h_in, h_out = in_sp[0], out_sp[0]
@@ -203,12 +211,11 @@ def adaptive_rf(rf_in: RF, in_sp: tuple[int, ...], out_sp: tuple[int, ...]) -> R
         return rf_in
     if all(o == 1 for o in out_sp):
         return None
-    if h_in % h_out == 0:
-        s = h_in // h_out
-        return rf_in.through(s, s, 0)
-    # uneven windows (PyTorch: start=floor(i·in/out), end=ceil((i+1)·in/out)): the widest one bounds the field
-    k = math.ceil(h_in / h_out) + 1
-    return RF(rf_in.size + (k - 1) * rf_in.jump, rf_in.jump * h_in / h_out, rf_in.start + (k - 1) / 2 * rf_in.jump)
+    windows = adaptive_windows(h_in, h_out)
+    widest = max(end - start for start, end in windows)
+    first = windows[0][1] - windows[0][0]
+    return RF(rf_in.size + (widest - 1) * rf_in.jump, rf_in.jump * h_in / h_out,
+              rf_in.start + (first - 1) / 2 * rf_in.jump)
 
 
 def upsample_rf(rf_in: RF, in_sp: tuple[int, ...], out_sp: tuple[int, ...], mode: str) -> RF | None:
