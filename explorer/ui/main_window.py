@@ -25,7 +25,7 @@ from explorer.core import zoo
 from explorer.ui.settings import open_settings, push_recent, read_list, read_str
 from explorer.ui.state import AppState, ModelHandle
 from explorer.ui.status import StatusArea
-from explorer.ui.window_layout import ALL_DOCKS, INFERENCE_DOCK, LAYOUT_VERSION, WindowLayoutMixin
+from explorer.ui.window_layout import ALL_DOCKS, INFERENCE_DOCK, WindowLayoutMixin
 
 if TYPE_CHECKING:
     from explorer.ui.bridge import SessionBridge
@@ -250,7 +250,7 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         elif self._saved_state is not None:
             # The splitter sizes restored over the placeholders do not survive the real panels and the graph
             # (the inspector came back twice as wide, the graph squeezed): restore them again over these.
-            QTimer.singleShot(0, lambda: self.restoreState(self._saved_state, LAYOUT_VERSION))
+            QTimer.singleShot(0, self._restore_saved_again)
         self._fill_notes_menu()
 
     def _make_graph_panel(self) -> QWidget:

@@ -152,3 +152,8 @@ class WindowLayoutMixin:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
+
+    def _restore_saved_again(self) -> None:
+        """The saved layout once more, over the real panels (their sizes differ from the placeholders')."""
+        if self._saved_state is not None:
+            self.restoreState(self._saved_state, LAYOUT_VERSION)
