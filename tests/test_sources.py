@@ -93,7 +93,8 @@ def test_video_broken_mid_stream(tmp_path, video):
             src.read()
             n += 1
     assert not isinstance(info.value, EndOfStream)
-    assert 0 < n < 40 and "broken" in str(info.value)
+    assert 0 < n < 40 and "damaged or cut short" in str(info.value)
+    assert "unplugged" not in str(info.value)  # a file is not unplugged (second-round trial)
 
 
 def test_video_bad_paths(tmp_path):
@@ -102,6 +103,21 @@ def test_video_bad_paths(tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"not a video at all")
     with pytest.raises(SourceError, match="cannot open video"):
         VideoSource(tmp_path / "x.mp4")
+
+
+def test_an_image_is_not_a_video_whatever_its_name(tmp_path, sample_image_path):
+    """OpenCV opened a JPEG as a one-frame video that 'ended after 1 frames' (second-round trial)."""
+    for name in ("photo.jpg", "photo.mp4"):
+        (tmp_path / name).write_bytes(sample_image_path.read_bytes())
+        with pytest.raises(SourceError, match="it is an image"):
+            VideoSource(tmp_path / name)
+
+
+def test_a_one_frame_video_ends_after_1_frame(tmp_path):
+    src = VideoSource(write_video(tmp_path / "one.avi", n=1))
+    src.read()
+    with pytest.raises(EndOfStream, match="ended after 1 frame$"):
+        src.read()
 
 
 def test_camera_index_without_camera():
@@ -124,7 +140,7 @@ def test_opencv_and_ffmpeg_print_nothing_on_failures(tmp_path, video, capfd):
     data = video.read_bytes()
     (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
     src = VideoSource(tmp_path / "cut.avi")
-    with pytest.raises(SourceError, match="broken"):
+    with pytest.raises(SourceError, match="cut short"):
         for _ in range(100):
             src.read()
     src.close()
@@ -206,7 +222,7 @@ def test_capture_thread_reports_broken_stream(tmp_path, video):
     th = CaptureThread(VideoSource(cut), pace=False)
     th.start()
     th.join(5)
-    assert th.status == "error" and "broken" in th.message
+    assert th.status == "error" and "cut short" in th.message
 
 
 def test_capture_thread_loop(video):

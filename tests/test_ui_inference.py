@@ -411,3 +411,22 @@ def test_detection_labels_of_overlapping_boxes_do_not_overlap(panel, qtbot):
     panel.view_box.scaleBy((1.5, 1.5))   # zoom out: the tags grow in image pixels
     qtbot.wait(50)
     check()
+
+
+def test_a_video_that_broke_can_be_replayed_and_says_what_happened(panel, qtbot, tmp_path):
+    """A truncated file: the message says the file is damaged (not 'unplugged'), and Replay plays it again up to
+    where it is cut (second-round trial: a video that broke could not be replayed)."""
+    state, bridge = panel.state, panel.bridge
+    data = write_video(tmp_path / "clip.avi", n=40, size=(64, 48), fps=200.0).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    with qtbot.waitSignal(state.error, timeout=10000) as blocker:
+        bridge.open_video(str(cut))
+    assert "damaged or cut short" in blocker.args[0] and "unplugged" not in blocker.args[0]
+    qtbot.waitUntil(lambda: panel.pause_button.text() == "Replay", timeout=5000)
+    assert panel.pause_button.isEnabled()
+    frames = []
+    state.frameChanged.connect(frames.append)
+    with qtbot.waitSignal(state.error, timeout=10000):
+        qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert frames and frames[0].index == 0  # from its first frame again

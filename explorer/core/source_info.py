@@ -33,8 +33,9 @@ class SourceInfo:
 
     @property
     def can_replay(self) -> bool:
-        """A video that reached its end (a broken one would break again; a camera does not end)."""
-        return self.kind == "video" and self.status == "ended"
+        """A video that reached its end, or broke (a truncated file plays again up to where it is cut); a camera
+        does not end."""
+        return self.kind == "video" and self.status in ("ended", "error")
 
     @property
     def describe(self) -> str:

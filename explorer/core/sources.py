@@ -175,14 +175,19 @@ class _CaptureSource:
         if not ok or bgr is None or bgr.size == 0:
             # a file that never gave a frame did not end: it cannot be decoded (OpenCV opens any file whose
             # name looks like an image sequence, and then reads nothing)
+            frames = f"{self.index} frame" + ("" if self.index == 1 else "s")
             if not self.live and self.frame_count and 0 < self.index and self.index >= self.frame_count - 1:
-                raise EndOfStream(f"{self.name} ended after {self.index} frames")
+                raise EndOfStream(f"{self.name} ended after {frames}")
             if not self.live and self.index > 0 and not self.frame_count:
-                raise EndOfStream(f"{self.name} ended after {self.index} frames")
+                raise EndOfStream(f"{self.name} ended after {frames}")
             if not self.live and self.index == 0:
                 raise SourceError(f"cannot open video '{self.name}': OpenCV read no frame from it")
             where = "the first frame" if self.index == 0 else f"frame {self.index}"
-            raise SourceError(f"reading {self.name} failed at {where}: the stream is broken or was unplugged")
+            if self.live:
+                raise SourceError(f"reading {self.name} failed at {where}: the camera stopped sending frames "
+                                  "(was it unplugged, or taken by another program?)")
+            raise SourceError(f"reading {self.name} failed at {where} of {self.frame_count or '?'}: the file is "
+                              "damaged or cut short there")
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
         frame = Frame(rgb, self.name, self.index, time.perf_counter(), (time.perf_counter() - t0) * 1000)
         self.index += 1
@@ -206,6 +211,9 @@ class VideoSource(_CaptureSource):
             raise SourceError(f"cannot open video '{p}': no such file")
         if p.is_dir():
             raise SourceError(f"cannot open video '{p}': it is a folder")
+        if _is_still_image(p):
+            # OpenCV's FFmpeg backend opens a JPEG or PNG as a one-frame "video" that then "ends after 1 frame"
+            raise SourceError(f"cannot open video '{p}': it is an image; open it as an image (File > Open image)")
         # OpenCV's FFmpeg backend takes a UTF-8 path string; reading from bytes is not possible for video.
         cap = cv2.VideoCapture(str(p))
         if not cap.isOpened():
@@ -403,6 +411,19 @@ class CaptureThread(threading.Thread):
         self.message = message
         if self.on_event:
             self.on_event(status, message)
+
+
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")  # not GIF: it may move
+
+
+def _is_still_image(path: Path) -> bool:
+    """A still image by its first bytes (JPEG, PNG, BMP, TIFF; WebP's RIFF....WEBP), whatever its name."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
 def open_source(spec: str | int, resolution: tuple[int, int] | None = None):
