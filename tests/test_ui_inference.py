@@ -429,4 +429,4 @@ def test_a_video_that_broke_can_be_replayed_and_says_what_happened(panel, qtbot,
     state.frameChanged.connect(frames.append)
     with qtbot.waitSignal(state.error, timeout=10000):
         qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
-    assert frames and frames[0].index == 0  # from its first frame again
+    assert frames and frames[0].index < 10  # from its start again (frames shown at the screen's rate at most)
