@@ -66,6 +66,40 @@ def test_segmentation_and_detection_params_match_torchvision_metadata(name):
     assert sum(n.params for n in graph.nodes) == meta(name)["num_params"]
 
 
+# ------------------------------------------------------------------------------- detectors' proposal count
+def test_fasterrcnn_macs_at_1000_proposals_match_torchvision_metadata():
+    """torchvision's 134.38 "GFLOPS" for fasterrcnn_resnet50_fpn are the MACs of an 800×800 image with the RoI
+    heads run on its 1000 test-time proposals: the capture fixes that count, so it reproduces the figure."""
+    torch.manual_seed(0)
+    graph = capture_graph(zoo.build("fasterrcnn_resnet50_fpn"), "fasterrcnn_resnet50_fpn", (3, 800, 800))
+    assert graph.proposals == 1000
+    assert round(graph.total_macs / 1e9, 2) == meta("fasterrcnn_resnet50_fpn")["_ops"] == 134.38
+
+
+def _collapsed_rpn(model: nn.Module) -> nn.Module:
+    """Weights whose RPN stretches every anchor over the whole image: NMS then keeps a handful of proposals
+    (3 here, against 150 for ordinary random weights): what trained weights on some images do."""
+    with torch.no_grad():
+        model.rpn.head.bbox_pred.bias.view(-1, 4)[:, 2:] = 4.0  # dw, dh: e^4 times the anchor, clipped
+    return model
+
+
+def test_detector_macs_do_not_depend_on_the_weights():
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    torch.manual_seed(0)
+    one = capture_graph(zoo.build(name), name, (3, 320, 320))
+    torch.manual_seed(1)
+    other = capture_graph(_collapsed_rpn(zoo.build(name)), name, (3, 320, 320))
+    assert one.proposals == other.proposals == 150
+    assert one.total_macs == other.total_macs
+    # by hand: TwoMLPHead (256·7·7 → 1024 → 1024) and the predictor (1024 → 91 scores, 91·4 box deltas)
+    per_proposal = 256 * 7 * 7 * 1024 + 1024 * 1024 + 1024 * 91 + 1024 * 91 * 4
+    assert one.modules["roi_heads"].macs == 150 * per_proposal
+    # torchvision's 0.719 "GFLOPS" for this model are the backbone and RPN alone (no RoI heads counted)
+    assert round((one.modules["backbone"].macs + one.modules["rpn"].macs) / 1e9, 3) == meta(name)["_ops"]
+    assert capture_graph(zoo.build("resnet18"), "resnet18").proposals is None
+
+
 # ------------------------------------------------------------------------------------------ the notes
 def test_two_stacked_3x3_versus_one_5x5():
     """VGG's argument: two 3×3 convs (128→128) see 5×5 with 294,912 weights; one 5×5 needs 409,600."""

@@ -138,3 +138,13 @@ def test_subprocess_error_has_no_traceback():
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: unknown model 'nope'")
+
+
+def test_detector_totals_state_their_proposal_count(capsys):
+    assert main(["summary", "fasterrcnn-tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "RoI heads at 100 proposals" in out
+    assert main(["summary", "fasterrcnn-tiny", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["proposals"] == 100
+    assert main(["summary", "alexnet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["proposals"] is None

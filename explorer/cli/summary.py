@@ -111,6 +111,7 @@ def summary_json(graph: "ModelGraph") -> dict[str, Any]:
         "input_shape": list(graph.input_shape),
         "total_params": int(graph.total_params),
         "total_macs": int(graph.total_macs),
+        "proposals": graph.proposals,  # the RoI heads' fixed proposal count (two-stage detectors), else null
         "layers": [
             {"name": n.id, "type": n.op, "output_shape": list(n.output_shapes[0]) if n.output_shapes else [],
              "params": n.params, "weight_params": n.weight_params, "macs": n.macs,
@@ -228,4 +229,7 @@ def format_table(graph: "ModelGraph", depth: int | None = None) -> str:
             f"convolutions and linear layers)",
             "RF: receptive field and effective stride in input pixels (empty after flatten, dense layers and "
             "global pooling: the whole image)"]
+    if graph.proposals is not None:
+        out.insert(-1, f"RoI heads at {graph.proposals} proposals (the model's test-time maximum, rpn "
+                       f"post_nms_top_n; an image on which fewer survive NMS costs less)")
     return "\n".join(out)

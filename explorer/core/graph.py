@@ -88,6 +88,9 @@ class ModelGraph:
     modules: dict[str, ModuleInfo]
     total_params: int
     total_macs: int
+    # a two-stage detector's RoI heads run once per proposal: the capture pass fixes that count at the model's
+    # own test-time maximum (rpn.post_nms_top_n) so totals do not depend on the weights; None for other models
+    proposals: int | None = None
 
     def __post_init__(self) -> None:
         self._by_id = {n.id: n for n in self.nodes}
