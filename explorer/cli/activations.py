@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from explorer.arguments import add_seed_option
 from explorer.cli.common import CLIError, print_json
+from explorer.cli.specs import add_input_option, add_model_argument
 from explorer.core.errors import ExplorerError
 
 
@@ -20,7 +22,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "activations", help="write a layer's feature maps as a mosaic PNG",
         description="Run MODEL on IMAGE and write every channel of layer NAME as one mosaic image. NAME is a "
                     "module path (layer1, features.0, backbone) or a graph node name (layer1.0.relu#1).")
-    p.add_argument("model", metavar="MODEL", help="zoo model name (list: `python -m explorer summary --list`)")
+    add_model_argument(p)
     p.add_argument("image", metavar="IMAGE", help="image file")
     p.add_argument("--layer", required=True, metavar="NAME", help="module path or graph node name")
     p.add_argument("--weights", default=None,
@@ -36,6 +38,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--colormap", default=None,
                    help="viridis, inferno, gray, rdbu or coolwarm (default: viridis, or rdbu for signed outputs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
+    add_seed_option(p)
+    add_input_option(p)
     p.add_argument("--json", action="store_true", help="print the layer's shape and statistics as JSON")
     return p
 
@@ -56,12 +60,12 @@ def run(args: argparse.Namespace) -> int:
     import cv2
     import torch
 
-    from explorer.core import zoo
+    from explorer.cli import specs
     from explorer.core.activations import capture_activation
     from explorer.core.images import load_image
     from explorer.core.mosaic import COLORMAPS, MosaicOptions, build_mosaic
+    from explorer.core.opening import open_model
     from explorer.core.preprocess import Preprocessor
-    from explorer.core.weights import default_spec, load_weights
 
     if args.colormap is not None and args.colormap not in COLORMAPS:
         raise CLIError(f"unknown colormap '{args.colormap}'; choose one of: {', '.join(COLORMAPS)}")
@@ -71,11 +75,11 @@ def run(args: argparse.Namespace) -> int:
     if not str(args.out).lower().endswith(".png"):
         raise CLIError(f"--out '{args.out}' must be a .png file")
 
-    entry = zoo.get(args.model)
+    entry = specs.resolve(args.model, args.trust)
+    shape = specs.input_shape(entry, args.input)
     image = load_image(args.image)
-    model = zoo.build(args.model).to(args.device)
-    load_weights(model, entry, args.weights or default_spec(entry))
-    prepared = Preprocessor(entry, args.device)(image)
+    model = open_model(entry.name, args.weights or "", args.device, seed=args.seed, capture=False).handle.model
+    prepared = Preprocessor(specs.with_input(entry, shape), args.device)(image)
 
     graph = None
     if args.layer not in dict(model.named_modules()):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import difflib
 
-from explorer.cli.common import INPUT_FORMS, CLIError, parse_input_shape, print_json
+from explorer.cli.common import CLIError, print_json
+from explorer.cli.specs import add_input_option, add_model_argument
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -15,27 +16,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "blocks asked for) and lay it out top to bottom. --json prints every box drawn (x, y = "
                     "top-left corner, y downward; expanded blocks are container boxes, `parent` is the enclosing "
                     "container) and every edge's route.")
-    p.add_argument("model", help="zoo model name, e.g. resnet50")
+    add_model_argument(p)
     p.add_argument("--expand", default="", metavar="all|none|PATH,...",
                    help="blocks to expand: 'all', 'none', or module paths added to the default view "
                         "(e.g. layer2,layer2.0)")
-    p.add_argument("--input", default=None, metavar="CxHxW", help=f"input size: {INPUT_FORMS} (default: the model's own)")
+    add_input_option(p)
     p.add_argument("--json", action="store_true", help="print the layout as JSON")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from explorer.core import zoo
+    from explorer.cli import specs
     from explorer.core.capture import capture_graph
     from explorer.core.graph_view import GraphView, tree_for
     from explorer.core.layout import LayoutEngine
+    from explorer.core.opening import open_model
 
-    entry = zoo.get(args.model)
-    shape = (3, *entry.input_size)
-    if args.input:
-        shape = parse_input_shape(args.input)  # the same forms as `summary --input`
-    model = zoo.build(args.model)
-    graph = capture_graph(model, args.model, shape)
+    entry = specs.resolve(args.model, args.trust)
+    shape = specs.input_shape(entry, args.input)  # the same forms as `summary --input`
+    opened = open_model(entry.name, specs.inspection_weights(entry), "cpu", capture=False)
+    graph = capture_graph(opened.handle.model, args.model, shape)
     tree = tree_for(graph)
     view = GraphView(graph, tree)
     expand = args.expand.strip()

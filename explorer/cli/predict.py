@@ -1,4 +1,5 @@
-"""`python -m explorer predict MODEL SOURCE`: run a zoo model on an image, a folder, a video or a camera.
+"""`python -m explorer predict MODEL SOURCE`: run a model (a zoo name or any model spec) on an image, a folder, a
+video or a camera.
 
 Every frame of a video is processed in order (no frames are dropped on the command line: the results are
 meant to be reproducible); a camera gives `--frames` frames (default 1). A folder's unreadable files are
@@ -19,7 +20,9 @@ import dataclasses
 import sys
 from typing import Any
 
+from explorer.arguments import add_seed_option
 from explorer.cli.common import CLIError, print_json
+from explorer.cli.specs import add_input_option, add_model_argument
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -31,12 +34,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "(JSON field \"frame\"): a folder's decodable images in name order, so files that cannot "
                     "be decoded take no number; they are reported on stderr as 'warning: skipped' lines (and "
                     "under \"skipped\" with --json).")
-    p.add_argument("model", help="zoo model name (list: `python -m explorer summary --list`)")
+    add_model_argument(p)
     p.add_argument("source", help="image file, folder, video file or camera index (0, 1, ...)")
     p.add_argument("--weights", default=None,
                    help="random | pretrained | bundled | PATH to a state_dict (default: the model's default: "
                         "bundled where shipped, else random)")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU) | cpu | cuda | cuda:N | mps")
+    add_seed_option(p)
+    add_input_option(p)
     p.add_argument("--frames", type=int, default=None,
                    help="frames to process from a video or camera (default: the whole video, 1 camera frame)")
     p.add_argument("--threshold", type=float, default=0.5, help="detection score threshold (default 0.5)")
@@ -111,11 +116,12 @@ def _frames(source: Any, limit: int | None):
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401 - imported here, not at module level (fast --help)
 
-    from explorer.core import zoo
+    from explorer.cli import specs
     from explorer.core.engine import Engine, pick_device
     from explorer.core.errors import ExplorerError, SourceError
+    from explorer.core.opening import open_model
     from explorer.core.sources import FolderSource, ImageSource, open_source
-    from explorer.core.weights import RANDOM_NOTE, default_spec, load_weights
+    from explorer.core.weights import RANDOM_NOTE
 
     if args.frames is not None and args.frames <= 0:
         raise CLIError("--frames must be a positive number")
@@ -129,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         if len(dims) != 2:
             raise CLIError(f"invalid resolution '{args.resolution}': expected WxH, e.g. 640x480")
         resolution = (dims[0], dims[1])
-    entry = zoo.get(args.model)
+    entry = specs.resolve(args.model, args.trust)
+    shape = specs.input_shape(entry, args.input)
     if args.raw and (not args.json or entry.preprocess != "yolo"):
         raise CLIError("--raw needs --json and a YOLO model (yolov1, yolov1-tiny)")
     device = pick_device(args.device)
@@ -143,14 +150,15 @@ def run(args: argparse.Namespace) -> int:
         for item in source.skipped:  # found while opening
             warn(item)
 
-    spec = args.weights or default_spec(entry)
-    model = zoo.build(args.model)
-    info = load_weights(model, entry, spec)
-    engine = Engine(model.to(device), entry, device, info.spec, score_threshold=args.threshold)
+    handle = open_model(entry.name, args.weights or "", device, seed=args.seed, capture=False).handle
+    model, is_random = handle.model, handle.weights == "random"
+    engine = Engine(model, specs.with_input(entry, shape), device, handle.weights, score_threshold=args.threshold)
     if not args.json:
-        print(f"{args.model} on {device}, weights: {info.spec}")
-        if info.is_random:
+        print(f"{args.model} on {device}, weights: {handle.weights}")
+        if is_random:
             print(f"warning: {args.model} has {RANDOM_NOTE}", file=sys.stderr)
+    for note in entry.notes:
+        print(f"note: {note}", file=sys.stderr)
     numbered = not isinstance(source, ImageSource)
     results = []
     failure: ExplorerError | None = None
@@ -159,14 +167,14 @@ def run(args: argparse.Namespace) -> int:
             res = engine.run(frame)
             results.append(res)
             if not args.json:
-                print(result_text(res, numbered) + (f"\n  [{RANDOM_NOTE}]" if info.is_random else ""),
+                print(result_text(res, numbered) + (f"\n  [{RANDOM_NOTE}]" if is_random else ""),
                       flush=True)
     except SourceError as exc:
         failure = exc
     finally:
         source.close()
     if args.json:
-        out: dict[str, Any] = {"model": args.model, "weights": info.spec, "device": device,
+        out: dict[str, Any] = {"model": args.model, "weights": handle.weights, "device": device,
                                "results": [_with_raw(result_json(r), r, model, args.raw) for r in results]}
         if isinstance(source, FolderSource):
             out["skipped"] = warned

@@ -5,8 +5,10 @@ and biases), the formula that explains them (`5×5×48×256 = 307,200`), multipl
 field and effective stride in input pixels. `--depth N` folds deeper modules into one row each; `--json`
 prints one object with one row per leaf-module call, in execution order.
 
-`summary --list` (no MODEL) lists the zoo instead: one line per model with its family, task, default input
-size and the weights it can use; with `--json`, a list of objects.
+MODEL is a zoo name or any model spec (explorer.core.model_specs: torchvision:NAME, timm:NAME, a .py, .pt, .pt2 or
+.onnx file). `summary --list` (no MODEL) lists the zoo instead: one line per model with its family, task, default
+input size and the weights it can use, then how to name every other model; with `--json`, a list of objects
+(the zoo only).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from explorer.cli.common import INPUT_FORMS, CLIError, parse_input_shape, print_json
+from explorer.cli.common import CLIError, parse_input_shape, print_json
+from explorer.cli.specs import add_input_option, add_model_argument
 
 if TYPE_CHECKING:
     from explorer.core.graph import GraphNode, ModelGraph
@@ -27,12 +30,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Record one forward pass of MODEL (random weights) and print each layer's output shape, "
                     "parameters with the arithmetic behind them, multiply-accumulates, receptive field and "
                     "stride (input pixels). `summary --list` lists the models of the zoo instead.")
-    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                   help="zoo name, e.g. alexnet, vgg16, resnet50, fasterrcnn_vgg16 (see --list)")
+    add_model_argument(p, optional=True)
     p.add_argument("--list", action="store_true",
-                   help="list the zoo's models (name, family, task, default input, weights) instead of MODEL")
-    p.add_argument("--input", metavar="CxHxW", default=None,
-                   help=f"input size: {INPUT_FORMS} (default: the model's own input size)")
+                   help="list the zoo's models (name, family, task, default input, weights) and how to name any "
+                        "other model, instead of MODEL")
+    add_input_option(p)
     p.add_argument("--depth", type=int, default=None, metavar="N",
                    help="show modules down to depth N only, deeper layers folded into their module's row")
     p.add_argument("--json", action="store_true",
@@ -65,7 +67,20 @@ def format_zoo(rows: list[dict[str, Any]]) -> str:
             for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [header, *body]]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *OTHER_MODELS])
+
+
+OTHER_MODELS = [
+    "Any other model is named by a spec (summary, graph, predict and activations take them all):",
+    "  torchvision:NAME        a torchvision classification, detection or segmentation builder "
+    "(torchvision:efficientnet_b0)",
+    "  timm:NAME               a timm model (timm:convnext_tiny; pip install 'cnn-explorer[timm]')",
+    "  path/to/net.py[:NAME]   the network NAME() returns, or the file's only nn.Module subclass (runs the file)",
+    "  model.pt                a TorchScript archive (torch.jit.save)",
+    "  model.pt2               a torch.export program (torch.export.save; needs --trust: loading can run "
+    "pickled code)",
+    "  model.onnx              an ONNX file, converted to PyTorch (pip install 'cnn-explorer[onnx]')",
+]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,15 +96,16 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None:
         raise CLIError("the following arguments are required: MODEL (or --list to see the zoo)")
 
-    from explorer.core import zoo
+    from explorer.cli import specs
     from explorer.core.capture import capture_graph
+    from explorer.core.opening import open_model
 
-    entry = zoo.get(args.model)  # UnknownModelError lists the choices
-    shape = input_shape_from(args.input, entry.input_size)
+    entry = specs.resolve(args.model, args.trust)  # UnknownModelError lists the choices
+    shape = specs.input_shape(entry, args.input)
     if args.depth is not None and args.depth < 1:
         raise CLIError("--depth must be at least 1")
-    model = zoo.build(entry.name)
-    graph = capture_graph(model, entry.name, shape)
+    opened = open_model(entry.name, specs.inspection_weights(entry), "cpu", capture=False)
+    graph = capture_graph(opened.handle.model, entry.name, shape)
     if args.json:
         print_json(summary_json(graph))
     else:

@@ -773,7 +773,8 @@ def capture_graph(model: "nn.Module", model_name: str, input_shape: tuple[int, .
             out = func(*args, **kwargs)
             if rec.leaf_depth or rec.busy:
                 return out
-            name = getattr(func, "__name__", "")
+            # an ATen overload (a loaded program's graph) is named "conv2d.default": the op is before the dot
+            name = getattr(func, "__name__", "").split(".", 1)[0]
             if name in _IGNORE:
                 return out
             rec.busy = True

@@ -23,8 +23,21 @@ def categories(kind: str) -> tuple[str, ...]:
     """All class names of a category set, indexed as the models index them.
 
     "imagenet": 1000 names; "coco": 91 (torchvision's detection indices, 0 = background); "voc": 21 (0 =
-    background); "shapes": the synthetic scenes' classes (no background). Unknown kinds give ().
+    background); "shapes": the synthetic scenes' classes (no background); "weights:Enum.MEMBER": the categories
+    of those torchvision weights (torchvision:NAME specs whose list is none of the above, e.g. Keypoint R-CNN's
+    person/no person). Unknown kinds give ().
     """
+    if kind.startswith("weights:"):
+        import torchvision.models as tvm
+
+        try:
+            weights = tvm.get_weight(kind[len("weights:"):])
+        except (ValueError, AttributeError, KeyError):
+            return ()
+        names = tuple(weights.meta.get("categories") or ())
+        if names and type(weights).__module__.startswith("torchvision.models.detection"):
+            names = (BACKGROUND, *names[1:])  # a detector's class 0 is the background ('no person' for keypoints)
+        return names
     if kind in _SOURCES:
         import importlib
 

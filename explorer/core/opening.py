@@ -129,7 +129,7 @@ def open_model(name: str, weights: str = "", device: str | None = "auto", *, see
 
         size = input_size or tuple(entry.input_size)
         try:
-            opened.graph = capture_graph(model, name, (3, *size), device=str(target))
+            opened.graph = capture_graph(model, name, (entry.input_channels, *size), device=str(target))
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - the model still runs without its graph

@@ -4,7 +4,8 @@ Per ZooEntry.preprocess:
 - "imagenet": torchvision's ImageClassification preset, i.e. what `Weights.transforms()` returns for the
   classifiers (resize the shorter side to 256, centre-crop 224, scale to 0..1, normalise with ImageNet's
   mean/std). Models without torchvision weights (alexnet2012 at 227) get the same preset at their own input
-  size (resize = crop·256/224).
+  size (resize = crop·256/224); model specs without torchvision weights use their entry's mean, std, resize
+  and interpolation (timm's data config), ImageNet's when the model does not say.
 - "segmentation": the SemanticSegmentation preset of FCN's weights (shorter side to 520, normalise; no crop).
 - "detection": the raw image as float 0..1; torchvision's detectors normalise and resize inside
   (GeneralizedRCNNTransform) and map boxes back to the size they were given.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass
@@ -51,8 +53,16 @@ def _classification_preset(entry: "ZooEntry"):
         preset = weights.transforms()
         if isinstance(preset, ImageClassification):
             return preset
-    crop = int(entry.input_size[0])
-    return ImageClassification(crop_size=crop, resize_size=int(round(crop * 256 / 224)))
+    # no torchvision weights: the entry's own normalisation (timm's data config), else ImageNet's
+    from torchvision.transforms import InterpolationMode
+
+    crop_h, crop_w = (int(v) for v in entry.input_size)
+    preset = ImageClassification(crop_size=crop_h, resize_size=entry.resize_size or int(round(crop_h * 256 / 224)),
+                                 mean=tuple(entry.mean or IMAGENET_MEAN), std=tuple(entry.std or IMAGENET_STD),
+                                 interpolation=InterpolationMode(entry.interpolation))
+    if crop_w != crop_h:
+        preset.crop_size = [crop_h, crop_w]  # center_crop takes (h, w); the constructor only a square
+    return preset
 
 
 def _segmentation_preset(entry: "ZooEntry"):
@@ -116,6 +126,8 @@ class Preprocessor:
             # torchvision's center_crop: top = int(round((H - crop) / 2))
             offset = (float(int(round((rw - crop_w) / 2.0))), float(int(round((rh - crop_h) / 2.0))))
             x = x.unsqueeze(0)
+            if self.entry.input_channels == 1:  # a grey-level network: ITU-R BT.601 luma of the normalised RGB
+                x = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
             return Prepared(x, x, (int(crop_h), int(crop_w)), (rw / w, rh / h), offset)
         if self.kind == "segmentation":
             x = self.preset(chw).unsqueeze(0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from explorer.core.errors import UnknownModelError
 
@@ -44,12 +44,28 @@ class ZooEntry:
     builder_kwargs: dict[str, Any] = field(default_factory=dict)
     tv_weights: str | None = None   # torchvision weights enum member for `pretrained`, "ResNet50_Weights.IMAGENET1K_V1"
     bundled_weights: str | None = None  # path under resources/ for `bundled`
+    # Models named by a spec instead (torchvision:NAME, timm:NAME, a .py/.pt/.pt2/.onnx file), made by
+    # explorer.core.model_specs; zoo entries keep the defaults.
+    source: str = "zoo"             # "zoo" | "torchvision" | "timm" | "python" | "torchscript" | "export" | "onnx"
+    loader: Callable[[], "nn.Module"] | None = field(default=None, compare=False, repr=False)  # replaces builder
+    input_channels: int = 3
+    mean: tuple[float, ...] | None = None   # normalisation for preprocess "imagenet" (None: ImageNet's, or tv_weights')
+    std: tuple[float, ...] | None = None
+    resize_size: int | None = None          # shorter side before the centre crop (None: crop·256/224)
+    interpolation: str = "bilinear"         # "bilinear" | "bicubic" | "nearest"
+    pretrained_from: str = ""               # "timm": `pretrained` comes through timm's loader
+    embedded_weights: bool = False          # the file carries its weights: the only choice is "embedded"
+    path: str = ""                          # the file a file spec opened
+    notes: tuple[str, ...] = ()             # what the UI should say about this model (assumed preprocessing, ...)
+    size_bytes: int | None = None           # parameters and buffers, estimated before loading (memory check)
 
     @property
     def weight_choices(self) -> list[str]:
         """The weights a user can pick besides a file path."""
+        if self.embedded_weights:
+            return ["embedded"]
         choices = ["random"]
-        if self.tv_weights:
+        if self.tv_weights or self.pretrained_from:
             choices.append("pretrained")
         if self.bundled_weights:
             choices.append("bundled")
@@ -160,11 +176,24 @@ def names() -> list[str]:
 
 
 def get(name: str) -> ZooEntry:
-    """The entry called `name`; an unknown name raises UnknownModelError listing the choices."""
-    try:
-        return ZOO[name]
-    except KeyError:
-        raise UnknownModelError(f"unknown model '{name}'; choose one of: {', '.join(ZOO)}") from None
+    """The entry called `name`: a zoo name, or a model spec (torchvision:NAME, timm:NAME, net.py[:callable], a
+    TorchScript .pt, a .pt2 program, an .onnx file) resolved and cached by explorer.core.model_specs.
+
+    An unknown name raises UnknownModelError listing the choices; a spec whose file runs code raises
+    ConsentRequired until model_specs.grant_consent(spec) was called."""
+    entry = ZOO.get(name)
+    if entry is not None:
+        return entry
+    from explorer.core import model_specs
+
+    if model_specs.is_spec(name):
+        return model_specs.resolve(name)
+    import difflib
+
+    close = difflib.get_close_matches(name, list(ZOO), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownModelError(f"unknown model '{name}'; choose one of: {', '.join(ZOO)}, or "
+                            f"{model_specs.SPEC_FORMS}{hint}") from None
 
 
 def _resolve(ref: str) -> Any:
@@ -176,8 +205,13 @@ def _resolve(ref: str) -> Any:
 
 
 def build(name: str, **overrides: Any) -> "nn.Module":
-    """Build `name` with random weights (no download), in eval mode."""
+    """Build `name` with random weights (no download), in eval mode; a file spec is loaded with its weights."""
     entry = get(name)
+    if entry.loader is not None:
+        from explorer.core.model_specs import memory
+
+        memory.check(entry)  # before anything large is made
+        return entry.loader().eval()
     builder = _resolve(entry.builder)
     kwargs = {**entry.builder_kwargs, **overrides}
     if entry.builder.startswith("torchvision.models:"):
