@@ -79,7 +79,9 @@ def test_bad_input_sizes(capsys):
 def test_list_one_line_per_zoo_model(capsys):
     rc, out, err = _run(capsys, "--list")
     assert rc == 0 and err == ""
-    header, *lines = out.splitlines()
+    table, others = out.split("\n\n")  # the zoo, then how to name every other model
+    header, *lines = table.splitlines()
+    assert all(form in others for form in ("torchvision:NAME", "timm:NAME", ".py", ".pt2", ".onnx"))
     assert header.split() == ["Model", "Family", "Task", "Input", "Weights"]
     assert [line.split()[0] for line in lines] == zoo.names()
     by_name = {line.split()[0]: line for line in lines}
