@@ -146,3 +146,44 @@ def test_train_rejects_zero_steps_before_any_work(capsys):
 
     assert main(["train", "yolov1-tiny", "--max-steps", "0"]) == 2
     assert capsys.readouterr().err == "error: --max-steps must be positive\n"
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_train_writes_a_new_file_by_default_never_the_bundled_one(tmp_path, monkeypatch, capsys):
+    from explorer.cli import main
+    from explorer.core.train_common import RESOURCES
+
+    bundled = RESOURCES / "weights" / "yolov1-tiny.pt"
+    before = _digest(bundled)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "yolov1-tiny", "--scenes", "4", "--epochs", "1", "--batch-size", "4", "--max-steps", "1",
+                 "--init-backbone", "none"]) == 0
+    assert (tmp_path / "yolov1-tiny-trained.pt").is_file() and "saved yolov1-tiny-trained.pt" in capsys.readouterr().out
+    assert _digest(bundled) == before
+    # naming the bundled file is refused before any work, without --force
+    assert main(["train", "yolov1-tiny", "--max-steps", "1", "--out", str(bundled)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: refusing to replace the bundled weights '{bundled}'; choose another --out, or add "
+                   "--force to replace them\n")
+    assert _digest(bundled) == before
+
+
+def test_train_replaces_bundled_weights_only_with_force(tmp_path, monkeypatch, capsys):
+    from explorer.cli import main
+
+    shipped = tmp_path / "resources"
+    (shipped / "weights").mkdir(parents=True)
+    target = shipped / "weights" / "fasterrcnn-tiny.pt"
+    target.write_bytes(b"the shipped weights")
+    monkeypatch.setenv("CNN_EXPLORER_RESOURCES", str(shipped))
+    argv = ["train", "fasterrcnn-tiny", "--scenes", "4", "--epochs", "1", "--batch-size", "2", "--max-steps", "1",
+            "--out", str(target)]
+    assert main(argv) == 2 and target.read_bytes() == b"the shipped weights"
+    capsys.readouterr()
+    assert main([*argv, "--force"]) == 0
+    torch.load(target, weights_only=True)  # a state_dict now

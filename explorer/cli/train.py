@@ -1,4 +1,9 @@
-"""`python -m explorer train yolov1-tiny|fasterrcnn-tiny`: train a project detector on synthetic scenes."""
+"""`python -m explorer train yolov1-tiny|fasterrcnn-tiny`: train a project detector on synthetic scenes.
+
+The weights go to a new file, ./MODEL-trained.pt, by default. The bundled weights (resources/weights/) are
+replaced only when --out names them and --force is given: a quick trial run (--max-steps 1) once overwrote
+them by default and left the app's detector scoring mAP 0.000.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from pathlib import Path
 from explorer.cli.common import CLIError
 
 MODELS = ("yolov1-tiny", "fasterrcnn-tiny")
-# Defaults that reproduce the bundled weights (resources/weights/README.md); train fasterrcnn-tiny first.
+# Defaults that reproduce the bundled weights (resources/weights/README.md; to replace them, add
+# --out resources/weights/MODEL.pt --force); train fasterrcnn-tiny first.
 DEFAULTS = {
     "yolov1-tiny": dict(epochs=30, scenes=4000, batch_size=16, lr=1e-3),
     "fasterrcnn-tiny": dict(epochs=8, scenes=2000, batch_size=8, lr=1e-3),
@@ -20,14 +26,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "train", help="train yolov1-tiny or fasterrcnn-tiny on synthetic shape scenes",
         description="Train one of the project's small detectors from scratch on generated scenes "
                     "(explorer.core.scenes), with a progress bar. A checkpoint (OUT.ckpt) is written after every "
-                    "epoch; --resume continues from it. The result is a plain state_dict.")
+                    "epoch; --resume continues from it. The result is a plain state_dict, written to "
+                    "./MODEL-trained.pt unless --out says otherwise; the bundled weights are replaced only with "
+                    "--out resources/weights/MODEL.pt --force.")
     p.add_argument("model", choices=MODELS, help="detector to train")
     p.add_argument("--epochs", type=int, help="passes over the training scenes (default: the bundled recipe)")
     p.add_argument("--scenes", type=int, help="number of training scenes, generated once (default: recipe)")
     p.add_argument("--seed", type=int, default=0, help="scene-set and torch seed (default 0)")
     p.add_argument("--batch-size", type=int, help="images per step (default: recipe)")
     p.add_argument("--lr", type=float, help="peak learning rate of Adam (default: recipe)")
-    p.add_argument("--out", type=Path, help="where to save the weights (default resources/weights/MODEL.pt)")
+    p.add_argument("--out", type=Path, help="where to save the weights (default ./MODEL-trained.pt)")
+    p.add_argument("--force", action="store_true",
+                   help="allow --out to replace a file in the bundled resources folder (the shipped weights)")
     p.add_argument("--resume", type=Path, help="checkpoint to continue from (OUT.ckpt of an earlier run)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
@@ -38,6 +48,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="yolov1-tiny: learning-rate factor of the initialised conv layers (default 1)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (quick checks)")
     return p
+
+
+def bundled_folders() -> list[Path]:
+    """Folders whose files ship with the app: the repository's resources/ and the one in use (env
+    CNN_EXPLORER_RESOURCES moves it)."""
+    from explorer.core.train_common import RESOURCES
+    from explorer.core.weights import resources_root
+
+    return [RESOURCES.resolve(), resources_root().resolve()]
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse, before any training, to replace a bundled file without --force (CLIError, exit status 2)."""
+    target = out.expanduser().resolve()
+    bundled = any(target.is_relative_to(folder) for folder in bundled_folders())
+    if bundled and (target.exists() or target.with_name(target.name + ".ckpt").exists()) and not force:
+        raise CLIError(f"refusing to replace the bundled weights '{out}'; choose another --out, or add --force "
+                       f"to replace them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model == "yolov1-tiny" and args.init_backbone.lower() != "none":
         init_backbone = (RESOURCES / "weights" / "fasterrcnn-tiny.pt" if args.init_backbone == "bundled"
                          else Path(args.init_backbone))
-    out = args.out or RESOURCES / "weights" / f"{args.model}.pt"
+    out = args.out or Path(f"{args.model}-trained.pt")
+    check_out(out, args.force)
     config = TrainConfig(
         model=args.model,
         epochs=args.epochs or recipe["epochs"], scenes=args.scenes or recipe["scenes"], seed=args.seed,
