@@ -31,12 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HUGE = 30_000  # 30 000 × 30 000 = 900 MP: 2.7 GB as 8-bit RGB
 
 
-def _small(ext: str, **kw) -> bytes:
+def _small(ext: str) -> bytes:
+    """A real 64×64 file of that format from OpenCV's encoder."""
     img = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
-    if kw.get("gray"):
-        img = img[:, :, 0]
-    if kw.get("float"):
-        img = img.astype(np.float32) / 255
     ok, buf = cv2.imencode(ext, img)
     assert ok
     return buf.tobytes()
@@ -106,7 +103,6 @@ def _tiled_tiff() -> bytes:
 def _webp_vp8x() -> bytes:
     # an RGBA image is written with a VP8X chunk holding the canvas size (24-bit width-1, height-1)
     img = np.zeros((16, 16, 4), np.uint8)
-    data = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, 50])[1].tobytes()
     buf = io.BytesIO()
     Image.fromarray(img, "RGBA").save(buf, "WEBP", exif=b"Exif\0\0II*\0\x08\0\0\0\0\0\0\0\0\0")
     data = buf.getvalue()
@@ -304,7 +300,6 @@ def test_jpeg_with_a_trailer_decodes(tmp_path):
     path.write_bytes(jpeg + trailer)
     ref = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     assert np.array_equal(load_image(path), ref)
-    assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), load_image(path)) or True
 
 
 def test_png_with_padding_after_iend_decodes(tmp_path):
@@ -381,3 +376,37 @@ def test_libpng_and_libjpeg_say_nothing_on_stderr(tmp_path):
                          timeout=120, cwd=ROOT)
     assert run.returncode == 0
     assert run.stderr == ""
+
+
+def test_mutated_files_give_one_error_or_an_image_no_larger_than_their_header():
+    """Random byte changes, insertions and cuts near the headers of small files of every format: the outcome
+    is an ImageLoadError or an image whose size is the one its header claimed (never a larger one OpenCV read
+    from a header ours read differently)."""
+    import random
+
+    from explorer.core.image_header import HeaderError
+    from explorer.core.images import decode_image
+
+    rng = random.Random(21)
+    img = _photo()
+    seeds = [cv2.imencode(ext, img if ext != ".hdr" else img.astype(np.float32) / 255)[1].tobytes()
+             for ext in (".png", ".jpg", ".bmp", ".tif", ".webp", ".ppm", ".pam", ".hdr", ".ras", ".gif", ".jp2")]
+    for _ in range(400):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(min(len(data), 160))
+            if rng.random() < 0.7:
+                data[at] = rng.randrange(256)
+            else:
+                data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 6)))
+        data = bytes(data[: rng.choice([len(data), rng.randrange(8, len(data))])])
+        try:
+            header = read_header(data)
+        except HeaderError:
+            header = None
+        try:
+            out = decode_image(data, "fuzz")
+        except ImageLoadError as exc:
+            assert "\n" not in str(exc)
+            continue
+        assert header is not None and out.shape[0] * out.shape[1] <= header.pixels, (header, out.shape)

@@ -458,7 +458,7 @@ def read_header(data: bytes) -> ImageHeader | None:
         return None
     try:
         header = PARSERS[fmt](data)
-    except struct.error:
+    except (struct.error, IndexError, OverflowError):  # a field read past the end of the data
         raise HeaderError(f"the {fmt} header is cut short") from None
     if header.width <= 0 or header.height <= 0:
         raise HeaderError(f"the {fmt} header gives an empty size ({header.width}×{header.height})")
