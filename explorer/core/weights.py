@@ -440,8 +440,8 @@ def _load_pretrained(model, entry, progress, cancel) -> WeightsInfo:
                                                        progress=False, check_hash=True, weights_only=True)
     except Exception:  # noqa: BLE001 - a damaged cache file: say which one, as read_checkpoint would
         state = read_checkpoint(cached)
-    state = _unwrap(state, cached.name)
+    state = _unwrap(state, str(cached))
     if entry.family == "DenseNet":
         state = _densenet_keys(state)
-    ignored = apply_state_dict(model, state, cached.name, entry.name, ignore_prefixes=("aux1.", "aux2."))
+    ignored = apply_state_dict(model, state, str(cached), entry.name, ignore_prefixes=("aux1.", "aux2."))
     return _checked(WeightsInfo("pretrained", "pretrained", str(cached), ignored_keys=ignored), state, str(cached))
