@@ -204,7 +204,8 @@ class DockVisibility(QObject):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         if event.type() in (QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.ParentChange):
             self._track_dock()
-            QTimer.singleShot(0, self.update)  # once the show/hide has settled
+            # once the show/hide has settled; `self` as the context: no call after the panel (and this) are gone
+            QTimer.singleShot(0, self, self.update)
         return False
 
     def _track_dock(self) -> None:
@@ -223,7 +224,7 @@ class DockVisibility(QObject):
 
     def _on_dock(self, visible: bool) -> None:
         self._dock_visible = bool(visible)
-        QTimer.singleShot(0, self.update)
+        QTimer.singleShot(0, self, self.update)
 
     def is_shown(self) -> bool:
         try:
