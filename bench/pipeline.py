@@ -1,36 +1,37 @@
-"""Live pipeline throughput against a bare forward loop, same model, same device, same process.
+"""Live pipeline throughput against a bare forward loop and a hand-written OpenCV loop, same model, same process.
 
-    python bench/pipeline.py [--model resnet18] [--device auto] [--seconds 10] [--size 640x480] [--repeats 2]
+    python bench/pipeline.py [--model resnet18] [--device auto] [--seconds 5] [--size 640x480] [--repeats 3]
+                             [--maps conv1] [--maps-rate 10]
 
-Pipeline: the live panel's own code path. A generated MJPG video (standing in for a camera, played at 1.25× the bare
-model's rate or 30 fps, whichever is higher, so the source is never the bottleneck) → SourceController's capture thread (latest wins)
-→ AppState.set_frame → InferencePanel → InferenceWorker (Engine: preprocessing with the weights' transforms,
-forward, postprocessing) → queued result → the panel draws it (image, overlays, table, timing) and the view
-is rendered into a QImage each frame (QWidget.render), as the screen would be painted.
+Three loops on the same model and frames, interleaved (bare, pipeline, pipeline with maps, hand-written, and
+again) so that a shared machine's load hits them alike; medians are compared.
 
-Baseline: `model(x)` on a preprocessed (1, 3, H, W) tensor (a frame of the same video) in a loop under
-inference_mode, in a plain thread like the worker's.
+- bare: `model(x)` on one preprocessed (1, 3, H, W) tensor (a frame of the video) under inference_mode, in a
+  thread of its own with the compute thread count, as the pipeline runs the model.
+- pipeline: the app's own path. A generated MJPG video (standing in for a camera, played at 1.25× the bare
+  rate or 30 fps, whichever is higher, so the source is never the bottleneck) → the Session's capture thread
+  (decode into reused memory, latest wins) → the pipeline thread (lean preprocessing, forward, postprocessing,
+  probes) → SessionBridge → AppState → the InferencePanel draws the result, shown on a real (offscreen) window
+  whose repaints Qt paces itself. Counted: results the pipeline delivered per second.
+- pipeline with maps: the same, plus the feature-map dock on `--maps` (conv1) refreshing at 10/s, as a user
+  watching the maps of a webcam would have it.
+- loop: the 25 lines a user would write instead: cv2.VideoCapture → cv2.cvtColor → the weights' torchvision
+  preset → model → top-5 → cv2.putText, every frame of the same video, in one thread.
 
-Prints both frame rates and ratio = pipeline fps / bare fps (target ≥ 0.9 for resnet18 on a CPU). Runs are
-interleaved (bare, pipeline, bare, pipeline, ...) and the medians are compared, because the machine may be
-shared (every run and the load average are printed too).
-
-Fairness: the bare loop runs in a thread of its own with the compute thread count, and each pipeline run gets
-a new panel that is shut down afterwards, so no idle OpenMP team of one side slows the other (libgomp stops
-spinning once a process holds more OpenMP threads than CPUs: explorer.core.threads). `--extra-team` leaves
-such a team in the main thread to show what it costs (both rates drop by about a third on 2 cores).
-
-What bounds the ratio on a small CPU: the bare loop keeps every core busy, and the pipeline must also decode
-each frame (about 1.1 ms for 640×480 MJPG here), preprocess it (about 2 ms) and draw it (about 2.6 ms with
-the render), on the same cores; on 2 cores that caps the ratio near 0.86 even with perfect overlap.
+Prints `bare_fps`, `pipeline_fps`, `maps_fps`, `loop_fps`, their ratios to bare, and `overhead_ms`: the cost per
+frame outside the forward pass, 1000/fps − 1000/bare_fps, for the pipeline and for the loop. Targets (issue 18,
+this 2-core CPU, resnet18 at 640×480): pipeline_fps ≥ loop_fps, pipeline overhead ≤ 3 ms, maps ratio ≥ 0.9 of
+the pipeline's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,21 +54,84 @@ def make_video(path: Path, size: tuple[int, int], fps: float, n: int = 90) -> Pa
     return path
 
 
-def bare_fps(model, x, seconds: float) -> float:
+def in_compute_thread(fn):
+    """Run `fn()` in a plain thread with the compute thread count, as the pipeline runs the model; the thread
+    ends afterwards, so its OpenMP team does not outlive it (explorer.core.threads)."""
+    out = {}
+
+    def work():
+        from explorer.core.threads import use_compute_threads
+
+        use_compute_threads()
+        out["value"] = fn()
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    return out["value"]
+
+
+def bare_fps(model, x, seconds: float, autocast=None) -> float:
     import torch
 
+    def run():
+        with torch.inference_mode():
+            for _ in range(3):
+                model(x)
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                model(x)
+                n += 1
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            return n / (time.perf_counter() - t0)
+
+    if autocast is None:
+        return run()
+    with torch.autocast("cuda", dtype=autocast):
+        return run()
+
+
+def loop_fps(model, entry, video: Path, seconds: float, device: str) -> float:
+    """The loop a user would write (every frame, in order; the video starts again at its end)."""
+    import cv2
+    import torch
+
+    from explorer.core import zoo
+    from explorer.core.labels import class_names
+
+    weights = zoo.tv_weights_enum(entry)
+    preset = weights.transforms() if weights is not None else None
+    if preset is None:
+        from torchvision.transforms._presets import ImageClassification
+
+        preset = ImageClassification(crop_size=entry.input_size[0])
+    names = class_names(entry.categories, 1000, None)
+    cap = cv2.VideoCapture(str(video))
+    n, t0 = 0, None
     with torch.inference_mode():
-        for _ in range(3):
-            model(x)
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            model(x)
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            x = preset(torch.from_numpy(rgb).permute(2, 0, 1)).unsqueeze(0).to(device)
+            probs = model(x).softmax(1)[0]
+            scores, classes = probs.topk(5)
+            for i, (s, c) in enumerate(zip(scores.tolist(), classes.tolist())):
+                cv2.putText(bgr, f"{names[c]} {s:.2f}", (8, 20 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                            (255, 255, 255), 1)
             n += 1
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        return n / (time.perf_counter() - t0)
+            if n == 3:
+                t0 = time.perf_counter()  # after the warm-up
+                n0 = n
+            if t0 is not None and time.perf_counter() - t0 >= seconds:
+                break
+    cap.release()
+    return (n - n0) / (time.perf_counter() - t0)
 
 
 def run_event_loop(seconds: float) -> None:
@@ -78,159 +142,136 @@ def run_event_loop(seconds: float) -> None:
     loop.exec()
 
 
-def pipeline_fps(app, panel, video: Path, seconds: float, render: bool) -> tuple[float, dict[str, float]]:
-    from PySide6.QtGui import QImage
+def pipeline_fps(app, opened, video: Path, seconds: float, maps: str = "", maps_rate: int = 10,
+                 engine_options: dict | None = None, prefetch: bool | None = None) -> tuple[float, dict]:
+    """The app's path on a window of its own: returns (results per second, median stage times in ms)."""
+    from PySide6.QtWidgets import QSplitter
 
-    done: list[float] = []
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.inference_panel import InferencePanel
+    from explorer.ui.state import AppState
+
+    state = AppState()
+    bridge = SessionBridge(state, engine_options=engine_options)
+    if prefetch is not None:
+        bridge.session.pipeline.prefetch = prefetch
+    window = QSplitter()
+    panel = InferencePanel(state, bridge)
+    window.addWidget(panel)
+    if maps:
+        from explorer.ui.feature_maps import FeatureMapsPanel
+
+        maps_panel = FeatureMapsPanel(state, bridge)
+        maps_panel.set_live_rate(maps_rate)
+        window.addWidget(maps_panel)
+    window.resize(1400 if maps else 800, 700)
+    window.show()
+    bridge.session.use_model(opened)
+    if maps:
+        state.select(maps)
     stages: dict[str, list[float]] = {}
-    target = QImage(panel.size(), QImage.Format.Format_ARGB32_Premultiplied)
+    seen: list[int] = []
 
-    def on_drawn(result):
-        if render:  # paint the panel into an image, as a screen refresh would
-            t0 = time.perf_counter()
-            panel.render(target)
-            result.timing_ms["draw"] += (time.perf_counter() - t0) * 1000
-        done.append(time.perf_counter())
+    def on_result(result):
+        seen.append(1)
         for k, v in result.timing_ms.items():
             stages.setdefault(k, []).append(v)
 
-    panel.resultDrawn.connect(on_drawn)
+    state.resultReady.connect(on_result)
     try:
-        panel.open_video(str(video), loop=True)
-        # warm-up: the first results (oneDNN/cuDNN choose kernels) are not counted
-        t_end = time.perf_counter() + 60
-        while len(done) < 3 and time.perf_counter() < t_end:
+        bridge.open_video(str(video), loop=True)
+        t_end = time.perf_counter() + 60  # warm-up: the first results (oneDNN picks kernels) do not count
+        while len(seen) < 3 and time.perf_counter() < t_end:
             run_event_loop(0.05)
-        start = len(done)
-        t0 = time.perf_counter()
+        pipeline = bridge.session.pipeline
+        start, t0 = pipeline.frames_done, time.perf_counter()
         run_event_loop(seconds)  # Qt's own event loop, as in the app: no polling by the benchmark
-        n = len(done) - start
-        fps = n / (time.perf_counter() - t0)
+        fps = (pipeline.frames_done - start) / (time.perf_counter() - t0)
     finally:
-        panel.resultDrawn.disconnect(on_drawn)
-        panel.controller.close()
-    k = max(len(done) - start, 1)
-    means = {name: sum(v[-k:]) / len(v[-k:]) for name, v in stages.items() if v}
-    return fps, means
+        state.resultReady.disconnect(on_result)
+        bridge.shutdown()
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+    return fps, {k: statistics.median(v[-50:]) for k, v in stages.items() if v}
 
 
-def measure(model_name: str, device: str = "auto", precision: str = "fp32", seconds: float = 5.0,
-            repeats: int = 4, size: tuple[int, int] = (640, 480), render: bool = True,
-            channels_last: bool = False, prefetch: bool | None = None, extra_team: bool = False,
-            source_fps: float = 0.0) -> dict:
-    """Interleaved bare/pipeline runs for one model; returns the figures (and prints nothing).
-
-    `extra_team`: leave an idle OpenMP team in the main thread first, as the app did before
-    explorer.core.threads (every thread that ran torch kept one); it slows bare and pipeline alike.
-    """
-    import statistics
-    import threading
-
+def measure(model_name: str = "resnet18", device: str = "auto", precision: str = "fp32", seconds: float = 5.0,
+            repeats: int = 3, size: tuple[int, int] = (640, 480), maps: str = "conv1", maps_rate: int = 10,
+            loop: bool = True, prefetch: bool | None = None, source_fps: float = 0.0) -> dict:
+    """Interleaved runs of the three loops; returns the figures (prints nothing)."""
     import cv2
     import torch
     from PySide6.QtWidgets import QApplication
 
-    from explorer.core import zoo
-    from explorer.core.engine import pick_device
+    from explorer.core.opening import open_model
     from explorer.core.preprocess import Preprocessor
-    from explorer.core.threads import compute_threads, use_compute_threads, use_one_thread
+    from explorer.core.threads import compute_threads, use_one_thread
 
-    device = pick_device(device)
-    w, h = size
-    entry = zoo.get(model_name)
-    threads = compute_threads()
-    if extra_team:
-        use_compute_threads()
-        torch.ones(4096, 4096).mul_(2.0)  # one parallel kernel: this thread's team now exists, idle
-    else:
-        use_one_thread()  # the main thread is the UI thread: no OpenMP team (explorer.core.threads)
-    torch.manual_seed(0)
-    model = zoo.build(model_name).to(device).eval()
+    use_one_thread()  # the main thread is the UI thread: no OpenMP team (explorer.core.threads)
+    opened = open_model(model_name, "random", device, capture=bool(maps))
+    model, entry, device = opened.handle.model, opened.handle.entry, opened.handle.device
     app = QApplication.instance() or QApplication([])
-
-    # the bare loop sees exactly the tensor the pipeline feeds the model: a frame of the same video
-    # (not zeros: a constant input drives a random network's activations into denormals, which are slow)
+    w, h = size
     with tempfile.TemporaryDirectory() as tmp:
         cap = cv2.VideoCapture(str(make_video(Path(tmp) / "one.avi", (w, h), 30.0, n=1)))
         ok, bgr = cap.read()
         cap.release()
+    # the bare loop sees exactly what the pipeline feeds the model: a frame of the same video (not zeros: a
+    # constant input drives a random network's activations into denormals, which are slow)
     x = Preprocessor(entry, device)(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).model_input
     cuda = device.startswith("cuda")
-    if cuda:
-        torch.backends.cudnn.benchmark = True
-        if channels_last and isinstance(x, torch.Tensor):
-            model = model.to(memory_format=torch.channels_last)
-            x = x.contiguous(memory_format=torch.channels_last)
-
-    def bare_in_thread(secs):
-        use_compute_threads()  # as the inference worker does
-        if precision == "fp32" or not cuda:
-            return bare_fps(model, x, secs)
-        with torch.autocast("cuda", dtype=torch.float16 if precision == "fp16" else torch.bfloat16):
-            return bare_fps(model, x, secs)
-
-    def bare(secs):
-        # In a plain thread, as the inference worker runs the model; the thread ends after the run, so its
-        # OpenMP team does not outlive it (a second idle team would slow the next pipeline run).
-        out = {}
-        t = threading.Thread(target=lambda: out.update(fps=bare_in_thread(secs)))
-        t.start()
-        t.join()
-        return out["fps"]
-
-    def pipeline(video, secs):
-        # A new panel per run, shut down afterwards: its worker thread (and OpenMP team) ends with it, so
-        # the next bare run has the machine to itself, as the pipeline has.
-        from explorer.ui.inference_panel import InferencePanel
-        from explorer.ui.state import AppState, ModelHandle
-
-        state = AppState()
-        panel = InferencePanel(state, None)
-        panel.engine_options = {"precision": precision, "channels_last": channels_last}
-        if prefetch is not None:
-            panel.worker.prefetch = prefetch
-        panel.resize(1000, 700)
-        panel.show()
-        state.set_model(ModelHandle(model_name, entry, model, "random", device))
-        try:
-            return pipeline_fps(app, panel, video, secs, render)
-        finally:
-            panel.shutdown()
-            panel.close()
-            panel.deleteLater()
-            app.processEvents()
-
+    autocast = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision) if cuda else None
+    options = {"precision": precision}
+    runs: dict[str, list[float]] = {"bare": [], "pipeline": [], "maps": [], "loop": []}
+    stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        probe = bare(min(3.0, seconds))
+        probe = in_compute_thread(lambda: bare_fps(model, x, min(3.0, seconds), autocast))
         video_fps = source_fps or min(max(1.25 * probe, 30.0), 500.0)
         video = make_video(Path(tmp) / "clip.avi", (w, h), fps=video_fps)
-        bares, pipes, stages = [], [], {}
         for _ in range(repeats):
-            bares.append(bare(seconds))
-            pipe_fps, stages_i = pipeline(video, seconds)
-            pipes.append(pipe_fps)
-            for k, v in stages_i.items():
+            runs["bare"].append(in_compute_thread(lambda: bare_fps(model, x, seconds, autocast)))
+            fps, st = pipeline_fps(app, opened, video, seconds, engine_options=options, prefetch=prefetch)
+            runs["pipeline"].append(fps)
+            for k, v in st.items():
                 stages.setdefault(k, []).append(v)
-    b, p = statistics.median(bares), statistics.median(pipes)
-    return {"model": model_name, "device": device, "precision": precision, "size": (w, h),
-            "threads": threads, "load": os.getloadavg()[0], "bares": bares, "pipes": pipes,
-            "stages": {k: statistics.median(v) for k, v in stages.items()}, "bare_fps": b, "pipeline_fps": p,
-            "ratio": p / b, "extra_team": extra_team, "source_fps": video_fps}
+            if maps:
+                runs["maps"].append(pipeline_fps(app, opened, video, seconds, maps, maps_rate, options,
+                                                 prefetch)[0])
+            if loop and entry.preprocess == "imagenet" and precision == "fp32":
+                runs["loop"].append(in_compute_thread(lambda: loop_fps(model, entry, video, seconds, device)))
+    med = {k: statistics.median(v) for k, v in runs.items() if v}
+    return {"model": model_name, "device": device, "precision": precision, "size": size,
+            "threads": compute_threads(), "load": os.getloadavg()[0], "runs": runs, "median": med,
+            "stages": {k: statistics.median(v) for k, v in stages.items()}, "source_fps": video_fps,
+            "maps": maps, "maps_rate": maps_rate}
+
+
+def overhead_ms(fps: float, bare: float) -> float:
+    """Milliseconds per frame spent outside the forward pass."""
+    return 1000.0 / fps - 1000.0 / bare
 
 
 def report(m: dict) -> None:
     w, h = m["size"]
-    print(f"model {m['model']} · device {m['device']} · precision {m['precision']} · frames {w}x{h} "
-          f"at {m['source_fps']:.0f} fps · "
-          f"torch threads {m['threads']} · load average {m['load']:.1f}")
-    print("bare fps runs:     " + " ".join(f"{v:.2f}" for v in m["bares"]))
-    print("pipeline fps runs: " + " ".join(f"{v:.2f}" for v in m["pipes"]))
-    print("pipeline stages (median of run means, ms): "
-          + ", ".join(f"{k} {v:.1f}" for k, v in m["stages"].items()))
-    print(f"bare_fps {m['bare_fps']:.2f}   (median of runs)")
-    print(f"pipeline_fps {m['pipeline_fps']:.2f}   (median of runs)")
-    print(f"ratio {m['ratio']:.3f}   (best/best {max(m['pipes']) / max(m['bares']):.3f}; per pair: "
-          + " ".join(f"{pp / bb:.2f}" for pp, bb in zip(m["pipes"], m["bares"])) + ")")
+    med = m["median"]
+    bare = med["bare"]
+    print(f"model {m['model']} · device {m['device']} · precision {m['precision']} · frames {w}x{h} at "
+          f"{m['source_fps']:.0f} fps · torch threads {m['threads']} · load average {m['load']:.1f}")
+    for name, values in m["runs"].items():
+        if values:
+            print(f"{name} fps runs: " + " ".join(f"{v:.2f}" for v in values))
+    print("pipeline stages (median, ms): " + ", ".join(f"{k} {v:.1f}" for k, v in m["stages"].items()))
+    print(f"bare_fps {bare:.2f}")
+    print(f"pipeline_fps {med['pipeline']:.2f}   ratio {med['pipeline'] / bare:.3f}   "
+          f"overhead_ms {overhead_ms(med['pipeline'], bare):.2f}")
+    if "maps" in med:
+        print(f"maps_fps {med['maps']:.2f}   ratio {med['maps'] / bare:.3f}   "
+              f"({m['maps']} maps at {m['maps_rate']}/s: {med['maps'] / med['pipeline']:.3f} of the pipeline's)")
+    if "loop" in med:
+        print(f"loop_fps {med['loop']:.2f}   ratio {med['loop'] / bare:.3f}   "
+              f"overhead_ms {overhead_ms(med['loop'], bare):.2f}")
+        print(f"pipeline/loop {med['pipeline'] / med['loop']:.3f}")
 
 
 def main() -> int:
@@ -239,28 +280,20 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each run")
     ap.add_argument("--size", default="640x480", help="video frame size WxH")
-    ap.add_argument("--repeats", type=int, default=4, help="bare/pipeline pairs")
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds of the interleaved runs")
     ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
-    ap.add_argument("--no-render", action="store_true", help="do not paint the panel into an image per frame")
+    ap.add_argument("--maps", default="conv1", help="layer whose feature maps a run shows ('' = no such run)")
+    ap.add_argument("--maps-rate", type=int, default=10, help="feature-map refreshes per second")
+    ap.add_argument("--no-loop", action="store_true", help="skip the hand-written loop")
     ap.add_argument("--source-fps", type=float, default=0.0,
-                    help="the video's frame rate (0: 1.25× the bare rate, so the source is never the bottleneck; "
-                         "30: a webcam)")
-    ap.add_argument("--extra-team", action="store_true",
-                    help="leave an idle OpenMP team in the main thread first, as the app did before "
-                         "explorer.core.threads: shows what one extra team costs")
+                    help="the video's frame rate (0: 1.25× the bare rate, so the source is never the bottleneck)")
     ap.add_argument("--prefetch", choices=("auto", "on", "off"), default="auto",
-                    help="preprocess the next frame during the forward pass (auto: the worker's own choice)")
+                    help="preprocess the next frame during the forward pass (auto: the pipeline's own choice)")
     args = ap.parse_args()
-
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     w, h = (int(v) for v in args.size.lower().split("x"))
-    report(measure(args.model, args.device, args.precision, args.seconds, args.repeats, (w, h),
-                   not args.no_render, prefetch={"auto": None, "on": True, "off": False}[args.prefetch],
-                   extra_team=args.extra_team, source_fps=args.source_fps))
+    report(measure(args.model, args.device, args.precision, args.seconds, args.repeats, (w, h), args.maps,
+                   args.maps_rate, not args.no_loop, {"auto": None, "on": True, "off": False}[args.prefetch],
+                   args.source_fps))
     return 0
 
 

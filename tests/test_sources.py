@@ -233,3 +233,23 @@ def test_capture_thread_loop(video):
         time.sleep(0.01)
     th.stop()
     assert th.frames_read >= 60 and th.status != "ended"
+
+
+def test_frames_reuse_memory_only_when_nobody_holds_them(tmp_path):
+    """A video's frames decode into reused memory (FramePool), and a frame somebody still holds is never
+    written again: the held frames keep their own pixels while later frames are read."""
+    from explorer.core.sources import FramePool
+
+    src = VideoSource(write_video(tmp_path / "v.avi", n=30, size=(64, 48)))
+    held = [src.read() for _ in range(3)]
+    copies = [f.image.copy() for f in held]
+    for _ in range(10):
+        src.read()  # not held: its memory comes back
+    assert src.pool.reused >= 8 and src.pool.made <= 5
+    for frame, copy in zip(held, copies):
+        assert np.array_equal(frame.image, copy)
+    pool = FramePool(limit=2)
+    a = pool.get((2, 2, 3))
+    view = a[:1]  # a view (or a tensor) over the array holds it too
+    del a
+    assert pool.get((2, 2, 3)) is not view.base

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from explorer.core.errors import SourceError
 from explorer.core.jobs import Job, JobRunner
+from explorer.core.pipeline import Pipeline
 from explorer.core.probes import ProbeSet
 from explorer.core.source_info import PipelineStats, SourceInfo
 from explorer.core.sources import (CameraSource, CaptureThread, FolderSource, ImageSource, SkippedFile,
@@ -31,7 +32,6 @@ from explorer.core.sources import (CameraSource, CaptureThread, FolderSource, Im
 if TYPE_CHECKING:
     from explorer.core.engine import Probe
     from explorer.core.opening import ModelHandle, OpenedModel
-    from explorer.core.pipeline import Pipeline
     from explorer.core.results import Frame, FrameResult
 
 
@@ -64,8 +64,6 @@ class Session:
 
     def __init__(self, listener: SessionListener | None = None, *, engine_options: dict[str, Any] | None = None,
                  capture_graph: bool = True) -> None:
-        from explorer.core.pipeline import Pipeline
-
         self.listener = listener or SessionListener()
         self.probes = ProbeSet()
         self.handle: "ModelHandle | None" = None
@@ -81,7 +79,7 @@ class Session:
         self._deliver = threading.Lock()  # a result and a model change reach the listener in the right order
         self._fps = 0.0
         self._last_result_time = 0.0
-        self.pipeline: "Pipeline" = Pipeline(self.probes, on_result=self._on_result, on_frame=self._on_frame,
+        self.pipeline = Pipeline(self.probes, on_result=self._on_result, on_frame=self._on_frame,
                                              on_error=self._on_error, engine_options=engine_options)
 
     # -- models -----------------------------------------------------------------------------------------------
@@ -93,6 +91,12 @@ class Session:
         self.listener.model_loading(name, weights, request.device)
         self.jobs.submit("model", lambda job: self._load(request, job),
                          on_done=self._loaded, on_error=lambda exc: self._load_failed(request, exc))
+
+    def use_model(self, opened: "OpenedModel") -> None:
+        """Run a model opened elsewhere (by `open_model` in a script or a benchmark), now, as if loaded here."""
+        self.request = ModelRequest(opened.handle.name, opened.handle.weights, opened.handle.device,
+                                    opened.handle.seed)
+        self._loaded(opened)
 
     def cancel_download(self) -> None:
         """Stop a pretrained download in progress (the load then fails with 'cancelled')."""

@@ -157,6 +157,8 @@ class _CaptureSource:
         self.fps = fps if 0.5 < fps < 1000 else 0.0
         self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._lock = threading.Lock()  # VideoCapture is not thread-safe; read and release under this lock
+        self._bgr: np.ndarray | None = None  # OpenCV decodes into this array again while its size stays
+        self.pool = FramePool()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -169,7 +171,9 @@ class _CaptureSource:
             if self.cap is None:
                 raise SourceError(f"{self.name} is closed")
             try:
-                ok, bgr = self.cap.read()
+                ok, bgr = self.cap.read(self._bgr)
+                if ok and bgr is not None:
+                    self._bgr = bgr
             except cv2.error as exc:
                 raise SourceError(f"reading {self.name} failed at frame {self.index}: {exc.err}") from None
         if not ok or bgr is None or bgr.size == 0:
@@ -188,7 +192,8 @@ class _CaptureSource:
                                   "(was it unplugged, or taken by another program?)")
             raise SourceError(f"reading {self.name} failed at {where} of {self.frame_count or '?'}: the file is "
                               "damaged or cut short there")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+        rgb = self.pool.get((bgr.shape[0], bgr.shape[1], 3))
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB, dst=rgb)
         frame = Frame(rgb, self.name, self.index, time.perf_counter(), (time.perf_counter() - t0) * 1000)
         self.index += 1
         return frame
@@ -241,6 +246,37 @@ class CameraSource(_CaptureSource):
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, int(resolution[1]))
         super().__init__(cap, f"camera:{index}")
         self.requested_resolution = resolution
+
+
+class FramePool:
+    """Pixel memory for frames, reused once nobody holds the frame any more.
+
+    A frame's array is handed to the pipeline, the model's input (torch.from_numpy keeps a reference), a result
+    and the view that paints it (which keeps it for as long as it shows it). So an array may be written again
+    only when the pool's own reference is the last one: `sys.getrefcount` tells (a view or a tensor over it
+    holds a reference to it too). Otherwise a new array is made; at most `limit` are kept.
+    """
+
+    def __init__(self, limit: int = 6) -> None:
+        self.limit = limit
+        self._arrays: list[np.ndarray] = []
+        self.made = 0
+        self.reused = 0
+
+    def get(self, shape: tuple[int, ...], dtype: type = np.uint8) -> np.ndarray:
+        import sys
+
+        for i in range(len(self._arrays)):
+            # 2: the list's reference and getrefcount's own argument: nobody else holds it
+            if self._arrays[i].shape == shape and sys.getrefcount(self._arrays[i]) == 2:
+                self.reused += 1
+                return self._arrays[i]
+        array = np.empty(shape, dtype)
+        self.made += 1
+        self._arrays.append(array)
+        if len(self._arrays) > self.limit:
+            self._arrays.pop(0)  # the oldest: whoever holds it keeps it; the pool forgets it
+        return array
 
 
 # -- the capture thread ---------------------------------------------------------------------------------------
