@@ -198,7 +198,8 @@ def pipeline_fps(app, opened, video: Path, seconds: float, maps: str = "", maps_
 
 def measure(model_name: str = "resnet18", device: str = "auto", precision: str = "fp32", seconds: float = 5.0,
             repeats: int = 3, size: tuple[int, int] = (640, 480), maps: str = "conv1", maps_rate: int = 10,
-            loop: bool = True, prefetch: bool | None = None, source_fps: float = 0.0) -> dict:
+            loop: bool = True, prefetch: bool | None = None, source_fps: float = 0.0,
+            channels_last: bool = False) -> dict:
     """Interleaved runs of the three loops; returns the figures (prints nothing)."""
     import cv2
     import torch
@@ -222,7 +223,9 @@ def measure(model_name: str = "resnet18", device: str = "auto", precision: str =
     x = Preprocessor(entry, device)(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).model_input
     cuda = device.startswith("cuda")
     autocast = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision) if cuda else None
-    options = {"precision": precision}
+    options = {"precision": precision, "channels_last": channels_last}
+    if channels_last and cuda and isinstance(x, torch.Tensor):
+        x = x.contiguous(memory_format=torch.channels_last)  # as the engine feeds it (the model is converted there)
     runs: dict[str, list[float]] = {"bare": [], "pipeline": [], "maps": [], "loop": []}
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
