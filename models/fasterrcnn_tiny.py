@@ -59,12 +59,14 @@ class TinyBackbone(nn.Sequential):
         self.out_channels = out_channels
 
 
-def fasterrcnn_tiny(num_classes: int | None = None, width: int = 16, out_channels: int = 96,
-                    representation_size: int = 256, image_size: int = INPUT_SIZE) -> FasterRCNN:
-    """Faster R-CNN with TinyBackbone; num_classes includes the background (len(SHAPE_CLASSES) + 1 by default)."""
-    if num_classes is None:
-        from explorer.core.scenes import SHAPE_CLASSES
-        num_classes = len(SHAPE_CLASSES) + 1
+def fasterrcnn_tiny(num_classes: int = 5, width: int = 16, out_channels: int = 96,
+                    representation_size: int = 256, image_size: int = INPUT_SIZE,
+                    class_names: tuple[str, ...] | list[str] = ()) -> FasterRCNN:
+    """Faster R-CNN with TinyBackbone. num_classes includes the background: by default the synthetic scenes'
+    four shape classes + 1; the zoo passes their names (`class_names`, background not included) so that this
+    module needs nothing from the app."""
+    if class_names:
+        num_classes = len(class_names) + 1
     backbone = TinyBackbone(width, out_channels)
     anchors = AnchorGenerator(sizes=(ANCHOR_SIZES,), aspect_ratios=(ASPECT_RATIOS,))
     box_head = TwoMLPHead(out_channels * 7 * 7, representation_size)

@@ -89,10 +89,12 @@ class YOLOv1Tiny(nn.Module):
         return self.head(self.neck(self.backbone(x)))
 
 
-def yolov1_tiny(S: int = 7, B: int = 2, C: int | None = None, hidden_per_cell: int = 16, width: int = 16
-                ) -> YOLOv1Tiny:
-    """yolov1-tiny with C = len(SHAPE_CLASSES) by default."""
-    if C is None:
-        from explorer.core.scenes import SHAPE_CLASSES
-        C = len(SHAPE_CLASSES)
-    return YOLOv1Tiny(S=S, B=B, C=C, hidden_per_cell=hidden_per_cell, width=width)
+def yolov1_tiny(S: int = 7, B: int = 2, C: int = 4, hidden_per_cell: int = 16, width: int = 16,
+                class_names: tuple[str, ...] | list[str] = ()) -> YOLOv1Tiny:
+    """yolov1-tiny. C defaults to the synthetic scenes' four shape classes; the zoo passes their names
+    (`class_names`, whose length sets C) so that this module needs nothing from the app."""
+    if class_names:
+        C = len(class_names)
+    model = YOLOv1Tiny(S=S, B=B, C=C, hidden_per_cell=hidden_per_cell, width=width)
+    model.class_names = tuple(class_names)
+    return model

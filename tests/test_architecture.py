@@ -119,3 +119,21 @@ def test_views_do_not_discover_each_other_with_getattr():
         count += sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
                      and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr"))
     assert count <= 25, count
+
+
+def test_the_tiny_detectors_learn_their_classes_from_the_zoo():
+    """models/ import nothing from explorer: the zoo hands the tiny detectors the scenes' class names, and their
+    defaults (for code that builds them directly) match the scenes' classes."""
+    import inspect
+
+    from explorer.core import zoo
+    from explorer.core.scenes import SHAPE_CLASSES
+    from models.fasterrcnn_tiny import fasterrcnn_tiny
+    from models.yolov1_tiny import yolov1_tiny
+
+    yolo = zoo.build("yolov1-tiny")
+    assert yolo.C == len(SHAPE_CLASSES) and yolo.class_names == tuple(SHAPE_CLASSES)
+    frcnn = zoo.build("fasterrcnn-tiny")
+    assert frcnn.roi_heads.box_predictor.cls_score.out_features == len(SHAPE_CLASSES) + 1
+    assert inspect.signature(yolov1_tiny).parameters["C"].default == len(SHAPE_CLASSES)
+    assert inspect.signature(fasterrcnn_tiny).parameters["num_classes"].default == len(SHAPE_CLASSES) + 1

@@ -44,6 +44,9 @@ class ZooEntry:
     builder_kwargs: dict[str, Any] = field(default_factory=dict)
     tv_weights: str | None = None   # torchvision weights enum member for `pretrained`, "ResNet50_Weights.IMAGENET1K_V1"
     bundled_weights: str | None = None  # path under resources/ for `bundled`
+    # the builder argument that receives the names of `categories` (labels.categories): how models/, which
+    # import nothing from explorer, learn their classes
+    class_names_arg: str = ""
     # Models named by a spec instead (torchvision:NAME, timm:NAME, a .py/.pt/.pt2/.onnx file), made by
     # explorer.core.model_specs; zoo entries keep the defaults.
     source: str = "zoo"             # "zoo" | "torchvision" | "timm" | "python" | "torchscript" | "export" | "onnx"
@@ -148,7 +151,7 @@ _ENTRIES: list[ZooEntry] = [
                             "https://arxiv.org/abs/1506.01497")),
     ZooEntry("fasterrcnn-tiny", "Faster R-CNN", task="detection", builder="models.fasterrcnn_tiny:fasterrcnn_tiny",
              input_size=(224, 224), preprocess="detection", categories="shapes",
-             bundled_weights="weights/fasterrcnn-tiny.pt",
+             bundled_weights="weights/fasterrcnn-tiny.pt", class_names_arg="class_names",
              card=ModelCard(2015, "A small Faster R-CNN trained by the project on synthetic scenes",
                             "A small backbone at stride 16 and the paper's 9 anchors (3 sizes × 3 ratios), trained "
                             "offline so that the RPN views show what a trained RPN does.")),
@@ -161,6 +164,7 @@ _ENTRIES: list[ZooEntry] = [
                             "https://arxiv.org/abs/1506.02640")),
     ZooEntry("yolov1-tiny", "YOLO", task="detection", builder="models.yolov1_tiny:yolov1_tiny", input_size=(224, 224),
              preprocess="yolo", categories="shapes", bundled_weights="weights/yolov1-tiny.pt",
+             class_names_arg="class_names",
              card=ModelCard(2016, "A small YOLOv1 trained by the project on synthetic scenes",
                             "The paper's S×S×(B·5+C) head on a small conv stack, trained offline so that the grid "
                             "view shows what a trained YOLO does.", "https://arxiv.org/abs/1506.02640")),
@@ -216,6 +220,10 @@ def build(name: str, **overrides: Any) -> "nn.Module":
     kwargs = {**entry.builder_kwargs, **overrides}
     if entry.builder.startswith("torchvision.models:"):
         kwargs.setdefault("weights", None)
+    if entry.class_names_arg:
+        from explorer.core.labels import categories
+
+        kwargs.setdefault(entry.class_names_arg, list(categories(entry.categories)))
     model = builder(**kwargs)
     return model.eval()
 
