@@ -428,3 +428,43 @@ def test_a_restored_layout_keeps_the_dock_widths_it_was_saved_with(qtbot):
     qtbot.wait(200)
     restored = (second.findChild(QDockWidget, "inspectorDock").width(), second.centralWidget().width())
     assert restored == pytest.approx(saved, abs=3)
+
+
+def test_seed_option_gives_the_same_random_weights_and_says_so(qtbot):
+    """Random weights are seeded (second-round numbers check: two runs showed different maps); --seed picks
+    another seed, and the window says which."""
+    first = _open_window(qtbot, model="alexnet", seed=3)
+    params = next(first.state.handle.model.parameters()).detach().clone()
+    assert first.state.handle.seed == 3 and "seed 3" in first.model_label.text()
+    assert "seed 3" in first.inference_panel.banner.text()
+    first.close()
+    second = _open_window(qtbot, model="alexnet", seed=3)
+    assert next(second.state.handle.model.parameters()).detach().equal(params)
+    second.close()
+
+
+def test_a_screenshot_run_leaves_the_settings_alone(tmp_path):
+    """After an offscreen --screenshot run the next start opened at 571×283 with the run's model (second-round
+    trial): automation runs must not write the settings."""
+    settings = tmp_path / "s"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CNN_EXPLORER_SETTINGS_DIR": str(settings)}
+    result = subprocess.run([sys.executable, "main.py", "--model", "alexnet", "--screenshot",
+                             str(tmp_path / "x.png")], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    files = [p for p in settings.rglob("*") if p.is_file()] if settings.exists() else []
+    texts = "".join(p.read_text(errors="replace") for p in files)
+    assert "alexnet" not in texts and "geometry" not in texts, texts
+
+
+def test_the_title_names_the_model_and_the_file_shown(qtbot, tmp_path):
+    import cv2
+    import numpy as np
+
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((20, 30, 3), np.uint8))
+    window = _open_window(qtbot)
+    assert window.open_folder(str(tmp_path))
+    assert window.windowTitle() == f"CNN Explorer — {zoo.DEFAULT_MODEL} — folder: a.png (1 of 2)"
+    window.bridge.next_item()
+    assert window.windowTitle().endswith("folder: b.png (2 of 2)")

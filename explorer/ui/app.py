@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from explorer.arguments import ArgumentParser, CLIError
+from explorer.arguments import ArgumentParser, CLIError, add_seed_option, add_weights_option
 
 if TYPE_CHECKING:
     from explorer.core import zoo
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="cnn-explorer", description="CNN Explorer: look inside classic CNNs.")
     parser.add_argument("--model", help="zoo model to open (python -m explorer summary --list lists them)")
-    parser.add_argument("--weights", help="random, pretrained, bundled or a state_dict file")
+    add_weights_option(parser)
+    add_seed_option(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--image", help="image file to open")
     source.add_argument("--video", help="video file to play")
@@ -111,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("cnn-explorer")
     window = MainWindow(StartOptions(
         model=args.model, weights=args.weights, image=args.image, video=args.video, camera=args.camera,
-        device=args.device, screenshot=args.screenshot, quit_after_shown=args.quit_after_shown))
+        device=args.device, seed=args.seed, screenshot=args.screenshot, quit_after_shown=args.quit_after_shown))
     from PySide6.QtCore import QTimer
 
     collector: list[object] = []  # from the event loop's next turn after the first paint, not in its way

@@ -80,6 +80,7 @@ class SessionBridge(QObject):
                  engine_options: dict[str, Any] | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.seed = 0  # of random weights, for every model opened here (the window's --seed)
         self.ui = UiCalls(self)
         self.jobs = Jobs(self)
         self.session = session or Session(engine_options=engine_options)
@@ -183,16 +184,17 @@ class SessionBridge(QObject):
         self.modelOpenFailed.emit(message, name, weights)
 
     # -- models -------------------------------------------------------------------------------------------------
-    def open_model(self, name: str, weights: str = "", device: str = "", seed: int | None = 0) -> None:
-        """Open `name` (the current model stays until it is ready); device "" = the one asked for last."""
+    def open_model(self, name: str, weights: str = "", device: str = "", seed: int | None = None) -> None:
+        """Open `name` (the current model stays until it is ready); device "" = the one asked for last; seed
+        None = the window's (`--seed`, 0 by default)."""
         if device:
             self.state.request_device(device)
-        self.session.open_model(name, weights, self.state.requested_device, seed)
+        self.session.open_model(name, weights, self.state.requested_device, self.seed if seed is None else seed)
 
     def set_weights(self, weights: str) -> None:
         handle = self.state.handle
         if handle is not None and weights != handle.weights:
-            self.open_model(handle.name, weights, seed=handle.seed if handle.seed is not None else 0)
+            self.open_model(handle.name, weights)
 
     def set_device(self, device: str) -> None:
         self.state.request_device(device)

@@ -48,6 +48,7 @@ class StartOptions:
     video: str | None = None
     camera: int | None = None
     device: str | None = None
+    seed: int = 0                    # of random weights (the same maps and numbers every run)
     screenshot: str | None = None
     quit_after_shown: bool = False
 
@@ -220,6 +221,7 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         from explorer.ui.bridge import SessionBridge
 
         self.bridge = SessionBridge(self.state, self)
+        self.bridge.seed = self.options.seed
         self.bridge.modelOpenFailed.connect(self._on_open_failed)
         self._build_panels()
         model = self.options.model or read_str(self.settings, "lastModel", zoo.DEFAULT_MODEL)
@@ -518,7 +520,7 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
             action = self.notes_menu.addAction(title)
             if i < 9:
                 action.setShortcut(QKeySequence(f"Alt+{i + 1}"))
-            action.triggered.connect(lambda _=False, r=ref: open_view(self.state, self, r))
+            action.triggered.connect(lambda _=False, r=ref: open_view(self.state, self.bridge, r, self))
 
     def _raise_dock(self, object_name: str) -> None:
         dock = self._docks.get(object_name)
