@@ -6,40 +6,33 @@ shapes come from forward hooks on that network's leaf modules.
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 from pathlib import Path
 
 import torch
 from torch import nn
 
-# A network file as a user would write it; SmallNet below is the same network for the tests' own reference.
-NET_SOURCE = textwrap.dedent('''
-    """A user's network file."""
-    import torch
-    from torch import nn
+class SmallNet(nn.Module):
+    """Two conv stages and a classifier."""
+
+    def __init__(self, num_classes: int = 7, norm: bool = True):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8) if norm else nn.Identity(), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        x = self.features(x)
+        return self.fc(torch.flatten(self.pool(x), 1))
 
 
-    class SmallNet(nn.Module):
-        """Two conv stages and a classifier."""
-
-        def __init__(self, num_classes: int = 7, norm: bool = True):
-            super().__init__()
-            self.features = nn.Sequential(
-                nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8) if norm else nn.Identity(), nn.ReLU(),
-                nn.MaxPool2d(2),
-                nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
-            )
-            self.pool = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(16, num_classes)
-
-        def forward(self, x):
-            x = self.features(x)
-            return self.fc(torch.flatten(self.pool(x), 1))
-''')
-
-namespace: dict = {}
-exec(compile(NET_SOURCE, "<spec_nets>", "exec"), namespace)  # the tests' own copy of the same class
-SmallNet = namespace["SmallNet"]
+# The same class as a network file a user would write (the tests' SmallNet is their own reference).
+NET_SOURCE = '"""A user\'s network file."""\nimport torch\nfrom torch import nn\n\n\n' + inspect.getsource(SmallNet)
 
 
 def small_net(norm: bool = True, seed: int = 0) -> nn.Module:

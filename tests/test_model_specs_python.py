@@ -66,7 +66,7 @@ def test_named_callable_and_input_size_attribute(tmp_path):
 
 
 @pytest.mark.parametrize("extra, spec_suffix, expected", [
-    ("\ndef build():\n    raise ValueError('bad config')\n", ":build", "raised ValueError (line 25) while making the network (build()): bad config"),
+    ("\ndef build():\n    raise ValueError('bad config')\n", ":build", "raised ValueError (line {last}) while making the network (build()): bad config"),
     ("\ndef build():\n    return 42\n", ":build", "returned int, not a torch.nn.Module"),
     ("\nclass Other(SmallNet):\n    pass\n", "", "defines 2 nn.Module subclasses (SmallNet, Other)"),
     ("\nraise RuntimeError('at import')\n", "", "raised RuntimeError (line 2) while being imported"),
@@ -80,6 +80,7 @@ def test_bad_python_files_give_one_message(tmp_path, capsys, extra, spec_suffix,
     if extra.startswith("\nraise") or extra.startswith("\ndef broken"):
         source = extra  # the error is the file's first statement
     path.write_text(source)
+    expected = expected.format(last=len(source.splitlines()))  # the line of the `raise`
     code = main(["summary", str(path) + spec_suffix])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("error: ")
