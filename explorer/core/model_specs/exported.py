@@ -11,8 +11,8 @@ Can loading execute Python pickled in the file? (read in torch 2.14's sources)
   type" and the load fails; no Python object is created, so no `__reduce__` runs. The archive's code is
   TorchScript (compiled by torch's TorchScript compiler and run by its interpreter: no imports, no Python
   builtins); its `__setstate__` methods run while loading and its `forward` when the model runs. Opened
-  without a confirmation; tests/test_model_specs_exported.py loads a crafted archive whose data.pkl calls
-  os.system and checks that nothing ran.
+  without a confirmation; tests/test_model_specs_exported.py loads a crafted archive whose data.pkl would
+  create a file through builtins.open and checks that nothing ran.
 - torch.export (.pt2), yes. `torch.export.load` -> torch/export/pt2_archive/_package.py `load_pt2`:
   `_load_state_dict` and `_load_constants` read every payload marked `use_pickle` with
   `torch.load(..., weights_only=False)` (full Python unpickling), and an opaque-object constant with
