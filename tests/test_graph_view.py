@@ -183,3 +183,37 @@ def test_classifier_output_shape_text_unchanged():
     tree = BlockTree.build(g)
     assert shape_text(tree.items["output"].output_shape) == "1000"
     assert all(n.description == "" for n in g.nodes)  # no named steps in ResNet
+
+
+def test_alexnets_first_view_shows_its_stages():
+    """AlexNet's `features` opens on its stages as VGG's does (the paper draws its conv layers, not one box);
+    each stage ends in its max-pool, which is what the layer views show for it."""
+    _, g = captured("alexnet", 64)
+    view = GraphView(g)
+    assert "features" in view.expanded
+    boxes = view.visible().boxes
+    assert boxes[:4] == ["input", "features.stage1", "features.stage2", "features.stage3"]
+    for stage in ("features.stage1", "features.stage2", "features.stage3"):
+        assert g.node(view.tree.layer_of(stage)).op == "MaxPool2d"
+
+
+def test_densenets_stem_is_one_group():
+    """DenseNet's conv0, norm0, relu0 and pool0 are its stem (Huang et al. 2017, Table 1: "Convolution 7×7,
+    Pooling"), one box of the first view like ResNet's, showing pool0."""
+    _, g = captured("densenet121", 32)
+    view = GraphView(g)
+    stem = view.tree.items["features.stem"]
+    assert stem.virtual and [view.tree.items[c].label for c in stem.children] == ["conv0", "norm0", "relu0", "pool0"]
+    assert view.visible().boxes[:3] == ["input", "features.stem", "features.denseblock1"]
+    assert view.tree.layer_of("features.stem") == "features.pool0"
+
+
+def test_box_lines_give_each_repeat_its_place():
+    """A run of identical blocks: the first box says ×N, the others their place in the run, in the title line
+    (the boxes are sized for it; a separate corner mark overlapped the title)."""
+    from explorer.core.layout import box_lines
+
+    tree = BlockTree.build(toy_resnet())
+    assert box_lines(tree.items["layer1.1"])[0] == "1  ×2"
+    assert box_lines(tree.items["layer1.2"])[0] == "2  2/2"
+    assert box_lines(tree.items["layer1.0"])[0] == "0"

@@ -1,4 +1,7 @@
-"""The graph viewer driven like a user would: clicks, double-clicks, keys, search, overlays, export."""
+"""The graph viewer driven like a user would: clicks, double-clicks, keys, search, overlays, export; its first
+view, overview and toolbar (issue 21); the inspector and the layer list that follow the same selection.
+
+Panels are built as the window builds them, from (AppState, SessionBridge) (the `app_state` fixture)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from PySide6.QtGui import QImage
 from explorer.ui.graph_view import GraphPanel
 from explorer.ui.inspector import InspectorPanel
 from explorer.ui.layer_list import LayerList
-from explorer.ui.state import AppState, ModelHandle
+from explorer.ui.state import AppState, Selection
+from tests.conftest import open_model_and_wait
 
 
 @functools.lru_cache(maxsize=None)
@@ -27,9 +31,10 @@ def captured(name: str, size: int):
     return model, capture_graph(model, name, (3, size, size))
 
 
-def shown_panel(qtbot, state: AppState, size: tuple[int, int] = (1000, 800)) -> GraphPanel:
-    """A GraphPanel of `state` on screen, before any graph (the caller sets it)."""
-    p = GraphPanel(state)
+def shown_panel(qtbot, app_state, size: tuple[int, int] = (1000, 800)) -> GraphPanel:
+    """A GraphPanel of the app state on screen, before any graph (the caller sets it)."""
+    state, bridge = app_state
+    p = GraphPanel(state, bridge)
     qtbot.addWidget(p)
     p.resize(*size)
     p.show()
@@ -37,11 +42,10 @@ def shown_panel(qtbot, state: AppState, size: tuple[int, int] = (1000, 800)) -> 
 
 
 @pytest.fixture
-def panel(qtbot):
+def panel(qtbot, app_state):
     model, graph = captured("resnet18", 64)
-    state = AppState()
-    p = shown_panel(qtbot, state)
-    state.set_graph(graph)
+    p = shown_panel(qtbot, app_state)
+    app_state[0].set_graph(graph)
     qtbot.waitUntil(p.wait_layout, timeout=10000)
     return p
 
@@ -61,13 +65,47 @@ def test_opens_collapsed_and_click_selects(qtbot, panel):
     state = panel.state
     assert set(panel.boxes) == {"input", "stem", "layer1", "layer2", "layer3", "layer4", "head", "output"}
     assert len(panel.edges) == 7
-    inspector = InspectorPanel(state, None)
+    inspector = InspectorPanel(state, panel.bridge)
     qtbot.addWidget(inspector)
     qtbot.mouseClick(panel.canvas.viewport(), Qt.LeftButton, pos=box_point(panel, "layer2"))
-    assert state.selected_layer == "layer2" and panel.boxes["layer2"].selected
+    assert state.selection == Selection("layer2", "layer2") and panel.boxes["layer2"].selected
     text = inspector.label.text()
     params = sum(p.numel() for p in captured("resnet18", 64)[0].layer2.parameters())
     assert f"{params:,}" in text and "Sequential" in text
+
+
+def test_a_group_of_the_first_view_is_selectable_and_shows_its_output_layer(qtbot, panel):
+    """resnet18's "stem" is a box of the first view: a click selects the group, the layer views get its
+    output call (maxpool), the graph marks the group and the inspector describes the group's totals and says
+    what the layer views show. Before, a click on "stem" handed the layer views a layer they could not probe."""
+    state = panel.state
+    inspector = InspectorPanel(state, panel.bridge)
+    qtbot.addWidget(inspector)
+    layers: list[str] = []
+    state.layerSelected.connect(layers.append)
+    qtbot.mouseClick(panel.canvas.viewport(), Qt.LeftButton, pos=box_point(panel, "stem"))
+    assert state.selection == Selection("stem", "maxpool") and layers == ["maxpool"]
+    assert panel.boxes["stem"].selected and not panel.boxes["layer1"].selected
+    text = inspector.label.text()
+    stem_params = 7 * 7 * 3 * 64 + 2 * 64                      # conv1 and bn1
+    assert "stem" in text and f"{stem_params:,}" in text and "a group of its siblings" in text
+    assert "shows</td><td>maxpool 64×16×16" in text              # the 64 px trace: 64 → 32 → 16
+    state.select("layer1")                                        # a module block shows its own output
+    assert "shows</td><td>layer1 64×16×16" in inspector.label.text()
+
+
+def test_vgg_and_alexnet_stages_are_selectable(qtbot, app_state):
+    """VGG's and AlexNet's first views show the stages of `features` (split at each max-pool); a stage is
+    selected as a group and the layer views show its pool."""
+    state, _bridge = app_state
+    p = shown_panel(qtbot, app_state)
+    for name, pool in (("vgg11", "features.2"), ("alexnet", "features.2")):
+        state.set_graph(captured(name, 64)[1])
+        wait(qtbot, p)
+        assert "features.stage1" in p.boxes and p.layout_result.boxes["features"].container
+        qtbot.mouseClick(p.canvas.viewport(), Qt.LeftButton, pos=box_point(p, "features.stage1"))
+        assert state.selection == Selection("features.stage1", pool)
+        assert state.graph.node(pool).op == "MaxPool2d"
 
 
 def test_double_click_expands_and_collapses(qtbot, panel):
@@ -82,11 +120,11 @@ def test_double_click_expands_and_collapses(qtbot, panel):
 
 def test_expand_all_and_collapse_all(qtbot, panel):
     graph = panel.graph
-    panel.act_expand_all.trigger()
+    panel.toolbar.act_expand_all.trigger()
     wait(qtbot, panel)
     leaves = {b.id for b in panel.layout_result.boxes.values() if not b.container}
     assert leaves == {n.id for n in graph.nodes}
-    panel.act_collapse_all.trigger()
+    panel.toolbar.act_collapse_all.trigger()
     wait(qtbot, panel)
     assert set(panel.boxes) == {"input", "stem", "layer1", "layer2", "layer3", "layer4", "head", "output"}
 
@@ -94,19 +132,19 @@ def test_expand_all_and_collapse_all(qtbot, panel):
 def test_search_jumps_between_matches(qtbot, panel):
     panel.canvas.setFocus()
     qtbot.keyClick(panel, Qt.Key_F, Qt.ControlModifier)
-    assert panel.search_box.hasFocus()
-    qtbot.keyClicks(panel.search_box, "layer3.1.conv")
+    assert panel.toolbar.search_box.hasFocus()
+    qtbot.keyClicks(panel.toolbar.search_box, "layer3.1.conv")
     assert panel.matches == ["layer3.1.conv1", "layer3.1.conv2"]
-    qtbot.keyClick(panel.search_box, Qt.Key_Return)
+    qtbot.keyClick(panel.toolbar.search_box, Qt.Key_Return)
     wait(qtbot, panel)
     assert panel.state.selected_layer == "layer3.1.conv1"
     assert "layer3.1.conv1" in panel.boxes                      # revealed: its blocks were expanded
-    qtbot.keyClick(panel.search_box, Qt.Key_F3)
+    qtbot.keyClick(panel.toolbar.search_box, Qt.Key_F3)
     wait(qtbot, panel)
     assert panel.selected == "layer3.1.conv2"
     panel.previous_match()
     assert panel.selected == "layer3.1.conv1"
-    panel.search_box.setText("Conv2d")                            # op types match too
+    panel.toolbar.search_box.setText("Conv2d")                            # op types match too
     assert len(panel.matches) == sum(1 for n in panel.graph.nodes if n.op == "Conv2d")
 
 
@@ -149,44 +187,44 @@ def in_view(p, bid: str) -> bool:
 
 
 def test_follows_the_app_selection(qtbot, panel):
-    panel.state.select_layer("layer2.0.conv1")     # picked elsewhere: its collapsed blocks open around it
+    panel.state.select("layer2.0.conv1")     # picked elsewhere: its collapsed blocks open around it
     assert panel.selected == "layer2.0.conv1"
     wait(qtbot, panel)
     assert {"layer2.0", "layer2.0.conv1"} <= set(panel.boxes) and panel.boxes["layer2.0.conv1"].selected
     assert in_view(panel, "layer2.0.conv1")
-    panel.state.select_layer("")
+    panel.state.select("")
     assert panel.selected == "" and not any(b.selected for b in panel.boxes.values())
 
 
-def test_a_new_model_opens_on_its_overview_with_the_layer_marked(qtbot):
+def test_a_new_model_opens_on_its_overview_with_the_layer_marked(qtbot, app_state):
     """The layer that comes with a model load (the window's first conv) marks its block; nothing expands."""
     _, graph = captured("resnet18", 64)
-    state = AppState()
-    p = shown_panel(qtbot, state)
+    state = app_state[0]
+    p = shown_panel(qtbot, app_state)
     state.set_graph(graph)
-    state.select_layer("layer3.0.conv1")            # as MainWindow._on_graph_ready does, before the layout
+    state.select("layer3.0.conv1")            # as the main window does with the first conv, before the layout
     wait(qtbot, p)
     assert p.selected == "layer3" and p.boxes["layer3"].selected
     assert set(p.boxes) == {"input", "stem", "layer1", "layer2", "layer3", "layer4", "head", "output"}
 
 
 def test_a_layer_picked_elsewhere_is_scrolled_into_view(qtbot, panel):
-    panel.act_expand_all.trigger()
+    panel.toolbar.act_expand_all.trigger()
     wait(qtbot, panel)
     # Expanded whole, resnet18 is taller than the view (fit stops at a legible zoom): layer4 starts out of sight.
     assert not in_view(panel, "layer4.1.conv2")
-    panel.state.select_layer("layer4.1.conv2")
+    panel.state.select("layer4.1.conv2")
     wait(qtbot, panel)
     assert panel.boxes["layer4.1.conv2"].selected and in_view(panel, "layer4.1.conv2")
     margin = 40 / panel.canvas.transform().m11() - 1           # with a margin, not at the very edge
     rect = panel.boxes["layer4.1.conv2"].sceneBoundingRect().adjusted(-margin, -margin, margin, margin)
     assert visible_rect(panel).contains(rect)
     # Already in view: a second pick nearby does not move the view.
-    panel.state.select_layer("layer4.1.bn2")
+    panel.state.select("layer4.1.bn2")
     wait(qtbot, panel)
     assert in_view(panel, "layer4.1.bn2")
     bars = (panel.canvas.horizontalScrollBar().value(), panel.canvas.verticalScrollBar().value())
-    panel.state.select_layer("layer4.1.conv2")
+    panel.state.select("layer4.1.conv2")
     assert (panel.canvas.horizontalScrollBar().value(), panel.canvas.verticalScrollBar().value()) == bars
 
 
@@ -194,7 +232,7 @@ def test_a_layer_picked_elsewhere_inside_collapsed_blocks_is_revealed(qtbot, pan
     panel.canvas.resetTransform()                   # zoomed in: the top of the graph only
     panel.canvas.verticalScrollBar().setValue(panel.canvas.verticalScrollBar().minimum())
     assert "layer4.1.conv2" not in panel.boxes
-    panel.state.select_layer("layer4.1.conv2")
+    panel.state.select("layer4.1.conv2")
     wait(qtbot, panel)
     assert panel.layout_result.boxes["layer4"].container and panel.layout_result.boxes["layer4.1"].container
     assert panel.selected == "layer4.1.conv2" and in_view(panel, "layer4.1.conv2")
@@ -202,7 +240,7 @@ def test_a_layer_picked_elsewhere_inside_collapsed_blocks_is_revealed(qtbot, pan
 
 def test_a_click_in_the_graph_does_not_scroll(qtbot, panel):
     """A box clicked at the very edge of the view stays where it is: the view does not jump to center it."""
-    panel.act_expand_all.trigger()
+    panel.toolbar.act_expand_all.trigger()
     wait(qtbot, panel)
     canvas = panel.canvas
     canvas.resetTransform()
@@ -216,8 +254,8 @@ def test_a_click_in_the_graph_does_not_scroll(qtbot, panel):
     assert (canvas.horizontalScrollBar().value(), canvas.verticalScrollBar().value()) == bars
 
 
-def layer_list(qtbot, state: AppState) -> LayerList:
-    lst = LayerList(state)
+def layer_list(qtbot, p: GraphPanel) -> LayerList:
+    lst = LayerList(p.state, p.bridge)
     qtbot.addWidget(lst)
     lst.resize(320, 220)                            # a dock-sized list: most rows need scrolling to
     lst.show()
@@ -240,7 +278,7 @@ def row_in_view(lst: LayerList, node_id: str) -> bool:
 
 def test_layer_list_and_graph_follow_each_other(qtbot, panel):
     state = panel.state
-    lst = layer_list(qtbot, state)
+    lst = layer_list(qtbot, panel)
     picks: list[str] = []
     state.layerSelected.connect(picks.append)
     click_row(qtbot, lst, "layer4.1.conv2")                       # the list drives the graph ...
@@ -259,16 +297,16 @@ def test_layer_list_and_graph_follow_each_other(qtbot, panel):
     assert picks == ["layer4.1.conv2", "layer1", "layer4.1.bn1", "layer4.1.conv2"]   # one each: no echo
     click_row(qtbot, lst, "layer4.1.bn1")            # the row that was cleared can be picked again
     assert state.selected_layer == "layer4.1.bn1"
-    state.select_layer("")
+    state.select("")
     assert lst.tree.selectedItems() == []
 
 
-def test_layer_list_clears_for_a_detector_block(qtbot):
+def test_layer_list_clears_for_a_detector_block(qtbot, app_state):
     """fasterrcnn-tiny's RPN head is a block in the graph's first view and no row of the list."""
     _, graph = captured("fasterrcnn-tiny", 128)
-    state = AppState()
-    p = shown_panel(qtbot, state)
-    lst = layer_list(qtbot, state)
+    state = app_state[0]
+    p = shown_panel(qtbot, app_state)
+    lst = layer_list(qtbot, p)
     state.set_graph(graph)
     wait(qtbot, p)
     click_row(qtbot, lst, "rpn.head.cls_logits")
@@ -283,19 +321,37 @@ def test_layer_list_clears_for_a_detector_block(qtbot):
     assert lst.tree.currentItem() is None and lst.tree.selectedItems() == []
 
 
-def test_overlays_colour_by_params_and_time(qtbot, panel):
-    panel.overlay_combo.setCurrentIndex(panel.overlay_combo.findData("params"))
+def test_overlays_colour_by_params(qtbot, panel):
+    panel.toolbar.overlay_combo.setCurrentIndex(panel.toolbar.overlay_combo.findData("params"))
     assert panel.overlay == "params"
     light = {b: panel.boxes[b].fill.lightnessF() for b in ("layer1", "layer4")}
     assert light["layer4"] < light["layer1"]       # layer4 holds ~8.4M params, layer1 ~148K
     assert panel.legend.scale is not None and panel.legend.scale[2] == panel.view.tree.items["layer4"].params
-    model, graph = captured("resnet18", 64)
-    panel.state.set_model(ModelHandle("resnet18", None, model, "random", "cpu"))
-    with qtbot.waitSignal(panel.timesReady, timeout=30000):
-        panel.set_overlay("time")
-    times = panel.times
+
+
+def test_time_overlay_times_the_live_model_in_its_own_thread(qtbot, app_state):
+    """The time overlay runs the opened model through bridge.run_on_model: in the pipeline's thread, between
+    frames, never in a second thread at the same time as the live inference."""
+    import threading
+
+    state, bridge = app_state
+    p = shown_panel(qtbot, app_state)
+    open_model_and_wait(qtbot, state, bridge, "resnet18")
+    wait(qtbot, p)
+    threads: list[str] = []
+    handle = state.handle
+    hook = handle.model.layer1.register_forward_hook(lambda *_: threads.append(threading.current_thread().name))
+    try:
+        with qtbot.waitSignal(p.timesReady, timeout=60000):
+            p.set_overlay("time")
+    finally:
+        hook.remove()
+    times = p.times
     assert times[""] > 0 and 0 < times["layer1"] < times[""]
-    assert panel.overlay_value("stem") == pytest.approx(sum(times[m] for m in ("conv1", "bn1", "relu", "maxpool")))
+    assert p.overlay_value("stem") == pytest.approx(sum(times[m] for m in ("conv1", "bn1", "relu", "maxpool")))
+    assert threads and threading.main_thread().name not in threads
+    assert set(threads) == {"pipeline"}                       # explorer.core.pipeline's thread
+    assert p.legend.scale is not None and p.legend.scale[0] == "Time"
 
 
 def test_export_svg_png_csv(qtbot, panel, tmp_path):
@@ -313,11 +369,10 @@ def test_export_svg_png_csv(qtbot, panel, tmp_path):
 
 
 @pytest.mark.slow
-def test_resnet50_layer2_screenshot(qtbot, tmp_path):
+def test_resnet50_layer2_screenshot(qtbot, app_state, tmp_path):
     _, graph = captured("resnet50", 224)
-    state = AppState()
-    p = shown_panel(qtbot, state, (1200, 900))
-    state.set_graph(graph)
+    p = shown_panel(qtbot, app_state, (1200, 900))
+    app_state[0].set_graph(graph)
     wait(qtbot, p)
     p.expand("layer2")
     wait(qtbot, p)
@@ -329,13 +384,13 @@ def test_resnet50_layer2_screenshot(qtbot, tmp_path):
     assert p.view.tree.items["layer2.1"].repeat == 3          # bottlenecks 1-3 of layer2 are identical
 
 
-def test_inspector_shows_a_call(qtbot):
+def test_inspector_shows_a_call(qtbot, app_state):
     model, graph = captured("resnet18", 64)
-    state = AppState()
-    inspector = InspectorPanel(state, None)
+    state, bridge = app_state
+    inspector = InspectorPanel(state, bridge)
     qtbot.addWidget(inspector)
     state.set_graph(graph)
-    state.select_layer("layer1.0.conv1")
+    state.select("layer1.0.conv1")
     text = inspector.label.text()
     # 3×3×64×64 weights, no bias (torchvision's resnet convs). Receptive field by hand: conv1 7×7/2 -> 7 px,
     # jump 2; maxpool 3×3/2 -> 7 + 2·2 = 11 px, jump 4; layer1.0.conv1 3×3/1 -> 11 + 2·4 = 19 px, stride 4.
@@ -343,10 +398,38 @@ def test_inspector_shows_a_call(qtbot):
     node = graph.node("layer1.0.conv1")
     assert node.receptive_field == 19 and node.stride == 4 and "19 px" in text and "4 px" in text
     assert node.formula and html.escape(node.formula) in text
-    state.select_layer("stem")
+    assert "shows</td>" not in text                              # a call shows itself: nothing to say
+    state.select("stem")
     assert "a group of its siblings" in inspector.label.text()
-    state.select_layer("")
+    state.select("")
     assert "Select a layer" in inspector.label.text()
+
+
+def test_shapes_are_written_per_image_in_the_inspector_and_the_layer_list(qtbot, panel):
+    """One rule for shapes in the app: per image, as the notes and papers write them and as the input is given
+    (3×64×64 here): no traced batch of 1. The layer list wrote 1×64×32×32 while the inspector wrote 64×32×32."""
+    state = panel.state
+    lst = layer_list(qtbot, panel)
+    inspector = InspectorPanel(state, panel.bridge)
+    qtbot.addWidget(inspector)
+    column = {lst.tree.headerItem().text(c): c for c in range(lst.tree.columnCount())}["Output shape"]
+    assert lst._items["conv1"].text(column) == "64×32×32"
+    assert lst._items["fc"].text(column) == "1000"
+    state.select("conv1")
+    text = inspector.label.text()
+    assert "64×32×32" in text and "1×64" not in text and "3×64×64" in text
+
+
+def test_inspector_says_at_which_proposal_count_a_detectors_macs_were_captured(qtbot, app_state):
+    """A two-stage detector's RoI heads run once per proposal, so its MACs hold for the capture pass's count
+    (ModelGraph.proposals); a classifier has no such note."""
+    from explorer.ui.inspector import describe_html
+
+    _, graph = captured("fasterrcnn-tiny", 128)
+    assert graph.proposals is not None and graph.proposals > 0
+    text = describe_html(graph, "roi_heads")
+    assert f"MACs at {graph.proposals:,} proposals" in text
+    assert "proposals" not in describe_html(captured("resnet18", 64)[1], "layer1")
 
 
 def test_wheel_zooms_around_the_cursor_and_f_fits(qtbot, panel):
@@ -395,20 +478,20 @@ def test_legend_wraps_in_a_narrow_pane_without_hiding_entries(qtbot, panel):
     qtbot.waitUntil(lambda: max(line for line, _x, _e in legend._flow(legend.width())) == 0, timeout=5000)
 
 
-def test_googlenets_input_step_is_named_and_explained(qtbot):
+def test_googlenets_input_step_is_named_and_explained(qtbot, app_state):
     """GoogLeNet's transform_input (torchvision's _transform_input: ImageNet normalisation → [-1, 1]) is one
     named box whose tooltip and inspector say what it does, not an unexplained `cat_0`."""
     model, graph = captured("googlenet", 96)
-    state = AppState()
-    p = shown_panel(qtbot, state)
+    state, bridge = app_state
+    p = shown_panel(qtbot, app_state)
     state.set_graph(graph)
     wait(qtbot, p)
     assert "transform_input" in p.boxes and not any(b.startswith("cat_") for b in p.boxes)
     tip = p.boxes["transform_input"].toolTip()
     assert "[-1, 1]" in tip and "0 params" in tip
-    inspector = InspectorPanel(state, None)
+    inspector = InspectorPanel(state, bridge)
     qtbot.addWidget(inspector)
-    state.select_layer("transform_input")
+    state.select("transform_input")
     text = inspector.label.text()
     assert "transform_input" in text and html.escape(graph.node("transform_input").description) in text
 
@@ -426,6 +509,99 @@ def test_inspector_lists_each_output_of_a_multi_output_block():
     head = graph.node("rpn.head.cls_logits")
     assert text.count(f"{head.receptive_field} px (stride 16 px)") == 2
     assert "receptive field [0.0]" in text and "receptive field [1.0]" in text
-    assert "Shapes at a 3×224×224 input." in text
+    assert "Shapes at a 3×224×224 input" in text
     boxes = describe_html(graph, "roi_heads")  # boxes, labels, scores all come from one NMS node: one row
     assert "receptive field [" not in boxes
+
+
+# ------------------------------------------------------------------ the first view, the overview, the toolbar
+CENTRE = (572, 450)     # the graph panel's size in the window's first-start layout at 1400×860
+FIRST_VIEW_MODELS = ["resnet18", "vgg16", "googlenet", "densenet121"]
+
+
+def smallest_text_px(p: GraphPanel) -> float:
+    """The smallest label's height on screen: the smallest font a box draws with, times the view's zoom."""
+    return min(f.pixelSize() for box in p.boxes.values() for f in box.fonts()) * p.canvas.transform().m11()
+
+
+@pytest.mark.parametrize("name", FIRST_VIEW_MODELS)
+def test_the_first_view_is_readable(qtbot, app_state, name):
+    """Issue 21: fitted whole, these graphs' labels were 5–6 px tall (googlenet and densenet121 did not even
+    fit). The first view is fitted only down to 9 px text; a bigger graph opens at that zoom at its input end,
+    with the overview showing where the view is."""
+    _, graph = captured(name, 224)
+    p = shown_panel(qtbot, app_state, CENTRE)
+    app_state[0].set_graph(graph)
+    wait(qtbot, p)
+    assert smallest_text_px(p) >= 9
+    assert in_view(p, "input")                                            # the input end
+    seen, whole = visible_rect(p), p.area()
+    if seen.contains(whole):
+        assert not p.minimap.isVisible()
+    else:
+        assert p.minimap.isVisible() and p.minimap.visible_rect() == seen
+        assert p.canvas.viewport().geometry().contains(p.minimap.geometry())
+        # the overview shows all of the graph
+        shown = p.minimap.mapToScene(p.minimap.viewport().rect()).boundingRect()
+        assert shown.adjusted(-1, -1, 1, 1).contains(whole)
+
+
+def test_the_overview_moves_the_view_and_the_first_view_follows_resizes(qtbot, app_state):
+    _, graph = captured("densenet121", 224)
+    p = shown_panel(qtbot, app_state, CENTRE)
+    app_state[0].set_graph(graph)
+    wait(qtbot, p)
+    p.resize(CENTRE[0] + 100, CENTRE[1] + 150)              # the window settles its docks after the layout
+    qtbot.waitUntil(lambda: p.canvas.viewport().height() > CENTRE[1], timeout=5000)
+    assert smallest_text_px(p) >= 9 and in_view(p, "input")
+    assert not in_view(p, "output")
+    mini = p.minimap
+    target = p.boxes["output"].sceneBoundingRect().center()
+    qtbot.mouseClick(mini.viewport(), Qt.LeftButton, pos=mini.mapFromScene(target))
+    assert in_view(p, "output") and not in_view(p, "input")
+    assert mini.visible_rect() == visible_rect(p)
+    p.resize(*CENTRE)                                        # moved by the user: no new first view
+    qtbot.waitUntil(lambda: p.canvas.viewport().height() < CENTRE[1], timeout=5000)
+    assert not in_view(p, "input")
+
+
+def controls_on_screen(panel: GraphPanel) -> list[str]:
+    """What is wrong with the toolbar's controls: hidden, outside the panel, or overlapping another."""
+    problems = []
+    rects = []
+    for w in panel.toolbar.controls():
+        rect = w.rect().translated(w.mapTo(panel, w.rect().topLeft()))
+        name = w.objectName() or w.toolTip() or type(w).__name__
+        if not w.isVisible():
+            problems.append(f"{name}: hidden")
+        elif not panel.rect().contains(rect):
+            problems.append(f"{name}: outside the panel at {rect}")
+        elif any(rect.intersects(r) for r in rects):
+            problems.append(f"{name}: overlaps another control")
+        rects.append(rect)
+    return problems
+
+
+@pytest.mark.parametrize("width,search", [(1280, ""), (1024, ""), (1400, "conv")])
+def test_every_toolbar_control_is_reachable_at_the_windows_widths(qtbot, width, search):
+    """Issue 21: in a QToolBar, Colour and Export went behind a » chevron that did nothing at a 1280 px
+    window, and at 1400 px once the search showed its count. The controls flow onto more lines instead."""
+    from explorer.ui.main_window import MainWindow, StartOptions
+
+    window = MainWindow(StartOptions())
+    qtbot.addWidget(window)
+    window.resize(width, 800)
+    window.show()
+    qtbot.waitUntil(lambda: isinstance(window.graph_panel, GraphPanel), timeout=60000)
+    panel = window.graph_panel
+    if search:
+        qtbot.waitUntil(lambda: panel.view is not None, timeout=120000)
+        panel.toolbar.search_box.setText(search)
+        assert panel.toolbar.match_label.text().endswith("matches")
+    qtbot.waitUntil(lambda: panel.width() < width * 0.6, timeout=5000)      # the docks took their shares
+    try:
+        qtbot.waitUntil(lambda: not controls_on_screen(panel), timeout=5000)
+    except Exception:
+        raise AssertionError(controls_on_screen(panel))
+    assert len(panel.toolbar.controls()) == 8
+    assert panel.toolbar.export_button.menu().actions()                     # Export opens its menu

@@ -123,13 +123,14 @@ class BlockTree:
             item = self.items[bid]
             kids = item.children
             labels = [self.items[c].label for c in kids]
-            # ResNet stems (also inside FCN's and Faster R-CNN's IntermediateLayerGetter backbones).
-            stem = ["conv1", "bn1", "relu", "maxpool"]
-            for i in range(len(labels) - 3):
-                if labels[i:i + 4] == stem and len(kids) > 4:
-                    self._add_group(bid, "stem", kids[i:i + 4])
-                    kids, labels = item.children, [self.items[c].label for c in item.children]
-                    break
+            # ResNet stems (also inside FCN's and Faster R-CNN's IntermediateLayerGetter backbones) and
+            # DenseNet's (Huang et al. 2017, Table 1: "Convolution 7×7, Pooling" before the first dense block).
+            for stem in (["conv1", "bn1", "relu", "maxpool"], ["conv0", "norm0", "relu0", "pool0"]):
+                for i in range(len(labels) - 3):
+                    if labels[i:i + 4] == stem and len(kids) > 4:
+                        self._add_group(bid, "stem", kids[i:i + 4])
+                        kids, labels = item.children, [self.items[c].label for c in item.children]
+                        break
             # GoogLeNet's stem: the convolutions and pools before the first inception module.
             if item.type == "GoogLeNet" and "conv1" in labels and "inception3a" in labels:
                 a, b = labels.index("conv1"), labels.index("inception3a")
@@ -304,9 +305,10 @@ class BlockTree:
         kids = [c for c in root.children if items[c].is_block]
         for name in ("features", "backbone", "rpn"):
             if name in items and items[name].parent == ROOT and items[name].is_block:
-                # DenseNet's dense blocks and VGG's stages live in `features`; detectors show backbone and RPN.
+                # DenseNet's dense blocks and VGG's and AlexNet's stages live in `features` (the papers draw
+                # those, not one "features" box); detectors show backbone and RPN.
                 if any(items[c].is_block for c in items[name].children) and (
-                        name != "features" or root.type in ("DenseNet", "VGG")
+                        name != "features" or root.type in ("DenseNet", "VGG", "AlexNet", "AlexNet2012")
                         or any(items[c].type == "_DenseBlock" for c in items[name].children)):
                     expanded.add(name)
         if len(kids) == 1 and len(root.children) <= 3:
@@ -435,8 +437,10 @@ def _block_of(parent: str, modules: dict, node_ids: set[str]) -> str:
 
 
 def shape_text(shape: Shape) -> str:
-    """(1, 64, 56, 56) -> '64×56×56' (the batch dimension dropped when it is 1); a data-dependent size
-    (VARIABLE_DIM) is written N, as torchvision's docs write detections: (VARIABLE_DIM, 4) -> 'N×4'."""
+    """(1, 64, 56, 56) -> '64×56×56'. The app's one rule for shapes: per image, as the papers and the notes
+    write them (AlexNet's 55×55×96) and as the input is given (3×224×224), so the traced batch of 1 is not
+    written; a data-dependent size (VARIABLE_DIM) is written N, as torchvision's docs write detections:
+    (VARIABLE_DIM, 4) -> 'N×4'."""
     dims = list(shape)
     if len(dims) > 1 and dims[0] == 1:
         dims = dims[1:]

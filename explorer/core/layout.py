@@ -35,7 +35,7 @@ PAD_X = 10.0          # container padding
 HEADER = 22.0         # container title bar
 PAD_BOTTOM = 8.0
 MARGIN = 12.0
-CHAR_W = 6.9          # average glyph width of the 9 pt UI font, used to size boxes without Qt
+CHAR_W = 6.9          # mean glyph width of the graph's 11 px font (ui.graph_view.style): box sizes without Qt
 LINE_H = 14.0
 
 
@@ -43,7 +43,10 @@ def box_lines(item: TreeItem) -> list[str]:
     """The text a box shows: calls show op, output shape and parameters; collapsed blocks their totals."""
     if item.is_block:
         kids = item.children
-        title = item.label + (f"  ×{item.repeat}" if item.repeat > 1 and item.repeat_index == 0 else "")
+        # a run of identical blocks: the first says how many, the others their place ("2/3")
+        run = "" if item.repeat < 2 else (f"  ×{item.repeat}" if item.repeat_index == 0
+                                          else f"  {item.repeat_index + 1}/{item.repeat}")
+        title = item.label + run
         return [title, item.summary or item.type, shape_text(item.output_shape),
                 f"{count_text(item.params)} params · {count_text(item.macs)} MACs" if kids else ""]
     third = f"{count_text(item.params)} params" if item.params else (

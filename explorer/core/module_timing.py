@@ -2,8 +2,9 @@
 
 Pre- and post-forward hooks record `time.perf_counter()` around every module call; a module's time is
 inclusive (its children's included), summed over its calls and averaged over `repeats` passes after one warm-up
-pass. Runs in a worker thread, never on the UI thread; only calls from that thread are timed (the inference
-worker may run the same model at the same time), and the hooks are removed afterwards.
+pass. The window runs it in the model's own thread between two frames (SessionBridge.run_on_model: a model
+never runs in two threads at once), never on the UI thread; only calls from the calling thread are timed, and
+the hooks are removed afterwards.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def time_modules(model: Any, input_shape: Shape, repeats: int = 2) -> dict[str, 
     totals: dict[str, float] = {}
     starts: dict[int, list[float]] = {}
     handles = []
-    me = threading.get_ident()    # the app's inference worker may run the same model meanwhile: ignore it
+    me = threading.get_ident()    # only this pass: hooks see every call of the model while they are on
     param = next(iter(model.parameters()), None)
     # CUDA kernels run asynchronously: wait for them around every module, or only launch times are measured.
     sync = torch.cuda.synchronize if param is not None and param.is_cuda else (lambda: None)

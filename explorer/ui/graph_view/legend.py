@@ -1,0 +1,94 @@
+"""The graph's legend: the op kinds' colour chips, or the colour scale of a numeric overlay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, QSize
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from explorer.core.graph_view import count_text
+from explorer.ui.graph_view.style import KIND_COLORS, font, scale_color
+
+
+class Legend(QWidget):
+    """Colour chips of the op kinds shown, or the colour scale of a numeric overlay. The entries flow onto as
+    many lines as the width needs (height-for-width), so none is clipped in a narrow centre pane."""
+
+    ROW = 18.0      # line height (px)
+    GAP = 10.0      # space between entries
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(22)
+        policy = QSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.kinds: list[str] = []
+        self.scale: tuple[str, float, float] | None = None
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(400, self.heightForWidth(400))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(120, 22)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        lines = max((line for line, _x, _entry in self._flow(width)), default=0) + 1
+        return int(lines * self.ROW + 4)
+
+    def show_kinds(self, kinds: list[str]) -> None:
+        self.kinds, self.scale = kinds, None
+        self.updateGeometry()
+        self.update()
+
+    def show_scale(self, title: str, lo: float, hi: float) -> None:
+        self.scale = (title, lo, hi)
+        self.updateGeometry()
+        self.update()
+
+    def _entries(self) -> list[tuple[str, str, float]]:
+        """(kind of entry, text, width): 'chip' = a colour chip and its kind, 'text', 'bar' = the colour scale."""
+        fm = QFontMetricsF(font(False))
+        if self.scale is None:
+            return [("chip", k, 18 + fm.horizontalAdvance(k)) for k in self.kinds]
+        title, lo, hi = self.scale
+        fmt = (lambda v: f"{v * 1000:.2f} ms") if title.startswith("Time") else (lambda v: count_text(int(v)))
+        low = f"{title} (log scale): {fmt(lo)}"
+        return [("text", low, fm.horizontalAdvance(low)), ("bar", fmt(hi), 166 + fm.horizontalAdvance(fmt(hi))),
+                ("text", "grey: not measured / none", fm.horizontalAdvance("grey: not measured / none"))]
+
+    def _flow(self, width: float) -> list[tuple[int, float, tuple[str, str, float]]]:
+        """(line, x, entry) for each entry: left to right, a new line when the next one does not fit."""
+        placed, line, x = [], 0, 6.0
+        for entry in self._entries():
+            if x > 6.0 and x + entry[2] > width - 4:
+                line, x = line + 1, 6.0
+            placed.append((line, x, entry))
+            x += entry[2] + self.GAP
+        return placed
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802, ARG002 - Qt API
+        p = QPainter(self)
+        p.setFont(font(False))
+        for line, x, (kind, text, _w) in self._flow(self.width()):
+            top = 3 + line * self.ROW
+            if kind == "chip":
+                p.setBrush(QColor(KIND_COLORS.get(text, "#f5f5f5")))
+                p.setPen(QColor("#546e7a"))
+                p.drawRect(QRectF(x, top + 1, 14, 12))
+                p.setPen(QColor("#263238"))
+                p.drawText(QPointF(x + 18, top + 11), text)
+            elif kind == "bar":
+                for i in range(160):
+                    p.setPen(scale_color(i / 159))
+                    p.drawLine(QPointF(x + i, top + 1), QPointF(x + i, top + 13))
+                p.setPen(QColor("#263238"))
+                p.drawText(QPointF(x + 166, top + 11), text)
+            else:
+                p.setPen(QColor("#263238"))
+                p.drawText(QPointF(x, top + 11), text)

@@ -1,0 +1,564 @@
+"""The model-graph panel: the captured graph as collapsible blocks, drawn from the app's state.
+
+Thin by design: `explorer.core.graph_view` decides what is visible, `explorer.core.layout` where it goes, the
+bridge's job helper lays it out off the UI thread and `bridge.run_on_model` times the live model between two
+frames (one nn.Module never runs in two threads). The panel draws, turns mouse and keys into expand, collapse
+and `state.select`, and marks what `state.selection` says.
+
+The first view is readable (issue 21): it is fitted only down to the zoom where the labels are
+style.MIN_TEXT_PX tall on screen; a bigger graph opens at that zoom at its input end, and the overview
+(minimap.Minimap) shows where the view is in the whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog, QGraphicsScene, QHBoxLayout, QVBoxLayout, QWidget
+
+from explorer.core.graph_view import ROOT, GraphView, tree_for
+from explorer.core.layout import GraphLayout, LayoutEngine
+from explorer.ui.elided_label import ElidedLabel
+from explorer.ui.graph_view import export, navigation
+from explorer.ui.graph_view.canvas import GraphCanvas
+from explorer.ui.graph_view.colouring import colour_boxes, overlay_value
+from explorer.ui.graph_view.items import BoxItem, EdgeItem
+from explorer.ui.graph_view.legend import Legend
+from explorer.ui.graph_view.minimap import Minimap
+from explorer.ui.graph_view.style import readable_scale
+from explorer.ui.graph_view.toolbar import GraphToolbar
+from explorer.ui.state import AppState, Selection
+
+if TYPE_CHECKING:
+    from explorer.core.graph import ModelGraph
+    from explorer.core.opening import ModelHandle
+    from explorer.ui.bridge import SessionBridge
+
+FIT_MARGIN = 12       # view pixels around a fitted graph
+MAX_FIT_ZOOM = 1.25   # a small graph is not blown up past this when fitted
+EDGE_SLICE = 150      # edges added per event-loop turn: a big graph never blocks the UI thread for long
+
+
+class GraphPanel(QWidget):
+    """The centre of the app: toolbar, graph canvas with its overview, legend and status."""
+
+    layoutReady = Signal()
+    timesReady = Signal()
+
+    def __init__(self, state: AppState, bridge: "SessionBridge", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.bridge = state, bridge
+        self.graph: ModelGraph | None = None
+        self.view: GraphView | None = None
+        self.engine: LayoutEngine | None = None
+        self.layout_result: GraphLayout | None = None
+        self.boxes: dict[str, BoxItem] = {}
+        self.edges: list[EdgeItem] = []
+        self.selected = ""                         # the box marked: the selection's item or the block holding it
+        self.overlay = "kind"
+        self.times: dict[str, float] | None = None
+        self.matches: list[str] = []
+        self.match_index = -1
+        self._layout_key = f"graph-layout:{id(self)}"
+        self._layout_pending = False
+        self._layout_token = 0
+        self._fit_next = False
+        self._auto_fit = False                     # the view is the automatic fit: it follows resizes
+        self._center_next: str | None = None
+        self._anchor: tuple[str, QPointF] | None = None
+        self._time_token = 0
+        self._edge_queue: list = []
+
+        self.scene = QGraphicsScene(self)
+        self.scene.setItemIndexMethod(QGraphicsScene.NoIndex)   # items move on every layout; no BSP rebuilds
+        self.canvas = GraphCanvas(self.scene, self)
+        self.minimap = Minimap(self.canvas)
+        self.toolbar = GraphToolbar(self)
+        self.legend = Legend(self)
+        self.status = ElidedLabel("", min_chars=14)  # its changing text must not resize the window's docks
+        self.status.setStyleSheet("color: #546e7a")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.canvas, 1)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 4, 0)
+        bottom.addWidget(self.legend, 1)
+        bottom.addWidget(self.status, 0, Qt.AlignmentFlag.AlignTop)  # beside the legend's first line
+        layout.addLayout(bottom)
+        self._connect()
+        if state.graph is not None:
+            self.set_graph(state.graph)
+
+    def _connect(self) -> None:
+        tb, canvas = self.toolbar, self.canvas
+        tb.act_expand_all.triggered.connect(self.expand_all)
+        tb.act_collapse_all.triggered.connect(self.collapse_all)
+        tb.act_fit.triggered.connect(self.fit)
+        tb.act_prev.triggered.connect(self.previous_match)
+        tb.act_next.triggered.connect(self.next_match)
+        tb.search_box.textChanged.connect(self._search_changed)
+        tb.search_box.returnPressed.connect(self.next_match)
+        tb.overlay_combo.currentIndexChanged.connect(lambda i: self.set_overlay(tb.overlay_at(i)))
+        tb.exportRequested.connect(self._export_dialog)
+        canvas.clicked.connect(self.select)
+        canvas.activated.connect(self.toggle)
+        canvas.key.connect(self._on_key)
+        canvas.userMoved.connect(self._end_auto_fit)
+        canvas.resized.connect(self._on_resized)
+        self.minimap.moved.connect(self._end_auto_fit)
+        shortcut = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence.Find, self, activated=self.focus_search, context=shortcut)
+        QShortcut(QKeySequence(Qt.Key_F3), self, activated=self.next_match, context=shortcut)
+        QShortcut(QKeySequence(Qt.SHIFT | Qt.Key_F3), self, activated=self.previous_match, context=shortcut)
+        self.state.graphChanged.connect(self.set_graph)
+        self.state.selectionChanged.connect(self._on_selection)
+        self.bridge.closing.connect(lambda: self.bridge.jobs.cancel(self._layout_key))
+
+    def focus_search(self) -> None:
+        self.toolbar.search_box.setFocus()
+        self.toolbar.search_box.selectAll()
+
+    # -- graph and layout -----------------------------------------------------------------------------------
+    def set_graph(self, graph: "ModelGraph | None") -> None:
+        self.graph = graph
+        self.scene.clear()
+        self._edge_queue = []
+        self.boxes.clear()
+        self.edges.clear()
+        self.layout_result = None
+        self.matches, self.match_index = [], -1
+        self.selected = ""
+        self.times = None          # another model (or the same on another device): its times are not these
+        self._time_token += 1      # and a timing still running is of the previous one
+        self.minimap.set_area(QRectF())
+        if graph is None:
+            self.view = self.engine = None
+            self.bridge.jobs.cancel(self._layout_key)
+            self._layout_token += 1
+            self._layout_pending = False
+            self.status.setText("")
+            return
+        tree = tree_for(graph)
+        self.view = GraphView(graph, tree)
+        self.engine = LayoutEngine(tree)
+        self._fit_next = True
+        if self.overlay == "time":
+            self._measure_times()
+        self.request_layout()
+        if self.state.selection:
+            self._center_next = None
+            self._follow(self.state.selection.item)
+
+    def request_layout(self) -> None:
+        """Lay out the current collapse state in the background; the newest request wins."""
+        if self.view is None:
+            return
+        view = GraphView(self.view.graph, self.view.tree, set(self.view.expanded))  # a snapshot for the job
+        engine = self.engine
+        self._layout_pending = True
+        self._layout_token += 1
+        token = self._layout_token
+        self.status.setText("laying out…")
+        self.bridge.jobs.submit(self._layout_key, lambda: engine.layout(view),
+                                lambda result: self._layout_done(token, result),
+                                lambda message: self._layout_failed(token, message))
+
+    def _layout_done(self, token: int, result: GraphLayout) -> None:
+        # The jobs drop a stale layout, but one already on its way to this thread when a newer request was
+        # made still arrives: the token tells.
+        if token != self._layout_token:
+            return
+        self._layout_pending = False
+        if self.view is None or result is None:
+            return
+        self.status.setText(f"{len(result.boxes)} boxes · layout {result.seconds * 1000:.0f} ms")
+        self._apply(result)
+
+    def _layout_failed(self, token: int, message: str) -> None:
+        if token != self._layout_token:
+            return
+        self._layout_pending = False
+        self.status.setText("")
+        self.state.show_error(f"graph layout failed: {message}")
+
+    def wait_layout(self) -> bool:
+        """True when no layout is pending and every edge is drawn (tests wait on this)."""
+        return not self._layout_pending and self.layout_result is not None and not self._edge_queue
+
+    def _apply(self, result: GraphLayout) -> None:
+        tree = self.view.tree
+        anchor = self._anchor if self._anchor is not None and self._anchor[0] in self.boxes else None
+        self.layout_result = result
+        for bid in list(self.boxes):
+            if bid not in result.boxes:
+                self.scene.removeItem(self.boxes.pop(bid))
+        for e in self.edges:
+            self.scene.removeItem(e)
+        self.edges = []
+        for bid, b in result.boxes.items():
+            item = self.boxes.get(bid)
+            if item is None:
+                item = self.boxes[bid] = BoxItem(tree.items[bid], b.container, b.width, b.height)
+                self.scene.addItem(item)
+            else:
+                item.set_size(b.width, b.height, b.container)
+            item.setPos(b.x, b.y)
+        self._edge_queue = [r for r in result.edges if len(r.points) >= 2]
+        self._add_edges()
+        area = self.area()
+        self.scene.setSceneRect(area.adjusted(-40, -40, 40, 40))
+        self.minimap.set_area(area)
+        self._recolor()
+        self._mark_selection()
+        self._search_changed(self.toolbar.search_box.text(), keep_index=True)
+        if self._fit_next:
+            self._fit_next = False
+            self.fit()
+        elif anchor is not None and anchor[0] in self.boxes:
+            # Keep the box that was expanded or collapsed where it was on screen.
+            bid, was = anchor
+            b = result.boxes[bid]
+            now = self.canvas.mapFromScene(QPointF(b.x, b.y))
+            self._scroll_by(now.x() - was.x(), now.y() - was.y())
+        self._anchor = None
+        if self._center_next and self._center_next in self.boxes:
+            self._bring_into_view(self._center_next)
+        self._center_next = None
+        self.minimap.follow()
+        self.layoutReady.emit()
+
+    def _add_edges(self) -> None:
+        queue, self._edge_queue = self._edge_queue[:EDGE_SLICE], self._edge_queue[EDGE_SLICE:]
+        for r in queue:
+            e = EdgeItem(r.source, r.target, r.points, r.shapes)
+            self.scene.addItem(e)
+            self.edges.append(e)
+        if self._edge_queue:
+            QTimer.singleShot(0, self._add_edges)
+
+    def area(self) -> QRectF:
+        """The laid-out graph in scene coordinates (empty before the first layout)."""
+        lay = self.layout_result
+        return QRectF(0, 0, lay.width, lay.height) if lay is not None else QRectF()
+
+    # -- the view ---------------------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """The whole graph in view, but never below the zoom where its labels are readable: a graph too big
+        for that opens at its input end, and the overview shows the rest."""
+        if self.layout_result is None:
+            return
+        area, vp = self.area(), self.canvas.viewport().rect()
+        scale = min((vp.width() - 2 * FIT_MARGIN) / max(area.width(), 1.0),
+                    (vp.height() - 2 * FIT_MARGIN) / max(area.height(), 1.0), MAX_FIT_ZOOM)
+        if scale >= readable_scale():
+            self.canvas.set_zoom(scale)
+            self.canvas.centerOn(area.center())
+        else:
+            self.canvas.set_zoom(readable_scale())
+            self._show_input_end()
+        self._auto_fit = True
+
+    def _show_input_end(self) -> None:
+        """Scroll to where the data comes in: the input box at the top, centred across."""
+        lay = self.layout_result
+        first = lay.boxes.get("input") or lay.boxes.get(navigation.first_box(lay) or "")
+        zoom = self.canvas.zoom
+        seen_h = self.canvas.viewport().height() / zoom
+        x = first.x + first.width / 2 if first is not None else lay.width / 2
+        self.canvas.centerOn(QPointF(x, -FIT_MARGIN / zoom + seen_h / 2))
+
+    def _end_auto_fit(self) -> None:
+        self._auto_fit = False
+
+    def _on_resized(self) -> None:
+        """The first view (the panel gets its size after the model's layout arrived) fits the new size, until
+        the user has moved it."""
+        if self._auto_fit and self.layout_result is not None:
+            self.fit()
+
+    def _scroll_by(self, dx: float, dy: float) -> None:
+        h, v = self.canvas.horizontalScrollBar(), self.canvas.verticalScrollBar()
+        h.setValue(h.value() + round(dx))
+        v.setValue(v.value() + round(dy))
+
+    def _ensure_visible(self, bid: str) -> None:
+        if bid in self.boxes:
+            self._auto_fit = False
+            self.canvas.ensureVisible(self.boxes[bid], 40, 40)
+
+    def _bring_into_view(self, bid: str, margin: float = 40) -> None:
+        """Center the view on a box unless it is already in sight with `margin` view pixels around it (then the
+        view stays put). A frame bigger than the view shows its top, where its title is."""
+        box = self.boxes.get(bid)
+        if box is None:
+            return
+        canvas = self.canvas
+        rect = box.sceneBoundingRect()
+        visible = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+        m = margin / max(canvas.zoom, 1e-6)      # view pixels -> scene units at this zoom
+        if visible.contains(rect.adjusted(-m, -m, m, m)):
+            return
+        self._auto_fit = False
+        x = rect.center().x() if rect.width() + 2 * m <= visible.width() else rect.left() - m + visible.width() / 2
+        y = rect.center().y() if rect.height() + 2 * m <= visible.height() else rect.top() - m + visible.height() / 2
+        canvas.centerOn(QPointF(x, y))
+
+    # -- expand / collapse ------------------------------------------------------------------------------------
+    def _remember_anchor(self, bid: str) -> None:
+        if bid in self.boxes:
+            self._anchor = (bid, QPointF(self.canvas.mapFromScene(self.boxes[bid].pos())))
+            self._auto_fit = False
+
+    def toggle(self, bid: str) -> None:
+        if self.view is not None and self.view.is_block(bid):
+            self._remember_anchor(bid)
+            self.view.toggle(bid)
+            self.request_layout()
+
+    def expand(self, bid: str) -> None:
+        if self.view is not None and self.view.is_block(bid) and bid not in self.view.expanded:
+            self._remember_anchor(bid)
+            self.view.expand(bid)
+            self.request_layout()
+
+    def collapse(self, bid: str) -> None:
+        if self.view is not None and bid in self.view.expanded and bid != ROOT:
+            self._remember_anchor(bid)
+            self.view.collapse(bid)
+            if self.selected and self.selected != bid and bid in self.view.tree.chain(self.selected):
+                self.select(bid)   # the selection inside goes to the block that now stands for it
+            self.request_layout()
+
+    def expand_all(self) -> None:
+        if self.view is not None:
+            self.view.expand_all()
+            self._fit_next = True
+            self.request_layout()
+
+    def collapse_all(self) -> None:
+        if self.view is not None:
+            self.view.collapse_all()
+            self._fit_next = True
+            if self.selected:
+                self.select(self.view.representative(self.selected))
+            self.request_layout()
+
+    # -- selection --------------------------------------------------------------------------------------------
+    def select(self, bid: str) -> None:
+        """Make a box the app's selection (a group such as "stem" too: the state finds the layer it shows)."""
+        if self.view is None or bid not in self.view.tree.items:
+            return
+        self.selected = bid     # before the state answers: a click never scrolls the view (see _follow)
+        self._mark_selection()
+        self.state.select(bid)
+
+    def _on_selection(self, selection: Selection) -> None:
+        self._follow(selection.item)
+
+    def _follow(self, some_id: str) -> None:
+        """Follow an item picked elsewhere (the Layers list, a notes page): mark its box, bring it into view.
+
+        A pick in the graph itself (click, keys, search) comes back here too, but `select` has already set
+        `selected` then, so nothing scrolls: the box is in view, and a jump would lose the user's place."""
+        if self.view is None or some_id == self.selected:
+            return
+        item = self.view.tree.resolve(some_id) if some_id else None
+        if item is None:
+            self.selected = ""
+            self._mark_selection()
+            return
+        if self.layout_result is None:
+            # A model that is still being laid out: the item that comes with it (the window's first conv) is no
+            # user's pick, so the model opens on its overview of main blocks, with the block holding it marked.
+            self.selected = self.view.representative(item)
+            self._mark_selection()
+            return
+        # Open the blocks around the item, as the graph's own search does (and TensorBoard's graph, an IDE's
+        # "reveal in tree"): whoever picks one layer from a list wants to see that layer's box.
+        before = set(self.view.expanded)
+        self.view.reveal(item)
+        self.selected = item
+        self._mark_selection()
+        if self.view.expanded != before:
+            self._center_next = item
+            self.request_layout()
+        elif self._layout_pending:
+            self._center_next = item        # the boxes move when the pending layout lands
+        else:
+            self._bring_into_view(item)
+
+    def _mark_selection(self) -> None:
+        for bid, box in self.boxes.items():
+            box.set_marks(selected=bid == self.selected)
+
+    def _on_key(self, name: str) -> None:
+        if name == "fit":
+            self.fit()
+        elif name == "enter":
+            if self.selected:
+                self.toggle(self.selected)
+        else:
+            self.navigate(name)
+
+    def navigate(self, direction: str) -> str:
+        """Move the selection with an arrow key (navigation.neighbour) and keep it in sight."""
+        lay = self.layout_result
+        if lay is None:
+            return self.selected
+        if not self.selected or self.selected not in lay.boxes:
+            choice = navigation.first_box(lay)
+        else:
+            choice = navigation.neighbour(lay, self.selected, direction)
+        if choice:
+            self.select(choice)
+            self._ensure_visible(choice)
+        return self.selected
+
+    # -- search -----------------------------------------------------------------------------------------------
+    def _search_changed(self, text: str, keep_index: bool = False) -> None:
+        matches = self.find(text)
+        if not keep_index or matches != self.matches:
+            self.match_index = -1
+        self.matches = matches
+        if not text:
+            self.toolbar.set_match_text("")
+        elif self.match_index >= 0:
+            self.toolbar.set_match_text(f"{self.match_index + 1}/{len(matches)}")
+        else:
+            self.toolbar.set_match_text(f"{len(matches)} matches")
+        found = set(matches)
+        for bid, box in self.boxes.items():
+            box.set_marks(matched=bid in found)
+
+    def find(self, text: str) -> list[str]:
+        """Items whose path, name or op contains `text` (case-insensitive), in execution order."""
+        text = text.strip().lower()
+        if not text or self.view is None:
+            return []
+        tree = self.view.tree
+        hits = [it for it in tree.items.values() if it.id != ROOT and
+                (text in it.id.lower() or text in it.label.lower() or text in it.type.lower())]
+        hits.sort(key=lambda it: (it.order, not it.is_block, len(tree.chain(it.id))))
+        return [it.id for it in hits]
+
+    def search(self, text: str) -> None:
+        self.toolbar.search_box.setText(text)
+        self.next_match()
+
+    def next_match(self) -> None:
+        self._jump(+1)
+
+    def previous_match(self) -> None:
+        self._jump(-1)
+
+    def _jump(self, step: int) -> None:
+        if not self.matches or self.view is None:
+            return
+        self.match_index = (self.match_index + step) % len(self.matches)
+        target = self.matches[self.match_index]
+        self.toolbar.set_match_text(f"{self.match_index + 1}/{len(self.matches)}")
+        before = set(self.view.expanded)
+        self.view.reveal(target)
+        self.select(target)
+        if self.view.expanded != before:
+            self._center_next = target
+            self._auto_fit = False
+            self.request_layout()
+        elif target in self.boxes:
+            self._auto_fit = False
+            self.canvas.centerOn(self.boxes[target])
+
+    # -- colouring --------------------------------------------------------------------------------------------
+    def set_overlay(self, mode: str) -> None:
+        self.overlay = mode
+        self.toolbar.set_overlay(mode)
+        if mode == "time" and self.times is None:
+            self._measure_times()
+        self._recolor()
+
+    def overlay_value(self, bid: str) -> float | None:
+        return overlay_value(self.view.tree.items[bid], self.overlay, self.times)
+
+    def _recolor(self) -> None:
+        if self.view is None:
+            return
+        spec = colour_boxes(self.boxes, self.overlay, self.times)
+        if spec.is_scale:
+            self.legend.show_scale(spec.title, spec.lo, spec.hi)
+        else:
+            self.legend.show_kinds(spec.kinds)
+
+    def _measure_times(self) -> None:
+        """Time every module in one forward pass of the live model, in the model's own thread."""
+        handle, graph = self.state.handle, self.graph
+        if handle is None or graph is None or graph.model_name != handle.name:
+            self.state.show_error("no model is loaded to time")
+            return
+        self._time_token += 1
+        token, shape = self._time_token, graph.input_shape
+        self.status.setText("timing a forward pass…")
+
+        def work(live: "ModelHandle") -> dict[str, float]:
+            from explorer.core.errors import ExplorerError
+            from explorer.core.module_timing import time_modules
+
+            if live is not handle:
+                raise ExplorerError("the model changed before it could be timed")
+            return time_modules(live.model, shape)
+
+        self.bridge.run_on_model(work, lambda times: self._times_done(token, times),
+                                 lambda message: self._times_failed(token, message))
+
+    def _times_done(self, token: int, times: dict[str, float]) -> None:
+        if token != self._time_token:
+            return
+        self.times = times
+        self.status.setText(f"forward pass {times.get('', 0.0) * 1000:.1f} ms")
+        for bid, box in self.boxes.items():
+            t = self.overlay_value(bid) if self.overlay == "time" else None
+            if t:
+                box.set_tooltip(f"time {t * 1000:.2f} ms")
+        if self.overlay == "time":
+            self._recolor()
+        self.timesReady.emit()
+
+    def _times_failed(self, token: int, message: str) -> None:
+        if token != self._time_token:
+            return
+        self.status.setText("")
+        self.state.show_error(f"timing failed: {message}")
+
+    # -- export -----------------------------------------------------------------------------------------------
+    def _export_dialog(self, kind: str) -> None:
+        if self.graph is None:
+            self.state.show_error("no graph to export")
+            return
+        filters = {"svg": "SVG (*.svg)", "png": "PNG (*.png)", "csv": "CSV (*.csv)"}
+        path, _ = QFileDialog.getSaveFileName(self, "Export", f"{self.graph.model_name}.{kind}", filters[kind])
+        if not path:
+            return
+        writers = {"svg": self.export_svg, "png": self.export_png, "csv": self.export_csv}
+        try:
+            writers[kind](path)
+        except OSError as exc:
+            self.state.show_error(f"could not save {path}: {exc.strerror or exc}")
+        else:
+            self.state.show_message(f"saved {path}", answer=True)
+
+    def _export_rect(self) -> QRectF:
+        return self.area() if self.layout_result is not None else self.scene.itemsBoundingRect()
+
+    def export_svg(self, path: str | Path) -> None:
+        export.export_svg(self.scene, self._export_rect(), path, self.graph.model_name if self.graph else "graph")
+
+    def export_png(self, path: str | Path, scale: float = 1.5) -> None:
+        export.export_png(self.scene, self._export_rect(), path, scale)
+
+    def export_csv(self, path: str | Path) -> None:
+        if self.graph is not None:
+            export.export_csv(self.graph, path)
