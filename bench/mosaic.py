@@ -5,11 +5,11 @@ Prints
    uint8 image to the host) and to show it (one pyqtgraph ImageItem.setImage + a paint of its view) for
    resnet50's layer1 (256×56×56) and layer4 (2048×7×7), median of N runs (target: each under 10 ms), and
    layer1 at the size the 600×600 view shows it (the dock's shrink, explorer.core.mosaic.display_shrink);
-2. the live pipeline ratio (pipeline fps / bare model(x) fps) of bench/pipeline.py, without and with the
-   feature-map dock showing `--layer` (its probe builds the mosaic in the inference worker; the dock draws it
-   and is rendered whenever the maps change: at the dock's live rate, `--rate`, 10/s by default, 0 = every
-   frame); and once more with the mosaic built with every feature pixel although the view shows it smaller
-   (shrink 1: the baseline of the dock's shrinking, explorer.core.mosaic.display_shrink).
+2. the live pipeline ratio (pipeline fps / bare model(x) fps) on the Session, as bench/pipeline.py measures
+   it, without and with the feature-map dock showing `--layer` (its probe builds the mosaic in the pipeline
+   thread; the dock draws it and is rendered whenever the maps change: at the dock's live rate, `--rate`,
+   10/s by default, 0 = every frame); and once more with the mosaic built with every feature pixel although
+   the view shows it smaller (shrink 1: the baseline of the dock's shrinking, explorer.core.mosaic.display_shrink).
 
     python bench/mosaic.py [--model resnet18] [--layer conv1] [--rate 10] [--seconds 5] [--repeats 3] [--threads N]
 
@@ -121,33 +121,32 @@ def bench_mosaics(args, app, pg) -> None:
 
 
 def bench_pipeline(args, app, pg) -> None:
-    """bench/pipeline.py's measurement (the live panel's own path: MJPG video → capture thread → AppState →
-    InferencePanel → InferenceWorker/Engine → draw + render), with the feature-map dock added: its probe on
-    `args.layer` runs in the worker (hook + mosaic) and the dock draws the mosaic and is rendered every frame.
-    Interleaved runs: bare model(x), pipeline without maps, pipeline with maps; medians compared."""
-    import threading
-    from types import SimpleNamespace
-
+    """The live pipeline on the Session (explorer.core.session, the app's own path: MJPG video → capture thread
+    → pipeline thread: preprocess, forward, probes → SessionBridge → AppState → InferencePanel), with the
+    feature-map dock added: its probe on `args.layer` runs in the pipeline thread (hook + mosaic) and the dock,
+    drawing the mosaic, is rendered whenever its maps change (as the screen would be). Interleaved runs: bare
+    model(x), pipeline without maps, pipeline with maps, and with maps built with every feature pixel; medians
+    compared."""
     import cv2
     import torch
     from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QSplitter
 
     sys.path.insert(0, str(ROOT / "bench"))
-    import pipeline as P  # noqa: E402 - live's benchmark, reused
+    import pipeline as P  # noqa: E402 - bench/pipeline.py's video and bare loop, reused
 
-    from explorer.core import zoo
+    from explorer.core.opening import open_model
     from explorer.core.preprocess import Preprocessor
+    from explorer.core.threads import use_one_thread
+    from explorer.ui.bridge import SessionBridge
     from explorer.ui.feature_maps import FeatureMapsPanel
     from explorer.ui.inference_panel import InferencePanel
-    from explorer.ui.state import AppState, ModelHandle
-
-    from explorer.core.threads import use_compute_threads, use_one_thread
+    from explorer.ui.state import AppState
 
     use_one_thread()  # the main thread is the UI thread: no OpenMP team of its own (explorer.core.threads)
     device, (w, h) = args.device, (640, 480)
-    entry = zoo.get(args.model)
-    torch.manual_seed(0)
-    model = zoo.build(args.model).to(device).eval()
+    opened = open_model(args.model, "random", device)  # the one opening function (seeded random weights)
+    model, entry = opened.handle.model, opened.handle.entry
     with tempfile.TemporaryDirectory() as tmp:
         cap = cv2.VideoCapture(str(P.make_video(Path(tmp) / "one.avi", (w, h), 30.0, n=1)))
         ok, bgr = cap.read()
@@ -155,59 +154,65 @@ def bench_pipeline(args, app, pg) -> None:
     x = Preprocessor(entry, device)(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).model_input
 
     def bare(secs: float) -> float:  # in a thread that ends afterwards, as in bench/pipeline.py
-        out: dict[str, float] = {}
-
-        def work() -> None:
-            use_compute_threads()
-            out.update(fps=P.bare_fps(model, x, secs))
-        t = threading.Thread(target=work)
-        t.start()
-        t.join()
-        return out["fps"]
+        return P.in_compute_thread(lambda: P.bare_fps(model, x, secs))
 
     def pipeline(video: Path, layer: str, full_size: bool = False) -> float:
-        # new panels per run, shut down afterwards: the worker's thread and OpenMP team end with them, so the
-        # next bare run has the machine to itself (bench/pipeline.py)
+        # a new state, session and panels per run, shut down afterwards: the pipeline's thread and OpenMP team
+        # end with them, so the next bare run has the machine to itself (bench/pipeline.py)
         state = AppState()
-        panel = InferencePanel(state, None)
-        panel.resize(1000, 700)
-        panel.show()
-        maps = FeatureMapsPanel(state, SimpleNamespace(inference_panel=panel))
-        maps.resize(1000, 500)
-        maps.show()
-        maps.rate_combo.setCurrentIndex(maps.rate_combo.findData(args.rate))
+        bridge = SessionBridge(state)
+        window = QSplitter()
+        window.addWidget(InferencePanel(state, bridge))
+        maps = FeatureMapsPanel(state, bridge)
+        window.addWidget(maps)
+        window.resize(1400, 600)
+        window.show()
+        maps.set_live_rate(args.rate)
+        fitted = FeatureMapsPanel._view_options
         if full_size:  # the dock as it was before it built mosaics at the view's size
-            fitted = maps._view_options
-            maps._view_options = lambda *a: replace(fitted(*a), shrink=1)
-        state.set_model(ModelHandle(args.model, entry, model, "random", device))
+            FeatureMapsPanel._view_options = staticmethod(lambda *a: replace(fitted(*a), shrink=1))
         target = QImage(maps.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        done: list[float] = []
+        runs: dict[str, list[float]] = {}
 
-        def render_maps(result) -> None:
-            # the dock painted whenever its maps changed, as the screen would be (Qt repaints what was updated;
-            # while a stream plays the maps refresh at the dock's rate, 10/s by default)
-            if state.selected_layer and maps.probe is not None and result.extras.get(maps.probe.name) is not None:
+        def on_result(result) -> None:
+            if maps.probe is not None and result.extras.get(maps.probe.name) is not None:
+                # the dock painted whenever its maps changed, as the screen would be (while a stream plays the
+                # maps refresh at the dock's rate, 10/s by default)
                 t0 = time.perf_counter()
                 maps.render(target)
-                result.timing_ms["draw"] += (time.perf_counter() - t0) * 1000
+                result.timing_ms["draw"] = result.timing_ms.get("draw", 0.0) + (time.perf_counter() - t0) * 1000
+            done.append(time.perf_counter())
+            for k, v in result.timing_ms.items():
+                runs.setdefault(k, []).append(v)
 
-        panel.resultDrawn.connect(render_maps)
-        if layer:
-            state.select_layer(layer)
+        state.resultReady.connect(on_result)
         try:
-            fps, means = P.pipeline_fps(app, panel, video, args.seconds, True)
+            bridge.session.use_model(opened)
+            if layer:
+                state.select(layer)
+            bridge.open_video(str(video), loop=True)
+            t_end = time.perf_counter() + 60  # warm-up: the first results (oneDNN picks kernels) do not count
+            while len(done) < 3 and time.perf_counter() < t_end:
+                P.run_event_loop(0.05)
+            pipe = bridge.session.pipeline
+            start, t0 = pipe.frames_done, time.perf_counter()
+            P.run_event_loop(args.seconds)  # Qt's own event loop, as in the app: no polling by the benchmark
+            fps = (pipe.frames_done - start) / (time.perf_counter() - t0)
             key = layer + (" full-size" if full_size else "")
-            stages.setdefault(key, []).append(means)
+            stages.setdefault(key, []).append({k: statistics.median(v[-50:]) for k, v in runs.items() if v})
             if layer and maps.mosaic is not None:
                 m, view = maps.mosaic, maps.mosaic_view
                 shown[key] = (f"{m.width}×{m.height} mosaic (shrink {m.shrink}) in a {view.width()}×"
                               f"{view.height()} view")
             return fps
         finally:
-            state.select_layer("")
-            panel.shutdown()
-            for widget in (maps, panel):
-                widget.close()
-                widget.deleteLater()
+            FeatureMapsPanel._view_options = staticmethod(fitted)
+            state.resultReady.disconnect(on_result)
+            state.select("")
+            bridge.shutdown()
+            window.close()
+            window.deleteLater()
             app.processEvents()
 
     bares, plains, withs, fulls = [], [], [], []
@@ -225,7 +230,7 @@ def bench_pipeline(args, app, pg) -> None:
     p2 = statistics.median(fulls)
     from explorer.core.threads import compute_threads
 
-    print(f"live pipeline (bench/pipeline.py's path), {args.model}, {w}×{h} MJPG video, {device}, torch threads "
+    print(f"live pipeline (the Session's path), {args.model}, {w}×{h} MJPG video, {device}, torch threads "
           f"{compute_threads()}, load average {os.getloadavg()[0]:.1f}, {args.repeats} interleaved runs of "
           f"{args.seconds:g} s:")
     print("  bare model(x) fps runs:        " + " ".join(f"{v:.2f}" for v in bares))
@@ -234,7 +239,7 @@ def bench_pipeline(args, app, pg) -> None:
     print(f"  pipeline + {args.layer} maps built full-size fps runs: " + " ".join(f"{v:.2f}" for v in fulls))
     for key, runs in stages.items():
         names = list(runs[0])
-        print(f"  stages {'with ' + key + ' maps' if key else 'without maps'} (ms, median of run means): "
+        print(f"  stages {'with ' + key + ' maps' if key else 'without maps'} (ms, median of run medians): "
               + ", ".join(f"{n} {statistics.median(r.get(n, 0.0) for r in runs):.1f}" for n in names))
     for key, text in shown.items():
         print(f"  {key} maps drawn as a {text}")

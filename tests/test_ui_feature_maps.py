@@ -1,25 +1,29 @@
-"""The feature-map dock in the real main window: selecting a node shows its maps, hooks go with the selection,
-clicks map to the right channel and pixel, the receptive field lands at the right place on the input image,
-Grad-CAM and the gradient view arrive from the worker, pins, exports."""
+"""The feature-map dock, built from (state, bridge) beside a real inference panel: selecting a layer or a group
+shows its maps, hooks go with the selection, clicks map to the right channel and pixel, the receptive field
+lands at the right place on the input image, Grad-CAM and the gradient view arrive from the pipeline, pins,
+exports, the live rate and its catch-up, the remembered options (whatever the settings file holds), and in the
+main window the overlay that leaves the image while another bottom tab is in front."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication, QScrollArea
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QScrollArea, QWidget
 
-from explorer.core.activations import ActivationProbe
+from explorer.core.activations import ActivationFrame, ActivationProbe
 from explorer.core.mosaic import layout_for
 from explorer.core.preprocess import Preprocessor
 from explorer.core.results import Frame, FrameResult
-from explorer.ui.feature_maps import MAX_PINS, FeatureMapsPanel
-from explorer.ui.main_window import MainWindow, StartOptions
+from explorer.ui.feature_maps import MAX_PINS, NO_PLACE, PROBE_PREFIX, FeatureMapsPanel, ImageView
+from explorer.ui.inference_panel import InferencePanel
 from explorer.ui.state import AppState
+from tests.conftest import SAMPLE_IMAGE, open_model_and_wait
 
-LOAD_TIMEOUT = 120_000
 RESULT_TIMEOUT = 120_000
 
 
@@ -31,128 +35,206 @@ def _hook_total(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 
 
+def _build(qtbot, state, bridge, size=(1400, 420)) -> SimpleNamespace:
+    """The dock in a scroll area (as the window's docks hold their panels) beside the inference panel."""
+    host = QWidget()
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    fm = FeatureMapsPanel(state, bridge)
+    area.setWidget(fm)
+    inference = InferencePanel(state, bridge)
+    lay = QHBoxLayout(host)
+    lay.addWidget(area, 3)
+    lay.addWidget(inference, 2)
+    qtbot.addWidget(host)
+    host.resize(*size)
+    host.show()
+    qtbot.waitExposed(host)
+    messages: list[str] = []
+    state.message.connect(lambda text, *_: messages.append(text))
+    state.error.connect(messages.append)
+    return SimpleNamespace(state=state, bridge=bridge, fm=fm, inference=inference, host=host, area=area,
+                           messages=messages)
+
+
+def _open(qtbot, d: SimpleNamespace, model: str = "alexnet", weights: str = "random", image=SAMPLE_IMAGE) -> None:
+    open_model_and_wait(qtbot, d.state, d.bridge, model, weights, "cpu")
+    assert d.bridge.open_image(str(image))
+    qtbot.waitUntil(lambda: d.state.result is not None and d.state.result.model_name == model,
+                    timeout=RESULT_TIMEOUT)
+
+
 @pytest.fixture
-def window(qtbot):
-    w = MainWindow(StartOptions(model="alexnet"))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitUntil(lambda: w.state.graph is not None and w.state.result is not None, timeout=LOAD_TIMEOUT)
-    return w
+def dock(qtbot, app_state) -> SimpleNamespace:
+    """alexnet (random weights) on the sample photo."""
+    d = _build(qtbot, *app_state)
+    _open(qtbot, d)
+    return d
 
 
-def _panel(window) -> FeatureMapsPanel:
-    panel = window.panels["featureMapsDock"]
-    assert isinstance(panel, FeatureMapsPanel)
-    return panel
+def _select(qtbot, d: SimpleNamespace, item: str, layer: str | None = None) -> FeatureMapsPanel:
+    d.state.select(item)
+    layer = layer or item
+    qtbot.waitUntil(lambda: d.fm.frame is not None and d.fm.frame.layer == layer, timeout=RESULT_TIMEOUT)
+    return d.fm
 
 
-def _select(qtbot, window, layer: str) -> FeatureMapsPanel:
-    fm = _panel(window)
-    window.state.select_layer(layer)
-    qtbot.waitUntil(lambda: fm.frame is not None and fm.frame.layer == layer, timeout=RESULT_TIMEOUT)
-    return fm
-
-
-def _click(qtbot, view, x: float, y: float) -> None:
+def _click(qtbot, view: ImageView, x: float, y: float) -> None:
     """A real mouse click on image pixel (x, y) of an ImageView."""
     qtbot.wait(30)  # let the view box apply its new range (it updates its transform lazily)
-    scene = view.item.mapToScene(QPointF(x, y))
-    pos = view.mapFromScene(scene)
+    pos = view.mapFromScene(view.item.mapToScene(QPointF(x, y)))
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
 
 
-def test_selecting_a_node_shows_its_maps_and_deselection_removes_hooks(qtbot, window):
-    model = window.state.handle.model
-    fm = _select(qtbot, window, "features.0")
+def _has_maps(fm: FeatureMapsPanel, result) -> bool:
+    return isinstance(result.extras.get(fm.probe.name), ActivationFrame)
+
+
+def _settle(qtbot, d: SimpleNamespace, ms: int = 800) -> None:
+    """Wait until the pipeline is idle and its last result is on screen (and a catch-up, if one was needed)."""
+    pipeline = d.bridge.session.pipeline
+    qtbot.wait(ms)
+    qtbot.waitUntil(lambda: not d.state.pending and not pipeline.busy and pipeline.slot.peek() is None,
+                    timeout=RESULT_TIMEOUT)
+    qtbot.wait(400)
+
+
+# -- layers and groups ---------------------------------------------------------------------------------------------
+def test_selecting_a_node_shows_its_maps_and_deselection_removes_hooks(qtbot, dock):
+    model = dock.state.handle.model
+    fm = _select(qtbot, dock, "features.0")
     assert fm.mosaic.num_tiles == 64 == fm.frame.shape[0]           # C channels -> C tiles
     assert fm.frame.shape == (64, 55, 55)
     assert fm.mosaic_view.item.image.shape == fm.mosaic.rgba.shape   # one ImageItem draws the whole mosaic
     assert _hooked(model) == ["features.0"]                          # hooks on the selected layer only
-    assert "64×55×55" in fm.layer_label.text()
+    assert fm.controls.layer_label.text().startswith("features.0: 64×55×55")
+    assert dock.bridge.has_probe(PROBE_PREFIX + "features.0")
 
-    fm = _select(qtbot, window, "features.3")
+    fm = _select(qtbot, dock, "features.3")
     assert fm.mosaic.num_tiles == 192
     assert _hooked(model) == ["features.3"]
+    assert not dock.bridge.has_probe(PROBE_PREFIX + "features.0")
 
-    window.state.select_layer("")
+    dock.state.select("")
     assert _hook_total(model) == 0                                   # nothing left on any module
     assert fm.frame is None and not fm.mosaic_view.has_image()
-    qtbot.waitUntil(lambda: window.inference_panel.engine_probes == [], timeout=5000)
+    assert dock.bridge.session.probes.names() == []
 
 
-def test_click_maps_to_channel_pixel_and_receptive_field(qtbot, window, sample_image_path):
-    fm = _select(qtbot, window, "features.0")
+def test_the_graphs_groups_show_the_layer_that_ends_them(qtbot, app_state):
+    """The graph's first view shows groups, not only modules: resnet18's "stem" (conv1 … maxpool) and "head"
+    (avgpool, flatten, fc), alexnet's "features.stage1". Selecting one shows its output layer's maps and the
+    caption names both (the dock said "unknown layer 'stem'")."""
+    d = _build(qtbot, *app_state)
+    _open(qtbot, d, "resnet18")
+    fm = _select(qtbot, d, "stem", "maxpool")
+    assert d.state.selection.item == "stem" and fm.frame.shape == (64, 56, 56)
+    assert fm.controls.layer_label.text().startswith("stem → maxpool: 64×56×56")
+    assert _hooked(d.state.handle.model) == ["maxpool"]
+    d.state.select("maxpool")                       # the same layer by its own name: the caption follows
+    assert fm.controls.layer_label.text().startswith("maxpool: 64×56×56")
+    fm = _select(qtbot, d, "head", "fc")
+    assert fm.frame.shape == (1000, 1, 1) and fm.controls.layer_label.text().startswith("head → fc: 1000×1×1")
+
+    _open(qtbot, d, "alexnet")
+    fm = _select(qtbot, d, "features.stage1", "features.2")
+    assert fm.frame.shape == (64, 27, 27)
+    assert fm.controls.layer_label.text().startswith("features.stage1 → features.2: 64×27×27")
+    fm.select_channel(0)
+    assert fm.select_feature_pixel(3, 4) is not None            # a group's layer has its receptive field
+    assert "19×19 input pixels" in fm.info_label.text()
+
+
+def test_click_maps_to_channel_pixel_and_receptive_field(qtbot, dock):
+    fm = _select(qtbot, dock, "features.0")
     m = fm.mosaic
     channel, fy, fx = 37, 20, 30
     tile = m.tile_of_channel(channel)
-    x0, y0 = m.tile_origin(tile)
-    text = fm.describe(x0 + fx + 0.5, y0 + fy + 0.5)
+    x, y = m.point_of(tile, fy + 0.5, fx + 0.5)
     value = float(fm.frame.activation[channel, fy, fx])
-    assert text.startswith(f"channel {channel}  (y {fy}, x {fx}) = {value:.4g}")
+    assert fm.describe(x, y).startswith(f"channel {channel}  (y {fy}, x {fx}) = {value:.4g}")
 
-    _click(qtbot, fm.mosaic_view, x0 + fx + 0.5, y0 + fy + 0.5)      # click a channel: it opens large
+    _click(qtbot, fm.mosaic_view, x, y)                               # click a channel: it opens large
     assert fm.channel == channel
-    assert fm.large_view.item.image.shape[:2] == (55, 55)
+    assert fm.channel_view.view.item.image.shape[:2] == (55, 55)
 
-    _click(qtbot, fm.large_view, fx + 0.5, fy + 0.5)                # click a pixel: its receptive field
+    _click(qtbot, fm.channel_view.view, fx + 0.5, fy + 0.5)            # click a pixel: its receptive field
     assert fm.feature_pixel == (fy, fx)
     # AlexNet conv1 (k 11, s 4, p 2): input rows 4i−2 .. 4i+8, i.e. [78, 89) × columns [118, 129), mapped back
     # through the ImageNet preset (resize shorter side to 256, centre crop 224) of the source photo
-    image = window.state.frame.image
-    prep = Preprocessor(window.state.handle.entry)(image)
+    prep = Preprocessor(dock.state.handle.entry)(dock.state.frame.image)
     (sx, sy), (ox, oy) = prep.scale, prep.offset
     expect = ((118 + ox) / sx, (78 + oy) / sy, (129 + ox) / sx, (89 + oy) / sy)
     assert fm.overlay.field_box == pytest.approx(expect)
     rect = fm.overlay.field_item.rect()
     assert (rect.width() * sx, rect.height() * sy) == pytest.approx((11, 11))
     assert fm.overlay.field_item.isVisible()
-    assert fm.overlay.view_box is window.inference_panel.view_box
+    assert fm.overlay.view_box is dock.inference.view_box             # on the image, through its overlay host
 
 
-def test_overlay_gradcam_and_gradient_view(qtbot, window):
-    fm = _select(qtbot, window, "features.0")
-    fm.overlay_check.setChecked(True)
+def test_overlay_gradcam_and_gradient_view(qtbot, dock):
+    fm = _select(qtbot, dock, "features.0")
+    c = fm.controls
+    c.overlay_check.setChecked(True)
     fm.select_channel(5)
     item = fm.overlay.channel_item
     assert item.isVisible() and item.image.shape[:2] == (220, 220)  # 55×55 upsampled ×4 (the stride)
     # the map covers the 224 crop in source pixels (first centre 3.5 − stride/2 = 1.5 .. 1.5 + 220)
-    prep = Preprocessor(window.state.handle.entry)(window.state.frame.image)
+    prep = Preprocessor(dock.state.handle.entry)(dock.state.frame.image)
     (sx, sy), (ox, oy) = prep.scale, prep.offset
     r = fm.overlay.channel_rect
     assert (r.x(), r.y(), r.width(), r.height()) == pytest.approx(((1.5 + ox) / sx, (1.5 + oy) / sy,
                                                                     220 / sx, 220 / sy))
-    fm.opacity_slider.setValue(25)
+    c.opacity_slider.setValue(25)
     assert item.opacity() == pytest.approx(0.25)
     alpha = item.image[..., 3]                    # quiet places let the photo through, strong ones cover it
     assert alpha.max() == 255 and alpha.min() < 64   # (√t: 64 is t = 6 % of the way from quiet to strong)
 
-    assert fm.target_combo.count() == 5                       # the top-5 classes of the result
+    assert c.target_combo.count() == 5                        # the top-5 classes of the result
     assert fm.request_gradcam()
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
-    best = window.state.result.topk[0]                        # named, not only numbered
+    best = dock.state.result.topk[0]                          # named, not only numbered
     assert f"for class {best.index} ({best.label}): score" in fm.info_label.text()
     assert fm.overlay.heat_item.isVisible()
     assert fm.overlay.heat_item.image.shape[:2] == (224, 224)
 
-    fm.gradient_check.setChecked(True)
+    c.gradient_check.setChecked(True)
     fm.select_feature_pixel(10, 12)
-    marker = fm.pixel_marker.rect()                    # the clicked pixel is marked in the large map
-    assert fm.pixel_marker.isVisible() and (marker.x(), marker.y(), marker.width()) == (12, 10, 1)
-    assert fm.pixel_ring.isVisible() and fm.pixel_ring.data["x"][0] == 12.5 and fm.pixel_ring.data["y"][0] == 10.5
+    marker = fm.channel_view.pixel_marker.rect()             # the clicked pixel is marked in the large map
+    ring = fm.channel_view.pixel_ring
+    assert fm.channel_view.pixel_marker.isVisible() and (marker.x(), marker.y(), marker.width()) == (12, 10, 1)
+    assert ring.isVisible() and ring.data["x"][0] == 12.5 and ring.data["y"][0] == 10.5
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("gradient"), timeout=RESULT_TIMEOUT)
     heat = fm.overlay.heat_item.image
-    alpha = heat[..., 3] > 0
-    ys, xs = np.nonzero(alpha)
+    ys, xs = np.nonzero(heat[..., 3] > 0)
     # the gradient's support is the 11×11 receptive field: rows 38..48, columns 46..56
     assert (ys.min(), ys.max(), xs.min(), xs.max()) == (38, 48, 46, 56)
+    # and it is clearly visible there (issue 21): most of the field at least half opaque
+    assert np.median(heat[38:49, 46:57, 3]) >= 128
     fm.clear_overlay()
     assert not fm.overlay.heat_item.isVisible() and not fm.overlay.field_item.isVisible()
+    assert fm.feature_pixel is None and not ring.isVisible()
 
 
-def test_options_pins_and_exports(qtbot, window, tmp_path):
-    model = window.state.handle.model
-    fm = _select(qtbot, window, "features.0")
+def test_a_fully_connected_layer_has_no_overlay_and_no_receptive_field(qtbot, dock):
+    """alexnet's classifier.1 (Linear, 4096 outputs as 1×1 maps) has no place on the image: Overlay draws
+    nothing there and says why, a pixel outside its 1×1 maps is refused, and a Grad-CAM that cannot run there
+    leaves its reason on the line under the maps (not only in the status bar)."""
+    fm = _select(qtbot, dock, "classifier.1")
+    assert fm.frame.shape == (4096, 1, 1)
+    fm.controls.overlay_check.setChecked(True)
+    fm.select_channel(0)
+    assert not fm.overlay.channel_item.isVisible() and fm.info_label.text() == NO_PLACE
+    assert fm.select_feature_pixel(1, 1) is None and not fm.channel_view.pixel_ring.isVisible()
+    assert fm.request_gradcam()
+    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM: "), timeout=RESULT_TIMEOUT)
+    assert "feature maps" in fm.info_label.text()
+
+
+# -- options, pins, exports ----------------------------------------------------------------------------------------
+def test_options_pins_and_exports(qtbot, dock, tmp_path):
+    model = dock.state.handle.model
+    fm = _select(qtbot, dock, "features.0")
     fm.set_options(order="max", top_k=8, norm="layer", colormap="inferno")
     assert fm.mosaic.num_tiles == 8 and fm.mosaic.colormap == "inferno"
     maxs = fm.frame.activation.reshape(64, -1).amax(1)
@@ -160,15 +242,14 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     assert np.allclose(fm.mosaic.lo, fm.mosaic.tile_min.min()) and np.allclose(fm.mosaic.hi, fm.mosaic.tile_max.max())
     fm.set_options(order="index", top_k=0, norm="fixed", fixed_range=(-1.0, 2.0))
     assert fm.mosaic.num_tiles == 64 and np.allclose(fm.mosaic.lo, -1) and np.allclose(fm.mosaic.hi, 2)
-    fm.opacity_slider.setValue(35)
+    fm.controls.opacity_slider.setValue(35)
     # the next start shows the maps the same way: a new panel on the same settings file
-    from types import SimpleNamespace
-
-    again = FeatureMapsPanel(AppState(), SimpleNamespace(settings=window.settings))
+    again = FeatureMapsPanel(AppState(), dock.bridge)
     qtbot.addWidget(again)
-    assert again.mosaic_options().order == "index" and again.mosaic_options().norm == "fixed"
-    assert again.mosaic_options().fixed_range == (-1.0, 2.0) and again.colormap_combo.currentText() == "inferno"
-    assert again.opacity_slider.value() == 35 and again.topk_spin.value() == 0
+    opts = again.controls.mosaic_options()
+    assert opts.order == "index" and opts.norm == "fixed" and opts.fixed_range == (-1.0, 2.0)
+    assert again.controls.colormap_combo.currentText() == "inferno"
+    assert again.controls.opacity_slider.value() == 35 and again.controls.topk_spin.value() == 0
 
     png, npy = tmp_path / "mosaic.png", tmp_path / "acts.npy"
     assert fm.export_png(str(png)) and fm.export_npy(str(npy))
@@ -176,276 +257,319 @@ def test_options_pins_and_exports(qtbot, window, tmp_path):
     np.testing.assert_array_equal(written, fm.mosaic.image)
     np.testing.assert_array_equal(np.load(npy), fm.frame.activation.numpy())
     assert fm.export_png(str(tmp_path / "no_suffix")) and (tmp_path / "no_suffix.png").is_file()
+    assert dock.messages[-1] == f"Mosaic written to {tmp_path / 'no_suffix.png'}"
     assert not fm.export_png(str(tmp_path / "mosaic.xyz"))    # no encoder: a message, not an exception
-    assert "use .png" in window.statusBar().currentMessage()
+    assert "use .png" in dock.messages[-1]
     assert not fm.export_png(str(tmp_path / "no_such_folder" / "m.png"))
-    assert "no such folder" in window.statusBar().currentMessage()
-    assert fm.export_png(str(png))                             # the next try works: seen at once, not behind
-    assert window.statusBar().currentMessage() == f"Mosaic written to {png}"   # the error of the failed one
+    assert "no such folder" in dock.messages[-1]
 
     assert fm.pin_layer("features.0")
-    _select(qtbot, window, "features.3")
+    _select(qtbot, dock, "features.3")
     assert fm.pin_layer("features.6") and fm.pin_layer("features.8") and fm.pin_layer("features.10")
     assert not fm.pin_layer("features.12")                    # at most four
-    assert len(fm.pins) == MAX_PINS
-    qtbot.waitUntil(lambda: all(p.frame is not None for p in fm.pins.values()), timeout=RESULT_TIMEOUT)
-    sizes = {layer: p.frame.shape for layer, p in fm.pins.items()}
-    pin = fm.pins["features.0"]  # laid out for its own small view (its first mosaic came with the main view's)
+    assert len(fm.pins.pins) == MAX_PINS and "At most 4" in dock.messages[-1]
+    pins = fm.pins.pins
+    qtbot.waitUntil(lambda: all(p.frame is not None for p in pins.values()), timeout=RESULT_TIMEOUT)
+    sizes = {layer: p.frame.shape for layer, p in pins.items()}
+    pin = pins["features.0"]  # laid out for its own small view (its first mosaic came with the main view's)
     qtbot.waitUntil(lambda: pin.frame.mosaic.options.fit == (pin.view.width(), pin.view.height()), timeout=5000)
     m = pin.frame.mosaic
     assert m.shrink == layout_for(m.options, 64, 55, 55)[1] > 1 and pin.view.item.image.shape == m.rgba.shape
     assert sizes == {"features.0": (64, 55, 55), "features.6": (384, 13, 13), "features.8": (256, 13, 13),
                      "features.10": (256, 13, 13)}
     assert set(_hooked(model)) == {"features.0", "features.3", "features.6", "features.8", "features.10"}
-    # four pins in a laptop-sized window: no sideways scrolling, titles cut with "…" rather than widening it
-    window.resize(1229, 691)
+    # four pins in a laptop-sized dock: no sideways scrolling, titles cut with "…" rather than widening it
+    dock.host.resize(1170, 420)                               # the dock about 700 px wide
     qtbot.wait(100)
-    area = fm.parentWidget()
-    while area is not None and not isinstance(area, QScrollArea):
-        area = area.parentWidget()
-    assert area is not None and area.horizontalScrollBar().maximum() == 0
-    assert all(p.mapTo(fm, p.rect().topRight()).x() <= fm.width() for p in fm.pins.values())
-    assert all(p.title.text().startswith(p.layer) for p in fm.pins.values())
-    for layer in list(fm.pins):
+    assert dock.area.horizontalScrollBar().maximum() == 0
+    assert all(p.mapTo(fm, p.rect().topRight()).x() <= fm.width() for p in pins.values())
+    assert all(p.title.text().startswith(p.layer) for p in pins.values())
+    for layer in list(pins):
         fm.unpin_layer(layer)
-    window.state.select_layer("")
+    dock.state.select("")
     assert _hook_total(model) == 0
 
 
-def test_output_picker_for_a_multi_output_module(qtbot):
-    """Without a window: a real probe on a real FPN, its frame delivered as the engine would."""
+ABSURD = [10 ** 12, -10 ** 12, "nan", "inf", "-5", "a string", ["a", "list"], "", 3.5]
+KEYS = ["order", "topK", "norm", "low", "high", "colormap", "opacity", "liveRate"]
+
+
+@pytest.mark.parametrize("absurd", ABSURD, ids=[repr(v)[:12] for v in ABSURD])
+def test_any_stored_option_opens_the_dock_with_clamped_values(qtbot, app_state, absurd):
+    """Issue 21: "opacity=1000000000000" in the settings file raised OverflowError and the window said
+    "Feature maps could not be opened:". Every key gets an absurd value (huge, negative, NaN, infinite, a word,
+    a list, empty): the dock opens, each control within its range or at its default."""
+    from explorer.ui.settings import open_settings
+
+    settings = open_settings()
+    for key in KEYS:
+        settings.setValue(f"featureMaps/{key}", absurd)
+    settings.sync()
+    fm = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(fm)
+    c = fm.controls
+    assert 0 <= c.opacity_slider.value() <= 100 and 0 <= c.topk_spin.value() <= 4096
+    assert c.order_combo.currentText() == "index" and c.norm_combo.currentText() == "channel"
+    assert c.colormap_combo.currentText() == "auto" and c.live_rate in (0, 5, 10, 20)
+    for spin in (c.lo_spin, c.hi_spin):
+        assert np.isfinite(spin.value()) and abs(spin.value()) <= 1e6
+    if absurd == 10 ** 12:
+        assert c.opacity_slider.value() == 100 and c.topk_spin.value() == 4096 and c.hi_spin.value() == 1e6
+    if absurd in ("nan", "inf", "a string", ""):
+        assert (c.opacity_slider.value(), c.lo_spin.value(), c.hi_spin.value()) == (60, 0.0, 1.0)  # defaults
+    c.opacity_slider.setValue(40)                             # and the dock saves a sane value over it
+    assert open_settings().value("featureMaps/opacity") in (40, "40")
+
+
+def test_a_hand_edited_settings_file_is_read_through_the_validated_readers(qtbot, app_state):
+    """Good values come back; bad ones are clamped one by one (the others still load)."""
+    from explorer.ui.settings import settings_path
+
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[featureMaps]\norder=max\ntopK=-5\nnorm=fixed\nlow=nan\nhigh=3.5\ncolormap=inferno\n"
+                    "opacity=1000000000000\nliveRate=7\n")
+    fm = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(fm)
+    c = fm.controls
+    assert (c.order_combo.currentText(), c.norm_combo.currentText(), c.colormap_combo.currentText()) == (
+        "max", "fixed", "inferno")
+    assert (c.topk_spin.value(), c.lo_spin.value(), c.hi_spin.value()) == (0, 0.0, 3.5)
+    assert c.opacity_slider.value() == 100 and c.live_rate == 10    # 7/s is not offered: the default
+    assert c.lo_spin.isVisibleTo(fm) and c.hi_spin.isVisibleTo(fm)  # norm fixed: its range is shown
+
+
+def test_output_picker_for_a_multi_output_module(qtbot, app_state):
+    """A real probe on a real FPN, its frame delivered as the engine would (no pipeline run)."""
     import torchvision
 
-    state = AppState()
-    fm = FeatureMapsPanel(state, None)
+    from explorer.core import zoo
+    from explorer.core.capture import capture_graph
+    from explorer.ui.state import ModelHandle
+
+    state, bridge = app_state
+    fm = FeatureMapsPanel(state, bridge)
     qtbot.addWidget(fm)
-    fpn = torchvision.ops.FeaturePyramidNetwork([8, 16], 4).eval()
 
     class Model(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.fpn = fpn
+            self.c3, self.c4 = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(3, 16, 3, stride=2, padding=1)
+            self.fpn = torchvision.ops.FeaturePyramidNetwork([8, 16], 4)
 
-        def forward(self, feats):
-            return self.fpn(feats)
+        def forward(self, x):
+            return self.fpn({"p3": self.c3(x), "p4": self.c4(x)})
 
     model = Model().eval()
-    feats = {"p3": torch.rand(1, 8, 16, 16), "p4": torch.rand(1, 16, 8, 8)}
-    state.select_layer("fpn")
+    graph = capture_graph(model, "fpn", (3, 16, 16))
+    handle = ModelHandle("fpn", zoo.get("resnet18"), model, "random", "cpu")
+    state.set_model(handle, graph)
+    state.select("fpn")
     probe = fm.probe
     assert isinstance(probe, ActivationProbe)
+    shown = Frame(np.zeros((4, 4, 3), np.uint8))   # one still: its results are drawn (a new one would be newer)
 
     def deliver() -> None:
         probe.attach(model)
         with torch.inference_mode():
-            model(feats)
+            model(torch.rand(1, 3, 16, 16))
             frame = probe.collect(None)
         probe.detach()
-        result = FrameResult(frame=Frame(np.zeros((4, 4, 3), np.uint8)), model_name="fpn", weights="random",
-                             device="cpu", task="classification", extras={probe.name: frame})
-        state.set_result(result)
+        assert state.set_result(FrameResult(frame=shown, model_name="fpn", weights="random", device="cpu",
+                                            task="classification", extras={probe.name: frame}))
 
     deliver()
-    assert [fm.output_combo.itemText(i) for i in range(fm.output_combo.count())] == ["p3", "p4"]
+    combo = fm.controls.output_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["p3", "p4"] and combo.isVisibleTo(fm)
     assert fm.frame.shape == (4, 16, 16)
     fm.set_output("p4")
     deliver()
     assert fm.frame.output_key == "p4" and fm.frame.shape == (4, 8, 8)
-    assert "[p4]" in fm.layer_label.text()
+    assert "[p4]" in fm.controls.layer_label.text()
 
 
-def test_controls_fit_the_dock_hint_and_mosaic_shape(qtbot, window):
-    """Every control is inside the ~860 px dock (no horizontal scrolling), the right pane explains itself
+def test_controls_fit_the_dock_hint_and_mosaic_shape(qtbot, dock):
+    """Every control is inside the ~840 px dock (no horizontal scrolling), the right pane explains itself
     until a channel is opened, and the mosaic's columns follow the view's shape."""
     from explorer.core.mosaic import best_columns
 
-    fm = _select(qtbot, window, "features.0")
+    fm = _select(qtbot, dock, "features.0")
+    c = fm.controls
     assert fm.minimumSizeHint().width() <= 800
-    area = fm.parentWidget()
-    while area is not None and not isinstance(area, QScrollArea):
-        area = area.parentWidget()
-    if area is not None:
-        assert area.horizontalScrollBar().maximum() == 0
-    controls = (fm.order_combo, fm.topk_spin, fm.norm_combo, fm.colormap_combo, fm.pin_button,
-                fm.export_png_button, fm.export_npy_button, fm.overlay_check, fm.opacity_slider,
-                fm.gradient_check, fm.target_combo, fm.gradcam_button, fm.clear_button)
+    assert dock.area.horizontalScrollBar().maximum() == 0
+    controls = (c.order_combo, c.topk_spin, c.norm_combo, c.colormap_combo, c.pin_button, c.export_png_button,
+                c.export_npy_button, c.overlay_check, c.opacity_slider, c.gradient_check, c.target_combo,
+                c.gradcam_button, c.clear_button)
     for control in controls:
         assert control.isVisible()
-        right = control.mapTo(fm, control.rect().bottomRight()).x()
-        assert right <= fm.width(), control
-    assert fm.large_stack.currentWidget() is fm.large_hint and "Click a channel" in fm.large_hint.text()
+        assert control.mapTo(fm, control.rect().bottomRight()).x() <= fm.width(), control
+    cv = fm.channel_view
+    assert cv.currentWidget() is cv.hint and "Click a channel" in cv.hint.text()
     fm.select_channel(3)
-    assert fm.large_stack.currentWidget() is fm.large_view and fm.large_view.has_image()
+    assert cv.currentWidget() is cv.view and cv.view.has_image()
     fm.select_channel(None)
-    assert fm.large_stack.currentWidget() is fm.large_hint
+    assert cv.currentWidget() is cv.hint
     # 64 tiles of 55×55 in a wide, short view: more columns than rows, and the best count for the view
     view = fm.mosaic_view
     rows, cols = fm.mosaic.grid
     assert view.width() > view.height() and cols > rows
     assert cols == best_columns(64, 55, 55, view.width(), view.height())
     fm.set_options(norm="fixed")                       # the range boxes appear only when they apply
-    assert fm.lo_spin.isVisible() and fm.hi_spin.isVisible()
-    assert fm.export_npy_button.mapTo(fm, fm.export_npy_button.rect().bottomRight()).x() <= fm.width()
+    assert c.lo_spin.isVisible() and c.hi_spin.isVisible()
+    assert c.export_npy_button.mapTo(fm, c.export_npy_button.rect().bottomRight()).x() <= fm.width()
 
 
-def test_live_maps_refresh_at_the_chosen_rate_and_catch_up_on_pause(qtbot, window, tmp_path):
+# -- the live rate and the catch-up --------------------------------------------------------------------------------
+def test_live_maps_refresh_at_the_chosen_rate_and_catch_up_on_pause(qtbot, dock, tmp_path):
     import time
 
+    from explorer.ui.settings import open_settings
     from tests.test_sources import write_video
 
-    fm = _select(qtbot, window, "features.0")
-    assert fm.live_rate == 10  # the default
-    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(5))
-    assert window.settings.value("featureMaps/liveRate") in (5, "5")  # remembered
+    fm = _select(qtbot, dock, "features.0")
+    c = fm.controls
+    assert c.live_rate == 10  # the default
+    c.rate_combo.setCurrentIndex(c.rate_combo.findData(5))
+    assert open_settings().value("featureMaps/liveRate") in (5, "5")  # remembered
     results = []
-    window.state.resultReady.connect(results.append)
-    video = write_video(tmp_path / "clip.avi", n=30, size=(96, 64), fps=30.0)
-    panel = window.inference_panel
-    assert panel.open_video(str(video), loop=True)
+    dock.state.resultReady.connect(results.append)
+    assert dock.bridge.open_video(str(write_video(tmp_path / "clip.avi", n=30, size=(96, 64), fps=30.0)), loop=True)
+    qtbot.waitUntil(lambda: dock.state.live, timeout=5000)
     t0 = time.perf_counter()
     qtbot.waitUntil(lambda: len(results) >= 12, timeout=RESULT_TIMEOUT)
     elapsed = time.perf_counter() - t0
     with_maps = [r for r in results if r.extras.get(fm.probe.name) is not None]
     assert fm.probe.min_interval_s == pytest.approx(0.2)
     assert len(with_maps) <= elapsed * 5 + 2          # at most 5 refreshes a second (+ the first ones)
-    if len(results) > elapsed * 5 + 2:                  # results came faster than the rate: some were skipped
-        assert len(with_maps) < len(results)
     # pause: the frame on screen gets its own maps, even if they had been skipped
-    panel.toggle_pause()
-    qtbot.waitUntil(lambda: fm.last_result is not None and fm.last_result is panel.result
-                    and fm.last_result.extras.get(fm.probe.name) is fm.frame, timeout=RESULT_TIMEOUT)
+    dock.bridge.toggle_pause()
+    qtbot.waitUntil(lambda: not dock.state.live and dock.state.result is not None
+                    and dock.state.result.extras.get(fm.probe.name) is fm.frame, timeout=RESULT_TIMEOUT)
     assert fm.probe.min_interval_s == 0.0               # paused: every frame (a step) gets its maps
     # every frame: each result brings maps
-    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(0))
-    panel.toggle_pause()
+    c.rate_combo.setCurrentIndex(c.rate_combo.findData(0))
+    dock.bridge.toggle_pause()
+    qtbot.waitUntil(lambda: dock.state.live, timeout=5000)
     count = len(results)
     qtbot.waitUntil(lambda: len(results) >= count + 6, timeout=RESULT_TIMEOUT)
     assert all(r.extras.get(fm.probe.name) is not None for r in results[count + 1:])
-    panel.toggle_pause()
-
-
-def _has_maps(fm: FeatureMapsPanel, result) -> bool:
-    from explorer.core.activations import ActivationFrame
-
-    return isinstance(result.extras.get(fm.probe.name), ActivationFrame)
-
-
-def _settle(qtbot, panel, ms: int = 800) -> None:
-    qtbot.wait(ms)
-    qtbot.waitUntil(lambda: not panel.pending and not panel.worker.busy and panel.worker.slot.peek() is None,
-                    timeout=RESULT_TIMEOUT)
-    qtbot.wait(400)  # a catch-up run, if one was needed
+    dock.bridge.toggle_pause()
 
 
 @pytest.mark.parametrize("action", ["step", "pause"])
-def test_stopping_right_after_a_collected_frame_still_shows_the_screen_frames_maps(qtbot, window, tmp_path,
-                                                                                   action):
+def test_stopping_right_after_a_collected_frame_still_shows_the_screen_frames_maps(qtbot, dock, tmp_path, action):
     """The frame right after a collected one is skipped for the rate; stopping on it must bring its maps."""
     from tests.test_sources import write_video
 
-    fm = _select(qtbot, window, "features.0")
-    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(5))
-    panel = window.inference_panel
-    assert panel.controller.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)),
-                                       loop=True)
+    fm = _select(qtbot, dock, "features.0")
+    fm.controls.rate_combo.setCurrentIndex(fm.controls.rate_combo.findData(5))
+    assert dock.bridge.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)), loop=True)
     fired = []
 
     def on_result(result) -> None:
-        if not fired and panel.live and result.frame.index > 3 and _has_maps(fm, result):
+        if not fired and dock.state.live and result.frame.index > 3 and _has_maps(fm, result):
             fired.append(result)
-            (panel.step if action == "step" else panel.toggle_pause)()
+            (dock.bridge.step if action == "step" else dock.bridge.toggle_pause)()
 
-    window.state.resultReady.connect(on_result)
+    dock.state.resultReady.connect(on_result)
     qtbot.waitUntil(lambda: bool(fired), timeout=RESULT_TIMEOUT)
-    _settle(qtbot, panel)
-    assert not panel.live and fm.probe.min_interval_s == 0.0
-    assert fm.last_result is panel.result
-    assert _has_maps(fm, panel.result), "the dock shows an earlier frame's maps"
-    assert fm.frame is panel.result.extras[fm.probe.name]
+    _settle(qtbot, dock)
+    assert not dock.state.live and fm.probe.min_interval_s == 0.0
+    assert fm.last_result is dock.state.result
+    assert _has_maps(fm, dock.state.result), "the dock shows an earlier frame's maps"
+    assert fm.frame is dock.state.result.extras[fm.probe.name]
 
 
-def test_refresh_while_a_step_is_computed_never_goes_back_a_frame(qtbot, window, tmp_path):
+def test_a_rerun_while_a_step_is_computed_never_goes_back_a_frame(qtbot, dock, tmp_path):
     from tests.test_sources import write_video
 
-    fm = _select(qtbot, window, "features.0")
-    fm.rate_combo.setCurrentIndex(fm.rate_combo.findData(5))
-    panel = window.inference_panel
-    assert panel.controller.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)),
-                                       loop=True)
-    qtbot.waitUntil(lambda: panel.result is not None and panel.result.frame.index > 3, timeout=RESULT_TIMEOUT)
-    panel.toggle_pause()
-    _settle(qtbot, panel)
-    panel.step()
-    qtbot.waitUntil(lambda: panel.pending, timeout=5000)  # the step's frame is on screen, being computed
-    step_index = panel._pending_frame.index
-    assert panel.refresh() is False                       # a result is coming: nothing older is sent
-    _settle(qtbot, panel)
-    assert panel.result.frame.index == step_index
-    assert _has_maps(fm, panel.result)
+    fm = _select(qtbot, dock, "features.0")
+    fm.controls.rate_combo.setCurrentIndex(fm.controls.rate_combo.findData(5))
+    assert dock.bridge.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)), loop=True)
+    qtbot.waitUntil(lambda: dock.state.result is not None and dock.state.result.frame.index > 3,
+                    timeout=RESULT_TIMEOUT)
+    dock.bridge.toggle_pause()
+    _settle(qtbot, dock)
+    seen = []
+    dock.state.resultReady.connect(lambda r: seen.append(r.frame.index))
+    dock.bridge.step()
+    dock.bridge.rerun()                                   # what a catch-up does, while the step is computed
+    _settle(qtbot, dock)
+    assert seen and dock.state.result.frame.index == max(seen)
+    assert _has_maps(fm, dock.state.result)
 
 
-def test_after_a_video_ends_the_panel_is_not_live_and_a_new_layer_shows_at_once(qtbot, window, tmp_path):
+def test_after_a_video_ends_the_dock_is_not_live_and_a_new_layer_shows_at_once(qtbot, dock, tmp_path):
     from tests.test_sources import write_video
 
-    fm = _select(qtbot, window, "features.0")
-    panel = window.inference_panel
+    fm = _select(qtbot, dock, "features.0")
     live = []
-    window.state.liveChanged.connect(live.append)
-    assert panel.open_video(str(write_video(tmp_path / "clip.avi", n=8, size=(96, 64), fps=30.0)), loop=False)
-    qtbot.waitUntil(lambda: panel.controller.capture.status == "ended", timeout=RESULT_TIMEOUT)
+    dock.state.liveChanged.connect(live.append)
+    assert dock.bridge.open_video(str(write_video(tmp_path / "clip.avi", n=8, size=(96, 64), fps=30.0)), loop=False)
+    qtbot.waitUntil(lambda: dock.state.source.status == "ended", timeout=RESULT_TIMEOUT)
     qtbot.waitUntil(lambda: live[-1:] == [False], timeout=5000)
-    assert live[0] is True and not panel.live
-    _settle(qtbot, panel)
-    assert fm.probe.min_interval_s == 0.0 and _has_maps(fm, panel.result)
-    window.state.select_layer("features.3")  # a still again: the new probe re-runs the frame on screen
-    qtbot.waitUntil(lambda: fm.frame is not None and fm.frame.layer == "features.3", timeout=RESULT_TIMEOUT)
+    assert live[0] is True and not dock.state.live
+    _settle(qtbot, dock)
+    assert fm.probe.min_interval_s == 0.0 and _has_maps(fm, dock.state.result)
+    _select(qtbot, dock, "features.3")  # a still again: the new probe re-runs the frame on screen
 
 
-def test_grad_cam_targets_of_a_segmentation_start_with_its_largest_class(qtbot, window):
-    from explorer.core.results import Segmentation
+def test_a_heat_map_goes_when_the_video_moves_on_and_hover_values_follow_the_frame(qtbot, dock, tmp_path):
+    """Grad-CAM explains the frame it was computed on: once the video shows another frame the map goes and the
+    line below says why; a hovered value is read again from each new frame."""
+    from tests.test_sources import write_video
 
-    fm = _panel(window)
-    labels = ["__background__", "aeroplane", "bicycle", "bird"]
-    mask = np.zeros((10, 10), np.int64)
-    mask[:, :7] = 3   # bird: 70 % of the pixels
-    mask[0, 9] = 2    # bicycle: 1 %
-    counts = np.bincount(mask.ravel(), minlength=4)
-    present = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i]]
-    seg = Segmentation(mask, [labels[i] for i in present], labels)
-    fm._fill_targets(FrameResult(Frame(np.zeros((10, 10, 3), np.uint8), "x"), "fcn_resnet50", "random", "cpu",
-                                 "segmentation", segmentation=seg))
-    assert [fm.target_combo.itemText(i) for i in range(fm.target_combo.count())] == [
-        "bird", "__background__", "bicycle"]
-    assert fm.target_combo.currentData() == ("class", 3)
+    fm = _select(qtbot, dock, "features.0")
+    assert dock.bridge.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)), loop=True)
+    qtbot.waitUntil(lambda: dock.state.result is not None and dock.state.result.frame.index > 1,
+                    timeout=RESULT_TIMEOUT)
+    dock.bridge.toggle_pause()
+    qtbot.waitUntil(lambda: not dock.state.live and fm.frame is not None
+                    and dock.state.result.extras.get(fm.probe.name) is fm.frame, timeout=RESULT_TIMEOUT)
+    assert fm.request_gradcam()
+    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
+    assert fm.overlay.heat_item.isVisible()
+    paused_on = fm.last_result.frame.index
+    x, y = fm.mosaic.point_of(fm.mosaic.tile_of_channel(3), 2.5, 4.5)
+    fm._on_mosaic_hover(x, y)                          # what a mouse move over the mosaic does
+    dock.bridge.toggle_pause()                         # play on
+    qtbot.waitUntil(lambda: not fm.overlay.heat_item.isVisible(), timeout=RESULT_TIMEOUT)
+    assert f"frame {paused_on}" in fm.info_label.text() and "moved on" in fm.info_label.text()
+    fm._on_mosaic_hover(x, y)
+    shown = fm.frame
+    qtbot.waitUntil(lambda: fm.frame is not shown, timeout=RESULT_TIMEOUT)
+    value = float(fm.frame.activation[3, 2, 4])        # the new frame's value, not the hovered frame's
+    assert fm.info_label.text().startswith(f"channel 3  (y 2, x 4) = {value:.4g}")
+    dock.bridge.toggle_pause()
 
 
-def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, tmp_path):
-    """yolov1-tiny (bundled weights) on a synthetic scene: the targets are its detections, each explained by
-    the score of the cell and box that predicted it."""
-    import cv2
-
+# -- detectors -----------------------------------------------------------------------------------------------------
+def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, app_state, tmp_path):
+    """yolov1-tiny (bundled weights) on a synthetic scene: the targets are its detections as the table lists
+    them (the state's threshold, numbered from #1), each explained by the score of the cell and box that
+    predicted it."""
     from explorer.core.scenes import make_scene
 
     scene = make_scene(4242)
     path = tmp_path / "scene.png"
     cv2.imwrite(str(path), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
-    w = MainWindow(StartOptions(model="yolov1-tiny", weights="bundled", image=str(path)))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitUntil(lambda: w.state.graph is not None and w.state.result is not None
-                    and bool(w.state.result.boxes), timeout=LOAD_TIMEOUT)
-    fm = _select(qtbot, w, w.state.selected_layer)
-    first = w.state.result.boxes[0]
+    d = _build(qtbot, *app_state)
+    _open(qtbot, d, "yolov1-tiny", "bundled", path)
+    state = d.state
+    assert state.result.boxes
+    layer = next(n.id for n in state.graph.nodes if n.kind == "conv")
+    fm = _select(qtbot, d, layer)
+    first = state.result.boxes[0]
     assert first.cell is not None and first.box_index is not None
-    shown = [d for d in w.state.result.boxes if d.score >= w.inference_panel.detections.threshold]
-    assert fm.target_combo.count() == min(20, len(shown)) > 0   # what the table lists, numbered as there
-    assert fm.target_combo.itemText(0).startswith(f"#1 {first.label}")
-    w.inference_panel.set_score_threshold(0.99)         # the table lists fewer: so does the target list, at once
-    assert fm.target_combo.count() == len([d for d in w.state.result.boxes if d.score >= 0.99])
-    w.inference_panel.set_score_threshold(0.5)
-    assert fm.target_combo.count() == min(20, len(shown))
-    assert fm.target_combo.currentData() == ("yolo", first.cell, first.class_index, first.box_index)
+    combo = fm.controls.target_combo
+    shown = [b for b in state.result.boxes if b.score >= state.threshold]
+    assert combo.count() == min(20, len(shown)) > 0
+    assert combo.itemText(0).startswith(f"#1 {first.label}")
+    state.set_threshold(0.99)                            # the table lists fewer: so does the target list, at once
+    assert combo.count() == len([b for b in state.result.boxes if b.score >= 0.99])
+    state.set_threshold(0.5)
+    assert combo.count() == min(20, len(shown))
+    assert tuple(combo.currentData()) == ("yolo", first.cell, first.class_index, first.box_index)
     assert fm.request_gradcam()
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
     row, col = first.cell
@@ -454,6 +578,40 @@ def test_grad_cam_explains_a_yolo_detection_by_its_cell_and_box(qtbot, tmp_path)
     assert fm.overlay.heat_item.isVisible()
 
 
+def test_an_fpn_level_is_drawn_with_its_own_stride(qtbot, app_state):
+    """fasterrcnn_mobilenet_v3_large_320_fpn's backbone.fpn gives levels "0", "1" (stride 32) and "pool" (stride
+    64): the picker names the layer inside that produced each, and the overlay and receptive field of a level use
+    that level's stride, the one its map size gives (padded backbone input width / stride = map width)."""
+    from explorer.core.receptive import layer_field_geometry
+
+    d = _build(qtbot, *app_state)
+    _open(qtbot, d, "fasterrcnn_mobilenet_v3_large_320_fpn")
+    state = d.state
+    fm = _select(qtbot, d, "backbone.fpn")
+    combo = fm.controls.output_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["0 · layer_blocks.0.0", "1 · layer_blocks.1.0",
+                                                                "pool · extra_blocks"]
+    for key, stride in (("0", 32), ("pool", 64)):
+        fm.set_output(key)
+        qtbot.waitUntil(lambda key=key: fm.frame.output_key == key, timeout=RESULT_TIMEOUT)
+        assert combo.currentData() == key
+        c, h, width = fm.frame.shape
+        bh, bw = fm._backbone_size()
+        geo = layer_field_geometry(state.graph, "backbone.fpn", key)
+        pad = state.handle.model.transform.size_divisible      # the batch is padded to a multiple of 32
+        assert geo.stride == stride
+        assert -(-bw // pad) * pad == width * stride and -(-bh // pad) * pad == h * stride
+        node = state.graph.node(state.graph.modules["backbone.fpn"].outputs[key])
+        fm.select_feature_pixel(0, 0)
+        assert f"{node.receptive_field}×{node.receptive_field} input pixels" in fm.info_label.text()
+        fm.controls.overlay_check.setChecked(True)
+        fm.select_channel(0)
+        rect = fm.overlay.channel_rect                         # the map laid over the image: the image's width
+        x0, _, x1, _ = fm.frame.geometry.to_source((0.0, 0.0, float(width * stride), 1.0))
+        assert rect.width() == pytest.approx(x1 - x0)
+
+
+# -- the mosaic view -------------------------------------------------------------------------------------------------
 def _wheel(view, x: float, y: float, steps: int = 3) -> None:
     """A real mouse-wheel turn over image pixel (x, y) of an ImageView: zoom in (steps > 0) or out."""
     from PySide6.QtCore import QPoint
@@ -480,15 +638,15 @@ def _double_click(view, pos) -> None:
                                                      buttons, Qt.KeyboardModifier.NoModifier))
 
 
-def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, window, tmp_path):
+def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, dock, tmp_path):
     """64 maps of 55×55 in a small dock: box averages at the size the view shows, clicks still exact; a zoom
     rebuilds every feature pixel at the same place; a double click fits again; the PNG has every pixel."""
     from dataclasses import replace
 
     from explorer.core.mosaic import build_mosaic, display_shrink
 
-    fm = _select(qtbot, window, "features.0")
-    window.resize(1000, 650)
+    fm = _select(qtbot, dock, "features.0")
+    dock.host.resize(1000, 300)
     qtbot.waitUntil(lambda: fm.mosaic.shrink > 1, timeout=5000)
     view, m = fm.mosaic_view, fm.mosaic
     rows, cols = m.grid
@@ -501,8 +659,7 @@ def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, window, 
     assert view.fitted and min(view.width() / m.width, view.height() / m.height) < 1.5  # not magnified much
 
     channel, fy, fx = 37, 20, 30
-    tile = m.tile_of_channel(channel)
-    x, y = m.point_of(tile, fy + 0.5, fx + 0.5)
+    x, y = m.point_of(m.tile_of_channel(channel), fy + 0.5, fx + 0.5)
     value = float(fm.frame.activation[channel, fy, fx])
     assert fm.describe(x, y).startswith(f"channel {channel}  (y {fy}, x {fx}) = {value:.4g}")
     _click(qtbot, view, x, y)
@@ -557,62 +714,27 @@ def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, window, 
     np.testing.assert_array_equal(written, full.image)
 
 
-def test_the_first_frame_of_a_layer_comes_from_the_worker_already_fitted(qtbot, window, monkeypatch):
+def test_the_first_frame_of_a_layer_comes_from_the_pipeline_already_fitted(qtbot, dock, monkeypatch):
     """The probe lays the mosaic out for the view where it is built, so selecting a layer never rebuilds it
     in the UI thread (a large layer's mosaic costs tens of milliseconds there)."""
-    from explorer.ui import feature_maps as FM
+    from explorer.ui.feature_maps import panel as P
 
-    window.state.select_layer("")
-    window.resize(1000, 650)
+    dock.state.select("")
+    dock.host.resize(1000, 300)
     qtbot.wait(300)
     rebuilt_here = []
-    real = FM.build_mosaic  # the panel's own rebuilds; the worker's probe calls explorer.core.activations'
+    real = P.build_mosaic  # the panel's own rebuilds; the pipeline's probe calls explorer.core.activations'
 
     def spy(*args, **kwargs):
         rebuilt_here.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(FM, "build_mosaic", spy)
-    fm = _select(qtbot, window, "features.0")
+    monkeypatch.setattr(P, "build_mosaic", spy)
+    fm = _select(qtbot, dock, "features.0")
     view = fm.mosaic_view
     assert fm.mosaic.options.fit == (view.width(), view.height()) and fm.mosaic.shrink > 1
     assert fm.mosaic.grid[1] == layout_for(fm.mosaic.options, 64, 55, 55)[0]
     assert rebuilt_here == []
-
-
-def test_an_fpn_level_is_drawn_with_its_own_stride(qtbot):
-    """fasterrcnn_mobilenet_v3_large_320_fpn's backbone.fpn gives levels "0", "1" (stride 32) and "pool" (stride
-    64): the picker names the layer inside that produced each, and the overlay and receptive field of a level use
-    that level's stride, the one its map size gives (padded backbone input width / stride = map width), not the
-    stride of the module's last node ("pool") for every level."""
-    w = MainWindow(StartOptions(model="fasterrcnn_mobilenet_v3_large_320_fpn"))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitUntil(lambda: w.state.graph is not None and w.state.result is not None, timeout=LOAD_TIMEOUT)
-    fm = _select(qtbot, w, "backbone.fpn")
-    combo = fm.output_combo
-    assert [combo.itemText(i) for i in range(combo.count())] == ["0 · layer_blocks.0.0", "1 · layer_blocks.1.0",
-                                                                "pool · extra_blocks"]
-    assert [combo.itemData(i) for i in range(combo.count())] == ["0", "1", "pool"]
-    for key, stride in (("0", 32), ("pool", 64)):
-        fm.set_output(key)
-        qtbot.waitUntil(lambda key=key: fm.frame.output_key == key, timeout=RESULT_TIMEOUT)
-        assert combo.currentData() == key
-        c, h, width = fm.frame.shape
-        bh, bw = fm._backbone_size()
-        geo = fm._field_geometry()
-        pad = w.state.handle.model.transform.size_divisible      # the batch is padded to a multiple of 32
-        assert geo.stride == stride
-        assert -(-bw // pad) * pad == width * stride and -(-bh // pad) * pad == h * stride
-        node = w.state.graph.node(w.state.graph.modules["backbone.fpn"].outputs[key])
-        fm.select_feature_pixel(0, 0)
-        assert f"{node.receptive_field}×{node.receptive_field} input pixels" in fm.info_label.text()
-        fm.overlay_check.setChecked(True)
-        fm.select_channel(0)
-        rect = fm._feature_rect()                              # the map laid over the image: the image's width
-        x0, _, x1, _ = fm.frame.geometry.to_source((0.0, 0.0, float(width * stride), 1.0))
-        assert rect.width() == pytest.approx(x1 - x0)
 
 
 def test_image_view_filters_only_shrunk_images_and_a_zoom_out_past_the_image_fits_it(qtbot):
@@ -620,8 +742,6 @@ def test_image_view_filters_only_shrunk_images_and_a_zoom_out_past_the_image_fit
     filtered so its 1-pixel padding does not alias. Zooming out beyond the whole image fits it again, as a
     double click does, instead of leaving a small image in a large empty view."""
     from PySide6.QtGui import QPainter
-
-    from explorer.ui.feature_maps import ImageView
 
     view = ImageView()
     qtbot.addWidget(view)
@@ -667,49 +787,45 @@ def test_elided_label_cuts_with_an_ellipsis_and_keeps_its_minimum_whatever_the_t
     assert label.minimumSizeHint().width() == minimum and not label.is_elided()
 
 
-def test_a_heat_map_goes_when_the_video_moves_on_and_hover_values_follow_the_frame(qtbot, window, tmp_path):
-    """Grad-CAM explains the frame it was computed on: once the video shows another frame the map goes and the
-    line below says why; a hovered value is read again from each new frame."""
-    from tests.test_sources import write_video
+# -- in the main window ----------------------------------------------------------------------------------------------
+def test_in_the_window_the_overlay_leaves_the_image_while_another_bottom_tab_is_in_front(qtbot, tmp_path):
+    """The dock's pictures on the image (a channel, a receptive field) show only while the feature-map tab can be
+    seen: with the RPN anchors' or the YOLO grid's tab in front they are off the image (they stacked with the
+    anchors before), and they come back as they were with the dock. A new source clears them. The window is
+    built on a settings file whose opacity is 1000000000000 (the dock used to be "could not be opened")."""
+    from explorer.ui.main_window import MainWindow
+    from explorer.ui.settings import open_settings
 
-    fm = _select(qtbot, window, "features.0")
-    panel = window.inference_panel
-    assert panel.open_video(str(write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=30.0)), loop=True)
-    qtbot.waitUntil(lambda: window.state.result is not None and window.state.result.frame.index > 1,
-                    timeout=RESULT_TIMEOUT)
-    panel.toggle_pause()
-    qtbot.waitUntil(lambda: fm.last_result is panel.result and fm.frame is not None
-                    and fm.last_result.extras.get(fm.probe.name) is fm.frame, timeout=RESULT_TIMEOUT)
-    assert fm.request_gradcam()
-    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
-    assert fm.overlay.heat_item.isVisible()
-    paused_on = fm.last_result.frame.index
-    tile = fm.mosaic.tile_of_channel(3)
-    x, y = fm.mosaic.point_of(tile, 2.5, 4.5)
-    fm._on_mosaic_hover(x, y)                          # what a mouse move over the mosaic does
-    panel.toggle_pause()                               # play on
-    qtbot.waitUntil(lambda: not fm.overlay.heat_item.isVisible(), timeout=RESULT_TIMEOUT)
-    assert f"frame {paused_on}" in fm.info_label.text() and "moved on" in fm.info_label.text()
-    fm._on_mosaic_hover(x, y)
-    shown = fm.frame
-    qtbot.waitUntil(lambda: fm.frame is not shown, timeout=RESULT_TIMEOUT)
-    value = float(fm.frame.activation[3, 2, 4])        # the new frame's value, not the hovered frame's
-    assert fm.info_label.text().startswith(f"channel 3  (y 2, x 4) = {value:.4g}")
-    panel.toggle_pause()
-
-
-def test_a_fully_connected_layer_has_no_overlay_and_no_receptive_field(qtbot, window):
-    """alexnet's classifier.1 (Linear, 4096 outputs as 1×1 maps) has no place on the image: Overlay draws
-    nothing there and says why, a pixel outside its 1×1 maps is refused, and a Grad-CAM that cannot run there
-    leaves its reason on the line under the maps (not only in the status bar)."""
-    from explorer.ui.feature_maps import NO_PLACE
-
-    fm = _select(qtbot, window, "classifier.1")
-    assert fm.frame.shape == (4096, 1, 1)
-    fm.overlay_check.setChecked(True)
+    settings = open_settings()
+    settings.setValue("featureMaps/opacity", "1000000000000")
+    settings.sync()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.bridge is not None and w.state.handle is not None, timeout=RESULT_TIMEOUT)
+    fm = w.panels["featureMapsDock"]
+    assert isinstance(fm, FeatureMapsPanel) and fm.controls.opacity_slider.value() == 100
+    inference = w.panels["inferenceDock"]
+    qtbot.waitUntil(lambda: fm.frame is not None, timeout=RESULT_TIMEOUT)  # the window selects the first conv
+    fm.controls.overlay_check.setChecked(True)
     fm.select_channel(0)
-    assert not fm.overlay.channel_item.isVisible() and fm.info_label.text() == NO_PLACE
-    assert fm.select_feature_pixel(1, 1) is None and not fm.pixel_ring.isVisible()
-    assert fm.request_gradcam()
-    qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM: "), timeout=RESULT_TIMEOUT)
-    assert "feature maps" in fm.info_label.text()
+    assert fm.select_feature_pixel(2, 3) is not None
+    items = (fm.overlay.channel_item, fm.overlay.field_item)
+    vb = inference.view_box
+
+    def on_image() -> bool:
+        return fm.overlay.view_box is vb and all(i.scene() is vb.scene() and i.isVisible() for i in items)
+
+    qtbot.waitUntil(on_image, timeout=5000)
+    for other in ("anchorsDock", "yoloDock"):
+        w.state.request_dock(other)
+        qtbot.waitUntil(lambda: fm.overlay.view_box is None and all(i.scene() is None for i in items), timeout=5000)
+    w.state.request_dock("featureMapsDock")
+    qtbot.waitUntil(on_image, timeout=5000)                # back as it was
+    assert fm.overlay.field_box is not None and fm.feature_pixel == (2, 3)
+
+    path = tmp_path / "other.png"
+    cv2.imwrite(str(path), np.full((120, 160, 3), 90, np.uint8))
+    assert w.bridge.open_image(str(path))
+    qtbot.waitUntil(lambda: fm.overlay.field_box is None, timeout=RESULT_TIMEOUT)   # cleared with the source
+    assert not fm.overlay.field_item.isVisible() and fm.feature_pixel is None

@@ -1,0 +1,113 @@
+"""Grad-CAM and the gradient view in the feature-map dock: the list of targets, the requests (run by the
+layer's probe in the pipeline thread after the next forward pass: explorer.core.gradcam's jobs) and their
+answers, drawn as a heat map over the source image.
+
+Grad-CAM: Selvaraju et al., "Grad-CAM", ICCV 2017. The gradient view: |∂A/∂input| of one feature pixel
+(Simonyan et al. 2014), whose support is that pixel's receptive field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from explorer.core.activations import ActivationFrame, ActivationProbe
+from explorer.core.errors import ExplorerError
+from explorer.core.gradcam import TargetChoice, gradcam_job, gradient_job, target_choices
+from explorer.core.mosaic import heat_image, saliency_image
+
+if TYPE_CHECKING:
+    from explorer.core.results import FrameResult
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.feature_maps.controls import Controls
+    from explorer.ui.feature_maps.overlay import FeatureOverlay
+    from explorer.ui.state import AppState
+
+HEAT_COLORMAP = "inferno"
+
+
+class Explainer:
+    """The dock's explanations. `set_info` writes the line under the maps."""
+
+    def __init__(self, state: AppState, bridge: SessionBridge, overlay: FeatureOverlay, controls: Controls,
+                 set_info: Callable[[str], None]) -> None:
+        self.state, self.bridge, self.overlay, self.controls = state, bridge, overlay, controls
+        self.set_info = set_info
+        self.targets: list[TargetChoice] = []
+        self.heat_of: tuple[str, int] | None = None  # (source, frame index) the heat map shown was computed on
+
+    def fill_targets(self, result: FrameResult | None) -> None:
+        """Grad-CAM's targets from the newest result, as the inference table lists them (its threshold)."""
+        if result is not None:
+            self.targets = target_choices(result, self.state.threshold)
+            self.controls.set_targets(self.targets)
+
+    def request_gradcam(self, probe: ActivationProbe | None, target: tuple | None = None) -> bool:
+        """Grad-CAM at the probe's layer for `target` (a TargetSpec), by default the one chosen in the list."""
+        if probe is None:
+            self.state.show_message("Select a layer first.", 3000)
+            return False
+        spec = target if target is not None else self.controls.target_combo.currentData()
+        if spec is None:
+            self.state.show_message("No class or detection to explain yet (a detector's must be above the score "
+                                    "threshold of the Inference panel).", 4000)
+            return False
+        spec = tuple(spec)
+        name = next((c.name for c in self.targets if c.spec == spec), "")
+        probe.request("gradcam", gradcam_job(probe.layer, spec, name, self.state.graph, probe.output_key))
+        self.bridge.rerun()  # a still image answers now; a playing stream with its next frame
+        return True
+
+    def request_gradient(self, probe: ActivationProbe | None, fy: int, fx: int, channel: int | None) -> None:
+        if probe is not None:
+            probe.request("gradient", gradient_job(probe.layer, fy, fx, channel, self.state.graph, probe.output_key))
+            self.bridge.rerun()
+
+    def on_frame(self, result: FrameResult, frame: ActivationFrame) -> None:
+        """A new frame of maps: an older heat map goes, the answers that came with it are drawn."""
+        key = (result.frame.source, result.frame.index)
+        if self.heat_of is not None and key != self.heat_of:
+            # a map explains the frame it was computed on: over another picture it misleads
+            if self.overlay.heat_shown:
+                self.overlay.hide_heat()
+                self.set_info(f"The heat map was for frame {self.heat_of[1]} and the video moved on: pause, then ask "
+                              "again to study one frame.")
+            self.heat_of = None
+        if self._draw_answers(frame):
+            self.heat_of = key
+
+    def _draw_answers(self, frame: ActivationFrame) -> bool:
+        shown = False
+        for name in ("gradcam", "gradient"):
+            item = frame.extras.get(name)
+            if item is None:
+                continue
+            if isinstance(item, ExplorerError):
+                self.state.show_error(str(item))
+                self.set_info(f"{'Grad-CAM' if name == 'gradcam' else 'The gradient view'}: {item}")  # stays
+                continue
+            shown = True
+            if name == "gradcam":
+                self.show_heat(heat_image(item.cam_input, HEAT_COLORMAP), frame)
+                # ReLU(Σ α_k A_k) is 0 where no channel speaks for the target (Selvaraju et al. 2017, eq. 2)
+                zero = "" if float(np.max(item.cam_input, initial=0.0)) > 0 else (
+                    " — zero everywhere: no channel of this layer speaks for it (try an earlier layer)")
+                self.set_info(f"Grad-CAM at {item.layer} for {item.target}: score {item.score:.4g}{zero}")
+            else:
+                self.show_heat(saliency_image(item.magnitude, HEAT_COLORMAP), frame)  # made clearly visible
+                which = f"channel {item.channel}" if item.channel is not None else "all channels"
+                self.set_info(f"gradient of {which} at (y {item.fy}, x {item.fx}) = {item.value:.4g} with respect "
+                              "to the input")
+        return shown
+
+    def show_heat(self, rgba: np.ndarray, frame: ActivationFrame) -> None:
+        """An RGBA heat map over the model-input tensor, drawn on the source image."""
+        if frame.tensor_geometry is None:
+            return
+        h, w = rgba.shape[:2]
+        box = frame.tensor_geometry.to_source((0.0, 0.0, float(w), float(h)))
+        self.overlay.show_heat(rgba, box, self.controls.opacity)
+
+    def forget(self, *_args: Any) -> None:
+        self.heat_of = None
