@@ -1,4 +1,6 @@
-"""The notes' views, built with pytest-qt: each one's numbers, and a screenshot of each.
+"""The notes' views, built with pytest-qt as the hub builds them, View(state, bridge): each one's numbers, and a
+screenshot of each; they close with Esc and Ctrl+W, run the current model only in its own thread, and the model
+cards count every model in the background.
 
 Screenshots go to the test's tmp_path, or to $NOTES_SCREENSHOTS when set (to look at them).
 """
@@ -14,21 +16,27 @@ import pytest
 import torch
 
 from explorer.core import zoo
-from explorer.ui.state import AppState, ModelHandle
+from tests.conftest import open_model_and_wait
 
 WAIT_MS = 120_000
 
 
-@pytest.fixture(scope="module")
-def alexnet():
-    return zoo.build("alexnet")
+@pytest.fixture
+def opened(qtbot, app_state):
+    """(state, bridge) with alexnet opened through the bridge, as the window opens it (random weights)."""
+    state, bridge = app_state
+    open_model_and_wait(qtbot, state, bridge, "alexnet")
+    return state, bridge
 
 
 @pytest.fixture
-def state(alexnet):
-    s = AppState()
-    s.set_model(ModelHandle("alexnet", zoo.get("alexnet"), alexnet, "random", "cpu"))
-    return s
+def state(opened):
+    return opened[0]
+
+
+@pytest.fixture
+def bridge(opened):
+    return opened[1]
 
 
 def _shot(widget, name: str, tmp_path: Path, size=(1100, 800)) -> Path:
@@ -53,21 +61,45 @@ def test_ui_notes_hub_imports_without_torch():
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
 
 
-def test_ui_notes_hub_card_and_views(qtbot, state, tmp_path):
+def test_ui_notes_hub_card_and_views(qtbot, state, bridge, tmp_path):
     from explorer.ui.notes.hub import VIEWS, NotesPanel
-    panel = NotesPanel(state, None)
+    panel = NotesPanel(state, bridge)
     qtbot.addWidget(panel)
     assert "Krizhevsky" in panel.card.text() and "2012" in panel.title.text()
+    assert f"{state.graph.total_params:,}" in panel.card.text()          # from the captured graph
     assert len(VIEWS) == 8 and all(":" in ref for _, ref in VIEWS)
     view = panel.open("explorer.ui.notes.calculator_view:CalculatorView")
-    qtbot.addWidget(view)
     assert view.isVisible() and panel.open("explorer.ui.notes.calculator_view:CalculatorView") is view
+    assert view.isWindow() and view.parent() is panel.window()         # a window of its own, kept by Qt
     _shot(panel, "notes_hub", tmp_path, (430, 520))
 
 
-def test_ui_notes_calculator_view_numbers(qtbot, tmp_path):
+def test_ui_notes_windows_close_with_esc_and_ctrl_w(qtbot, app_state):
+    """Issue 21: the notes' windows did not close with Esc or Ctrl+W. Closed, a view is only hidden: the next
+    open shows it as it was."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QWidget
+    from explorer.ui.notes.hub import open_view
+    state, bridge = app_state
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    ref = "explorer.ui.notes.calculator_view:CalculatorView"
+    for key, modifier in ((Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                          (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)):
+        view = open_view(state, bridge, ref, owner)
+        qtbot.waitUntil(view.isActiveWindow, timeout=5000)          # keys go to the window in front
+        view.k.setValue(7)
+        view.k.setFocus()
+        qtbot.keyClick(view.k, key, modifier)
+        qtbot.waitUntil(lambda: not view.isVisible(), timeout=5000)
+        again = open_view(state, bridge, ref, owner)
+        assert again is view and view.isVisible() and view.k.value() == 7
+        view.close()
+
+
+def test_ui_notes_calculator_view_numbers(qtbot, app_state, tmp_path):
     from explorer.ui.notes.calculator_view import CalculatorView
-    view = CalculatorView(AppState(), None)
+    view = CalculatorView(*app_state)
     qtbot.addWidget(view)
     assert "294,912" in view.stack_result.text() and "409,600" in view.stack_result.text()
     assert "15,872" in view.red_result.text() and "153,600" in view.red_result.text()
@@ -86,9 +118,9 @@ def test_ui_notes_calculator_view_numbers(qtbot, tmp_path):
     _shot(view, "notes_calculator", tmp_path, (1000, 800))
 
 
-def test_ui_notes_spp_view_fixed_length_for_drawn_regions(qtbot, state, tmp_path):
+def test_ui_notes_spp_view_fixed_length_for_drawn_regions(qtbot, state, bridge, tmp_path):
     from explorer.ui.notes.spp_view import SppView
-    view = SppView(state, None)
+    view = SppView(state, bridge)
     qtbot.addWidget(view)
     _wait(qtbot, view)
     assert view.fmap is not None and view.fmap.backbone == "alexnet" and view.fmap.channels == 256
@@ -102,12 +134,12 @@ def test_ui_notes_spp_view_fixed_length_for_drawn_regions(qtbot, state, tmp_path
     _shot(view, "notes_spp", tmp_path, (1150, 820))
 
 
-def test_ui_notes_spp_view_region_drawn_with_mouse(qtbot, state):
+def test_ui_notes_spp_view_region_drawn_with_mouse(qtbot, state, bridge):
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
     from explorer.ui.notes.spp_view import SppView
-    view = SppView(state, None)
+    view = SppView(state, bridge)
     qtbot.addWidget(view)
     view.resize(1100, 800)
     view.show()
@@ -132,10 +164,10 @@ def test_ui_notes_spp_view_region_drawn_with_mouse(qtbot, state):
     assert view.result.length == 21 * 256
 
 
-def test_ui_notes_roi_view_pooled_equals_torchvision(qtbot, state, tmp_path):
+def test_ui_notes_roi_view_pooled_equals_torchvision(qtbot, state, bridge, tmp_path):
     from torchvision.ops import roi_pool
     from explorer.ui.notes.roi_view import RoiView
-    view = RoiView(state, None)
+    view = RoiView(state, bridge)
     qtbot.addWidget(view)
     _wait(qtbot, view)
     view.set_region((60.0, 30.0, 330.0, 260.0))
@@ -152,13 +184,18 @@ def test_ui_notes_roi_view_pooled_equals_torchvision(qtbot, state, tmp_path):
     _shot(view, "notes_roi", tmp_path, (1150, 820))
 
 
-def test_ui_notes_rcnn_view_one_pass_per_region(qtbot, state, tmp_path):
+def test_ui_notes_rcnn_view_one_pass_per_region(qtbot, state, bridge, tmp_path):
+    import threading
+
     from explorer.ui.notes.rcnn_view import RcnnView
-    view = RcnnView(state, None)
+    threads: set[str] = set()
+    state.handle.model.features.register_forward_hook(lambda *_: threads.add(threading.current_thread().name))
+    view = RcnnView(state, bridge)
     qtbot.addWidget(view)
     _wait(qtbot, view)
     run = view.run_result
     assert run.cnn_passes == len(run.regions) == 6 and run.model_name == "alexnet"
+    assert threads == {"pipeline"}       # the live classifier ran in its own thread only, between frames
     assert "CNN passes: 6 for 6 regions" in view.passes_label.text()
     assert run.regions[0].crop.shape == (224, 224, 3)
     tiles = [view.strip.itemAt(i).widget() for i in range(view.strip.count()) if view.strip.itemAt(i).widget()]
@@ -173,10 +210,10 @@ def test_ui_notes_rcnn_view_one_pass_per_region(qtbot, state, tmp_path):
     _shot(view, "notes_rcnn", tmp_path, (1100, 800))
 
 
-def test_ui_notes_fcn_view_output_follows_input(qtbot, state, tmp_path):
+def test_ui_notes_fcn_view_output_follows_input(qtbot, state, bridge, tmp_path):
     from explorer.core.notes.fcn_sizes import fcn_output_size
     from explorer.ui.notes.fcn_view import FcnView
-    view = FcnView(state, None, sizes=(64, 100, 129))
+    view = FcnView(state, bridge, sizes=(64, 100, 129))
     qtbot.addWidget(view)
     _wait(qtbot, view)
     assert [r.coarse_size for r in view.runs] == [(8, 8), (13, 13), (17, 17)]
@@ -189,26 +226,61 @@ def test_ui_notes_fcn_view_output_follows_input(qtbot, state, tmp_path):
     _shot(view, "notes_fcn", tmp_path, (1000, 700))
 
 
-def test_ui_notes_card_view_params_and_macs(qtbot, state, tmp_path):
+def filled_rows(view) -> set[str]:
+    return {view.table.item(r, 0).text() for r in range(view.table.rowCount())
+            if view.table.item(r, 4).text().endswith(" M")}
+
+
+def test_ui_notes_card_view_params_and_macs(qtbot, state, bridge, tmp_path):
+    """The current model's totals come from its captured graph; every other model is counted in the
+    background, one at a time, with the progress on the status line (issue 21: the table filled only for the
+    models already opened); the model on show is counted first; closing the window stops the counting and
+    showing it again goes on."""
+    import re
+
     import torchvision.models as tvm
     from explorer.ui.notes.card_view import CardView
-    view = CardView(state, None)
+    view = CardView(state, bridge)
     qtbot.addWidget(view)
-    _wait(qtbot, view)
     meta = tvm.AlexNet_Weights.IMAGENET1K_V1.meta
     assert f"{meta['num_params']:,}" in view.body.text() and "714,188,480" in view.body.text()
     assert view.table.rowCount() == len(zoo.names())
     assert view.table.item(0, 4).text() == "61.1 M" and view.table.item(0, 5).text() == f"{meta['_ops']:.2f} G"
     view.combo.setCurrentIndex(zoo.names().index("resnet18"))
-    _wait(qtbot, view)
-    assert "11,689,512" in view.body.text()
+    view.resize(1000, 760)
+    view.show()
+    assert re.search(rf"\d+ of {len(zoo.names())} \(resnet18\)", view.status.text())   # the one on show first
+    qtbot.waitUntil(lambda: "11,689,512" in view.body.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(filled_rows(view)) >= 3, timeout=WAIT_MS)           # and the others after it
+    assert {"alexnet", "resnet18"} <= filled_rows(view)
     _shot(view, "notes_cards", tmp_path, (1000, 760))
+    view.close()                                             # stops: nothing more arrives while it is closed
+    assert not view.busy and not view.counting
+    before = filled_rows(view)
+    assert bridge.jobs.wait_idle(WAIT_MS)
+    qtbot.wait(50)
+    assert filled_rows(view) == before
+    view.show()                                              # goes on where it stopped
+    qtbot.waitUntil(lambda: len(filled_rows(view)) > len(before), timeout=WAIT_MS)
+    view.close()
 
 
-def test_ui_notes_charts_ilsvrc_params_macs_and_stages(qtbot, state, tmp_path):
+@pytest.mark.slow
+def test_ui_notes_card_view_counts_every_model(qtbot, state, bridge):
+    from explorer.ui.notes.card_view import CardView
+    view = CardView(state, bridge)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.missing() and not view.busy, timeout=10 * WAIT_MS)
+    assert filled_rows(view) == set(zoo.names()) and not view.failed
+    assert view.status.text() == ""
+    view.close()
+
+
+def test_ui_notes_charts_ilsvrc_params_macs_and_stages(qtbot, state, bridge, tmp_path):
     from explorer.core.notes import ilsvrc
     from explorer.ui.notes.charts_view import ChartsView
-    view = ChartsView(state, None)
+    view = ChartsView(state, bridge)
     qtbot.addWidget(view)
     _wait(qtbot, view)
     bars = view.ilsvrc.bars.opts
@@ -224,39 +296,37 @@ def test_ui_notes_charts_ilsvrc_params_macs_and_stages(qtbot, state, tmp_path):
         _shot(view, f"notes_charts_{i}", tmp_path, (1000, 650))
 
 
-def test_ui_notes_faster_pipeline_opens_existing_views(qtbot, tmp_path):
+def test_ui_notes_faster_pipeline_opens_existing_views(qtbot, app_state, tmp_path):
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+    from PySide6.QtWidgets import QWidget
     from explorer.ui.notes.faster_pipeline_view import FasterPipelineView
-    state = AppState()
-    window = QMainWindow()
-    qtbot.addWidget(window)
-    dock = QDockWidget("RPN anchors", window)
-    dock.setObjectName("anchorsDock")
-    dock.setWidget(QLabel("anchors"))
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.show()
-    dock.hide()
-    model = zoo.build("fasterrcnn-tiny")
-    state.set_model(ModelHandle("fasterrcnn-tiny", zoo.get("fasterrcnn-tiny"), model, "random", "cpu"))
-    view = FasterPipelineView(state, window)
-    qtbot.addWidget(view)
-    with qtbot.waitSignal(state.layerSelected) as sel:
+    from explorer.ui.notes.hub import _OPEN
+    state, bridge = app_state
+    open_model_and_wait(qtbot, state, bridge, "fasterrcnn-tiny")
+    owner = QWidget()                               # the window the view belongs to (the main window in the app)
+    qtbot.addWidget(owner)
+    view = FasterPipelineView(state, bridge)
+    view.setParent(owner, view.windowFlags() | Qt.WindowType.Window)
+    docks: list[str] = []
+    state.dockRequested.connect(docks.append)
+    with qtbot.waitSignal(state.selectionChanged) as sel:
         qtbot.mouseClick(view.buttons["backbone"], Qt.MouseButton.LeftButton)
-    assert sel.args == ["backbone"]
-    with qtbot.waitSignal(state.layerSelected) as sel:
+    assert sel.args[0].item == "backbone"
+    with qtbot.waitSignal(state.selectionChanged) as sel:
         qtbot.mouseClick(view.buttons["rpn"], Qt.MouseButton.LeftButton)
-    assert sel.args == ["rpn"] and dock.isVisible()
+    assert sel.args[0].item == "rpn" and docks == ["anchorsDock"]    # the window brings its dock to the front
     qtbot.mouseClick(view.buttons["heads"], Qt.MouseButton.LeftButton)
     assert state.selected_layer == "roi_heads.box_head"
+    qtbot.mouseClick(view.buttons["image"], Qt.MouseButton.LeftButton)
+    assert docks == ["anchorsDock", "inferenceDock"]
     qtbot.mouseClick(view.buttons["roi"], Qt.MouseButton.LeftButton)
     assert state.selected_layer == "roi_heads.box_roi_pool"
-    from explorer.ui.notes.hub import _OPEN
     roi_view = _OPEN[(id(state), "explorer.ui.notes.roi_view:RoiView")]
-    assert roi_view.isVisible()
+    assert roi_view.isVisible() and roi_view.parent() is owner
     _wait(qtbot, roi_view)
-    assert view.opened == ["backbone", "rpn", "heads", "roi"]
+    assert view.opened == ["backbone", "rpn", "heads", "image", "roi"]
     _shot(view, "notes_faster_pipeline", tmp_path, (1250, 330))
+    roi_view.close()
 
 
 def test_ui_notes_dock_in_main_window_shows_current_model_card(qtbot, tmp_path):

@@ -8,6 +8,7 @@ convolutions and dense layers only, torchvision's `_ops` convention.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,11 @@ class CardData:
 
 def card(name: str) -> CardData:
     """The card of a zoo entry, without totals (cheap: no model built)."""
-    e = zoo.get(name)
+    return card_of(zoo.get(name))
+
+
+def card_of(e: "zoo.ZooEntry") -> CardData:
+    """The card of an entry (a zoo model, or one a model spec made), without totals."""
     return CardData(e.name, e.family, e.task, e.card.year, e.card.paper, e.card.key_idea, e.card.url, e.input_size)
 
 
@@ -74,4 +79,36 @@ def card_with_totals(name: str, model: "nn.Module | None" = None) -> CardData:
     model = model if model is not None else zoo.build(name)
     params, macs, source = totals(model, name, c.input_size)
     return replace(c, params=params, macs=macs, source=source)
+
+
+# Totals depend only on the architecture and the input size: counted once per process, for every view.
+_COUNTED: dict[str, CardData] = {}
+
+
+def counted(name: str) -> CardData | None:
+    """The card with totals if they were counted (or remembered) already, else None."""
+    return _COUNTED.get(name)
+
+
+def remember(c: CardData) -> CardData:
+    """Keep a card's totals (from the app's captured graph, or a count)."""
+    if c.params is not None:
+        _COUNTED[c.name] = c
+    return c
+
+
+def count(name: str) -> CardData:
+    """The card with totals, building `name` with random weights if they are not known yet; the model is freed
+    before this returns, so counting every zoo entry one after another never holds more than one (VGG-19
+    alone is 575 MB)."""
+    known = counted(name)
+    if known is not None:
+        return known
+    model = zoo.build(name)
+    try:
+        c = card_with_totals(name, model)
+    finally:
+        del model
+        gc.collect()
+    return remember(c)
 

@@ -3,14 +3,18 @@ reduction before a 3×3 or 5×5, with receptive fields; the notes' AlexNet figur
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGridLayout, QGroupBox, QHeaderView, QLabel, QPushButton,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from explorer.core.notes import calculator as calc
-from explorer.ui.notes.common import note_label, title_label
+from explorer.ui.notes.common import NotesView, note_label, title_label
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
 
 
 def _spin(value: int, lo: int = 1, hi: int = 8192) -> QSpinBox:
@@ -22,13 +26,13 @@ def _spin(value: int, lo: int = 1, hi: int = 8192) -> QSpinBox:
     return s
 
 
-class CalculatorView(QWidget):
-    """Pure arithmetic (explorer.core.notes.calculator): no model, no worker needed."""
+class CalculatorView(NotesView):
+    """Pure arithmetic (explorer.core.notes.calculator): no model, no background job needed."""
 
-    def __init__(self, state: Any = None, window: Any = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.state, self.window_ = state, window
-        self.setWindowTitle("Parameter calculator")
+    TITLE = "Parameter calculator"
+
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
+        super().__init__(state, bridge, parent)
         root = QVBoxLayout(self)
         root.addWidget(title_label("The notes' arithmetic: parameters and receptive fields", 13))
         top = QGridLayout()

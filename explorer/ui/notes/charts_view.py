@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from explorer.ui.notes.common import BackgroundRunner, current_handle, note_label
+from explorer.ui.notes.common import NotesJobs, NotesView, note_label
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
 
 KIND_COLOURS = {"conv": "#4e79a7", "dense": "#f28e2b", "other": "#9c9c9c"}
 MODEL_COLOURS = ("#4e79a7", "#e15759")
@@ -45,13 +49,18 @@ def _model_combo(default: str) -> QComboBox:
     return combo
 
 
-def _stats_job(name: str, model: Any = None) -> Any:
-    def work() -> Any:
+def _stats_work(name: str) -> Any:
+    """layer_stats of `name`: with the live model when given one (in its thread), else a fresh build."""
+    def work(model: Any) -> Any:
         from explorer.core import zoo
         from explorer.core.notes.layer_stats import layer_stats
         entry = zoo.get(name)
         return layer_stats(model if model is not None else zoo.build(name), (3, *entry.input_size), name)
     return work
+
+
+def _failed(label: Any) -> Any:
+    return lambda message: label.setText(f"<span style='color:#c00'>{message}</span>")
 
 
 class IlsvrcChart(QWidget):
@@ -91,17 +100,14 @@ class IlsvrcChart(QWidget):
 class ParamsMacsChart(QWidget):
     """Per-layer parameters against MACs of any model: dense layers hold the parameters, convolutions the compute."""
 
-    def __init__(self, state: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, state: "AppState", jobs: NotesJobs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state, self.jobs = state, jobs
         self.stats: Any = None
-        self.runner = BackgroundRunner(self)
-        self.runner.finished.connect(self.show_stats)
-        self.runner.failed.connect(lambda m: self.status.setText(f"<span style='color:#c00'>{m}</span>"))
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Model:"))
-        handle = current_handle(state)
+        handle = state.handle
         self.model = _model_combo(handle.name if handle is not None else "alexnet")
         self.model.currentIndexChanged.connect(self.compute)
         row.addWidget(self.model)
@@ -132,10 +138,9 @@ class ParamsMacsChart(QWidget):
 
     def compute(self) -> None:
         name = self.model.currentData()
-        handle = current_handle(self.state)
-        model = handle.model if handle is not None and handle.name == name else None
-        self.status.setText(f"Counting {name}'s layers in a worker thread…")
-        self.runner.submit(_stats_job(name, model))
+        self.status.setText(f"Counting {name}'s layers…")
+        self.jobs.run_with("params-macs", self.state.handle, name, _stats_work(name), self.show_stats,
+                           _failed(self.status))
 
     def show_stats(self, stats: Any) -> None:
         self.stats = stats
@@ -188,14 +193,10 @@ class ParamsMacsChart(QWidget):
 class StageChart(QWidget):
     """Two models side by side, stage by stage (stages = output stride, comparable across models)."""
 
-    def __init__(self, state: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, state: "AppState", jobs: NotesJobs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state, self.jobs = state, jobs
         self.stats: dict[int, Any] = {}
-        self.runners = [BackgroundRunner(self), BackgroundRunner(self)]
-        for i, runner in enumerate(self.runners):
-            runner.finished.connect(lambda s, i=i: self._on_stats(i, s))
-            runner.failed.connect(lambda m: self.status.setText(f"<span style='color:#c00'>{m}</span>"))
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.combos = [_model_combo("alexnet"), _model_combo("vgg16")]
@@ -220,16 +221,11 @@ class StageChart(QWidget):
         self.compute(0)
         self.compute(1)
 
-    @property
-    def busy(self) -> bool:
-        return any(r.busy for r in self.runners)
-
     def compute(self, i: int) -> None:
         name = self.combos[i].currentData()
-        handle = current_handle(self.state)
-        model = handle.model if handle is not None and handle.name == name else None
         self.stats.pop(i, None)
-        self.runners[i].submit(_stats_job(name, model))
+        self.jobs.run_with(f"stage-{i}", self.state.handle, name, _stats_work(name),
+                           lambda stats: self._on_stats(i, stats), _failed(self.status))
 
     def _on_stats(self, i: int, stats: Any) -> None:
         self.stats[i] = stats
@@ -267,21 +263,19 @@ class StageChart(QWidget):
                             f"{totals}.")
 
 
-class ChartsView(QWidget):
-    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.state, self.window_ = state, window
-        self.setWindowTitle("Charts: ILSVRC, parameters against MACs, models by stage")
+class ChartsView(NotesView):
+    """Three tabs: ILSVRC's winners by year, one model's layers (parameters against MACs), two models by stage."""
+
+    TITLE = "Charts: ILSVRC, parameters against MACs, models by stage"
+
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
+        super().__init__(state, bridge, parent)
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         self.ilsvrc = IlsvrcChart()
-        self.params_macs = ParamsMacsChart(state)
-        self.stages = StageChart(state)
+        self.params_macs = ParamsMacsChart(state, self.jobs)
+        self.stages = StageChart(state, self.jobs)
         self.tabs.addTab(self.ilsvrc, "ILSVRC top-5 error")
         self.tabs.addTab(self.params_macs, "Parameters vs MACs")
         self.tabs.addTab(self.stages, "Two models by stage")
         layout.addWidget(self.tabs)
-
-    @property
-    def busy(self) -> bool:
-        return self.params_macs.runner.busy or self.stages.busy

@@ -1,22 +1,27 @@
-"""Shared pieces of the notes' views: a background runner, image helpers and a region-drawing view box.
+"""Shared pieces of the notes' views: their base class and jobs, image helpers and a region-drawing view box.
 
-Views stay thin: they call explorer.core.notes in a worker thread (BackgroundRunner) and draw the result.
-torch is never imported here at module level.
+Views stay thin: they call explorer.core.notes in the background (NotesJobs: the app's job helper, or the live
+model's thread for the current model) and draw the result. torch is never imported here at module level.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, Qt, QThreadPool, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPen, QPixmap
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
 
-from explorer.core.errors import ExplorerError
-from explorer.core.threads import use_one_thread
+if TYPE_CHECKING:
+    from torch import nn
+
+    from explorer.core.opening import ModelHandle
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[3] / "resources" / "images" / "chelsea.jpg"
 RANDOM_NOTE = "random weights: the scores are meaningless, the shapes and counts are not"
@@ -27,91 +32,117 @@ LEVEL_COLOURS = {4: QColor(255, 210, 0), 2: QColor(0, 220, 255), 1: QColor(255, 
 GRID_COLOUR = QColor(255, 210, 0)
 
 
-class _Signals(QObject):
-    done = Signal(int, object)
-    failed = Signal(int, str)
+class NotesJobs(QObject):
+    """A notes view's background work, on the app's one job helper.
 
+    `submit(name, fn, ...)`: fn() on `bridge.jobs` (latest wins per key: one key per view and name);
+    `on_model(name, fn, ...)`: fn(handle) in the live model's own thread between two frames
+    (`bridge.run_on_model`), for the views that use the current model and its weights: a model must never run
+    in two threads. Only the newest request of a name is delivered; `busy` is true while any is out."""
 
-class _Job(QRunnable):
-    def __init__(self, ticket: int, fn: Callable[[], Any], signals: _Signals) -> None:
-        super().__init__()
-        self.ticket, self.fn, self.signals = ticket, fn, signals
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        import torch  # noqa: F401 - before use_one_thread(), which does nothing until torch is imported
-
-        use_one_thread()  # pool threads never get an OpenMP team of their own (explorer.core.threads)
-        try:
-            result = self.fn()
-        except ExplorerError as exc:
-            self._emit(self.signals.failed, str(exc))
-        except Exception as exc:  # noqa: BLE001 - shown to the user; the view stays usable
-            self._emit(self.signals.failed, f"{type(exc).__name__}: {exc}")
-        else:
-            self._emit(self.signals.done, result)
-
-    def _emit(self, signal: Any, value: Any) -> None:
-        try:
-            signal.emit(self.ticket, value)
-        except RuntimeError:   # the view was closed and deleted while the job ran: nobody to tell
-            pass
-
-
-class BackgroundRunner(QObject):
-    """Runs functions off the UI thread; only the newest request's result is delivered (latest wins)."""
-
-    finished = Signal(object)
-    failed = Signal(str)
     busyChanged = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._ticket = 0
-        self._pending = 0
-        self._signals = _Signals(self)   # lives on the UI thread: emissions from the pool are queued to it
-        self._signals.done.connect(self._on_done)
-        self._signals.failed.connect(self._on_failed)
+    def __init__(self, bridge: "SessionBridge", owner: QObject, prefix: str) -> None:
+        super().__init__(owner)
+        self.bridge = bridge
+        self.prefix = f"notes:{prefix}:{id(owner)}"
+        self._tokens: dict[str, int] = {}
+        self._out: set[str] = set()
 
     @property
     def busy(self) -> bool:
-        return self._pending > 0
+        return bool(self._out)
 
-    def submit(self, fn: Callable[[], Any]) -> int:
-        self._ticket += 1
-        self._pending += 1
-        if self._pending == 1:
+    def submit(self, name: str, fn: Callable[[], Any], on_done: Callable[[Any], None],
+               on_error: Callable[[str], None]) -> None:
+        token = self._start(name)
+        self.bridge.jobs.submit(f"{self.prefix}:{name}", fn, self._wrap(name, token, on_done),
+                                self._wrap(name, token, on_error))
+
+    def on_model(self, name: str, fn: Callable[["ModelHandle"], Any], on_done: Callable[[Any], None],
+                 on_error: Callable[[str], None]) -> None:
+        token = self._start(name)
+        self.bridge.run_on_model(fn, self._wrap(name, token, on_done), self._wrap(name, token, on_error))
+
+    def run_with(self, name: str, handle: "ModelHandle | None", wanted: str,
+                 work: Callable[["nn.Module | None"], Any], on_done: Callable[[Any], None],
+                 on_error: Callable[[str], None]) -> None:
+        """`work(model)`: with the live model, in its thread, when the current model is `wanted` (its own,
+        maybe trained, weights); else `work(None)` on the jobs thread, which builds a model of its own."""
+        if handle is None or handle.name != wanted:
+            self.submit(name, lambda: work(None), on_done, on_error)
+            return
+
+        def on_live(live: "ModelHandle") -> Any:
+            return work(live.model if live is handle else None)   # None: the model changed meanwhile
+
+        self.on_model(name, on_live, on_done, on_error)
+
+    def cancel(self, name: str | None = None) -> None:
+        """Drop the outcome of `name` (None: of every name) and stop what has not started."""
+        for key in [name] if name is not None else list(self._tokens):
+            self._tokens[key] = self._tokens.get(key, 0) + 1
+            self.bridge.jobs.cancel(f"{self.prefix}:{key}")
+            self._finish(key)
+
+    def _start(self, name: str) -> int:
+        self._tokens[name] = self._tokens.get(name, 0) + 1
+        was = self.busy
+        self._out.add(name)
+        if not was:
             self.busyChanged.emit(True)
-        QThreadPool.globalInstance().start(_Job(self._ticket, fn, self._signals))
-        return self._ticket
+        return self._tokens[name]
 
-    def _finish(self) -> None:
-        self._pending -= 1
-        if self._pending == 0:
-            self.busyChanged.emit(False)
+    def _finish(self, name: str) -> None:
+        if name in self._out:
+            self._out.discard(name)
+            if not self._out:
+                self.busyChanged.emit(False)
 
-    def _on_done(self, ticket: int, result: Any) -> None:
-        self._finish()
-        if ticket == self._ticket:
-            self.finished.emit(result)
-
-    def _on_failed(self, ticket: int, message: str) -> None:
-        self._finish()
-        if ticket == self._ticket:
-            self.failed.emit(message)
+    def _wrap(self, name: str, token: int, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        def deliver(value: Any) -> None:
+            if self._tokens.get(name) != token:
+                return   # a newer request of this name was made, or the view cancelled it
+            self._finish(name)
+            callback(value)
+        return deliver
 
 
-def current_image(state: Any) -> np.ndarray:
+class NotesView(QWidget):
+    """A notes page: built as `View(state, bridge)`, shown as its own window by the hub. Esc and Ctrl+W close
+    it (it is only hidden: the hub shows it again as it was); closing stops its background work, and so does
+    the app's closing."""
+
+    TITLE = ""
+
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.bridge = state, bridge
+        self.jobs = NotesJobs(bridge, self, type(self).__name__)
+        if self.TITLE:
+            self.setWindowTitle(self.TITLE)
+        # Esc, Ctrl+W and the platform's own Close (Ctrl+F4 on Linux and Windows, which is not Ctrl+W)
+        keys = {QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W"), *QKeySequence.keyBindings(
+            QKeySequence.StandardKey.Close)}
+        for key in keys:
+            QShortcut(key, self, activated=self.close, context=Qt.ShortcutContext.WindowShortcut)
+        bridge.closing.connect(self.jobs.cancel)
+
+    @property
+    def busy(self) -> bool:
+        return self.jobs.busy
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        self.jobs.cancel()
+        super().closeEvent(event)
+
+
+def current_image(state: "AppState") -> np.ndarray:
     """The app's current frame, or the bundled sample photograph when there is none."""
-    frame = getattr(state, "frame", None)
-    if frame is not None and getattr(frame, "image", None) is not None:
-        return frame.image
+    if state.frame is not None:
+        return state.frame.image
     from explorer.core.images import load_image
     return load_image(SAMPLE_IMAGE)
-
-
-def current_handle(state: Any) -> Any:
-    return getattr(state, "handle", None)
 
 
 def to_pixmap(image: np.ndarray) -> QPixmap:

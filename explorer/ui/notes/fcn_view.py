@@ -3,28 +3,31 @@ full resolution, and gives the segmentation overlay."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
-from explorer.ui.notes.common import (RANDOM_NOTE, BackgroundRunner, current_handle, current_image, note_label,
-                                      title_label, to_pixmap)
+from explorer.ui.notes.common import RANDOM_NOTE, NotesView, current_image, note_label, title_label, to_pixmap
 
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
+
+FCN = "fcn_resnet50"
 DEFAULT_SIZES = (160, 224, 320)
 TILE = 190          # pixels given to the largest input; smaller inputs are drawn to scale
 
 
-class FcnView(QWidget):
-    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None,
+class FcnView(NotesView):
+    """fcn_resnet50 run at several input sizes: input, coarse class map and upsampled overlay for each."""
+
+    TITLE = "FCN: the output map follows the input size"
+
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None,
                  sizes: tuple[int, ...] = DEFAULT_SIZES) -> None:
-        super().__init__(parent)
-        self.state, self.window_ = state, window
-        self.setWindowTitle("FCN: the output map follows the input size")
-        self.runner = BackgroundRunner(self)
-        self.runner.finished.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
+        super().__init__(state, bridge, parent)
         self.runs: list[Any] = []
         self._model_cache: dict[str, Any] = {}
         self.image = current_image(state)
@@ -61,10 +64,6 @@ class FcnView(QWidget):
         root.addStretch(1)
         self.run()
 
-    @property
-    def busy(self) -> bool:
-        return self.runner.busy
-
     def parse_sizes(self) -> list[int]:
         sizes = []
         for part in self.sizes_edit.text().replace(";", ",").split(","):
@@ -84,24 +83,22 @@ class FcnView(QWidget):
         except ValueError as exc:
             self._on_failed(str(exc))
             return
-        handle = current_handle(self.state)
-        if handle is not None and handle.name == "fcn_resnet50":
-            model, weights = handle.model, handle.weights
-        else:
-            model, weights = None, "random"
+        handle = self.state.handle
+        weights = handle.weights if handle is not None and handle.name == FCN else "random"
         image, cache = self.image, self._model_cache
 
-        def work() -> Any:
+        def work(model: Any) -> Any:
             from explorer.core import zoo
             from explorer.core.notes.fcn_sizes import run_fcn
-            net = model
+            net = model     # the current FCN and its weights, run in the model's own thread
             if net is None:
-                cache.setdefault("fcn_resnet50", zoo.build("fcn_resnet50"))
-                net = cache["fcn_resnet50"]
-            return weights, [run_fcn(net, image, (s, s)) for s in sizes]
+                if FCN not in cache:
+                    cache[FCN] = zoo.build(FCN)
+                net = cache[FCN]
+            return weights if model is not None else "random", [run_fcn(net, image, (s, s)) for s in sizes]
 
-        self.status.setText(f"Running fcn_resnet50 at {', '.join(f'{s}×{s}' for s in sizes)} in a worker thread…")
-        self.runner.submit(work)
+        self.status.setText(f"Running {FCN} at {', '.join(f'{s}×{s}' for s in sizes)}…")
+        self.jobs.run_with("fcn", handle, FCN, work, self._on_result, self._on_failed)
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"<span style='color:#c00'>{message}</span>")

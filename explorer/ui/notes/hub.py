@@ -1,18 +1,23 @@
 """The notes hub: the current model's card and a button for each of the notes' views.
 
-`VIEWS` lists the views as (title, "module:Class"); each is built as `Class(state, window)` and shown as its own
-top-level window (kept and raised again on the next click). The main window may turn VIEWS into a menu.
+`VIEWS` lists the views as (title, "module:Class"); `open_view(state, bridge, ref, parent)` builds one as
+`Class(state, bridge)` and shows it as its own window, a child of `parent` for its lifetime (kept and raised
+again on the next click). The main window's Notes menu lists VIEWS too.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QPushButton, QVBoxLayout, QWidget
 
 from explorer.ui.notes.common import note_label, title_label
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
 
 VIEWS: list[tuple[str, str]] = [
     ("Model cards", "explorer.ui.notes.card_view:CardView"),
@@ -35,19 +40,18 @@ _OPEN: dict[tuple[int, str], QWidget] = {}
 
 def _resolve(ref: str) -> type:
     module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), name)   # a view class named by the VIEWS table
 
 
-def open_view(state: Any, window: Any, ref: str) -> QWidget:
-    """Show the view `ref` ("module:Class") for this state, building it on first use."""
+def open_view(state: "AppState", bridge: "SessionBridge", ref: str, parent: QWidget | None) -> QWidget:
+    """Show the view `ref` ("module:Class") for this state, building it on first use as a window of its own
+    whose Qt parent is `parent` (it goes when that goes; None: the caller keeps it)."""
     key = (id(state), ref)
     view = _OPEN.get(key)
     if view is None:
         cls = _resolve(ref)
-        view = cls(state, window)
-        view.setWindowFlag(Qt.WindowType.Window, True)
-        if window is not None:
-            view.setParent(window, view.windowFlags() | Qt.WindowType.Window)
+        view = cls(state, bridge)
+        view.setParent(parent, view.windowFlags() | Qt.WindowType.Window)
         view.resize(*VIEW_SIZES.get(cls.__name__, (1000, 750)))
         view.destroyed.connect(lambda *_: _OPEN.pop(key, None))
         _OPEN[key] = view
@@ -60,9 +64,9 @@ def open_view(state: Any, window: Any, ref: str) -> QWidget:
 class NotesPanel(QWidget):
     """A dock panel: the current model's card (year, paper, key idea, params, MACs) and the notes' views."""
 
-    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state, self.window_ = state, window
+        self.state, self.bridge = state, bridge
         root = QVBoxLayout(self)
         self.title = title_label("No model loaded", 12)
         root.addWidget(self.title)
@@ -80,28 +84,28 @@ class NotesPanel(QWidget):
             grid.addWidget(button, i // 2, i % 2)
         root.addLayout(grid)
         root.addStretch(1)
-        if hasattr(state, "modelChanged"):
-            state.modelChanged.connect(lambda _h: self.refresh())
-            state.graphChanged.connect(lambda _g: self.refresh())
+        state.modelChanged.connect(lambda _h: self.refresh())
+        state.graphChanged.connect(lambda _g: self.refresh())
         self.refresh()
 
     def open(self, ref: str) -> QWidget:
-        return open_view(self.state, self.window_, ref)
+        """Open a view as a window of the one this panel is in (the main window, or the panel itself alone)."""
+        return open_view(self.state, self.bridge, ref, self.window())
 
     def refresh(self) -> None:
         from dataclasses import replace
 
-        from explorer.core.notes.cards import card
+        from explorer.core.notes.cards import card_of
         from explorer.ui.notes.card_view import card_html
-        handle = getattr(self.state, "handle", None)
+        handle = self.state.handle
         if handle is None:
             return
-        c = card(handle.name)
-        graph = getattr(self.state, "graph", None)
-        if graph is not None and getattr(graph, "model_name", "") == handle.name:
+        c = card_of(handle.entry)
+        graph = self.state.graph
+        if graph is not None and graph.model_name == handle.name:
             c = replace(c, params=graph.total_params, macs=graph.total_macs, source="captured graph")
         self.title.setText(f"{handle.name}  ({c.year})")
-        note = f"<p><i>{handle.weights_note}</i></p>" if getattr(handle, "weights_note", "") else ""
+        note = f"<p><i>{handle.weights_note}</i></p>" if handle.weights_note else ""
         if c.params is None:
             note += "<p><i>Parameters and MACs appear once the model's graph is captured.</i></p>"
         self.card.setText(card_html(c) + note)

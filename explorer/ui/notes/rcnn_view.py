@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from explorer.ui.notes.common import (RANDOM_NOTE, BackgroundRunner, ImageBox, current_handle, current_image,
-                                      note_label, rect_item, text_item, title_label, to_pixmap)
+from explorer.ui.notes.common import (RANDOM_NOTE, ImageBox, NotesView, current_image, note_label, rect_item,
+                                      text_item, title_label, to_pixmap)
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
 
 BOX_COLOURS = [QColor(c) for c in ("#ff5252", "#ffd740", "#40c4ff", "#69f0ae", "#e040fb", "#ffab40", "#b2ff59",
                                    "#18ffff", "#ff80ab", "#eeff41", "#7c4dff", "#ff6e40")]
 
 
-class RcnnView(QWidget):
+class RcnnView(NotesView):
     """Proposals → warp (227×227 with 16 px context, R-CNN Appendix A) → one CNN pass per region → class scores."""
 
-    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.state, self.window_ = state, window
-        self.setWindowTitle("R-CNN: region proposals, warps and one CNN pass per region")
-        self.runner = BackgroundRunner(self)
-        self.runner.finished.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
+    TITLE = "R-CNN: region proposals, warps and one CNN pass per region"
+
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
+        super().__init__(state, bridge, parent)
         self.run_result: Any = None
         self.proposals: list[Any] = []
         self._fallback: dict[str, Any] = {}
@@ -74,38 +75,34 @@ class RcnnView(QWidget):
         self.image_box.set_image(self.image)
         self.run()
 
-    @property
-    def busy(self) -> bool:
-        return self.runner.busy
-
     def reload_image(self) -> None:
         self.image = current_image(self.state)
         self.image_box.set_image(self.image)
         self.run()
 
     def run(self) -> None:
-        handle = current_handle(self.state)
-        if handle is not None and handle.entry.task == "classification":
-            model, name, weights = handle.model, handle.name, handle.weights
-            warp = tuple(handle.entry.input_size)
+        handle = self.state.handle
+        if handle is not None and self.state.task == "classification":
+            name, weights, warp = handle.name, handle.weights, tuple(handle.entry.input_size)
         else:   # not a classifier: R-CNN's own CNN, AlexNet, with random weights
-            model, name, weights, warp = None, "alexnet", "random", (224, 224)
+            name, weights, warp = "alexnet", "random", (224, 224)
         image, n, padding, cache = self.image, self.count.value(), 16 if self.context.isChecked() else 0, self._fallback
 
-        def work() -> Any:
+        def work(model: Any) -> Any:
             from explorer.core import zoo
             from explorer.core.notes.rcnn import classify_regions, propose
-            net = model
+            net = model     # the current classifier and its weights, run in the model's own thread
             if net is None:
-                cache.setdefault(name, zoo.build(name))
+                if name not in cache:
+                    cache[name] = zoo.build(name)
                 net = cache[name]
             proposals = propose(image, max_proposals=n)
             run = classify_regions(net, image, [p.box for p in proposals], warp, padding, 3,
-                                   model_name=name, weights=weights)
+                                   model_name=name, weights=weights if model is not None else "random")
             return proposals, run
 
-        self.status.setText(f"Proposing {n} regions and running {name} on each, in a worker thread…")
-        self.runner.submit(work)
+        self.status.setText(f"Proposing {n} regions and running {name} on each…")
+        self.jobs.run_with("regions", handle, name, work, self._on_result, self._on_failed)
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"<span style='color:#c00'>{message}</span>")

@@ -4,18 +4,22 @@ drawn on the image, and that region on the feature map.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from explorer.ui.notes.common import (REGION_COLOUR, RANDOM_NOTE, BackgroundRunner, ImageBox, current_handle,
-                                      current_image, note_label, rect_item, title_label, viridis_lut)
+from explorer.ui.notes.common import (REGION_COLOUR, RANDOM_NOTE, ImageBox, NotesView, current_image, note_label,
+                                      rect_item, title_label, viridis_lut)
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
 
 
-class RegionFeatureView(QWidget):
+class RegionFeatureView(NotesView):
     """Subclasses fill `self.outputs` (a layout under the two pictures) in `build_outputs()` and draw the pooling
     in `update_pooling()`."""
 
@@ -23,14 +27,9 @@ class RegionFeatureView(QWidget):
     EXPLANATION = ""
     DEFAULT_BACKBONE = "vgg16"
 
-    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
+        super().__init__(state, bridge, parent)
         from explorer.core.notes.conv_features import BACKBONES
-        self.state, self.window_ = state, window
-        self.setWindowTitle(self.TITLE)
-        self.runner = BackgroundRunner(self)
-        self.runner.finished.connect(self._on_features)
-        self.runner.failed.connect(self._on_failed)
         self.fmap: Any = None
         self._trunks: dict[str, Any] = {}
         self.image = current_image(state)
@@ -46,7 +45,7 @@ class RegionFeatureView(QWidget):
         self.backbone = QComboBox()
         for key, (_m, _k, _s, text) in BACKBONES.items():
             self.backbone.addItem(text, key)
-        handle = current_handle(state)     # the current model's own trunk when it has one, else VGG-16
+        handle = state.handle     # the current model's own trunk when it has one, else VGG-16
         start = handle.name if handle is not None and handle.name in BACKBONES else self.DEFAULT_BACKBONE
         self.backbone.setCurrentIndex(self.backbone.findData(start))
         self.backbone.currentIndexChanged.connect(self.compute_features)
@@ -91,10 +90,6 @@ class RegionFeatureView(QWidget):
         self.compute_features()
 
     # -- features ---------------------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self.runner.busy
-
     def reload_image(self) -> None:
         self.image = current_image(self.state)
         self.image_box.set_image(self.image)
@@ -105,24 +100,22 @@ class RegionFeatureView(QWidget):
     def compute_features(self) -> None:
         from explorer.core.notes.conv_features import describe
         backbone = self.backbone.currentData()
-        handle = current_handle(self.state)
-        model, weights = None, "random"
-        if handle is not None and handle.name == backbone:       # the current model's own (maybe trained) weights
-            model, weights = handle.model, handle.weights
+        handle = self.state.handle
+        weights = handle.weights if handle is not None and handle.name == backbone else "random"
         image, trunks = self.image, self._trunks
 
-        def work() -> Any:
+        def work(model: Any) -> Any:
             from explorer.core import zoo
             from explorer.core.notes.conv_features import BACKBONES, conv_features
-            net = model
+            net = model     # the current model's own (maybe trained) weights, run in its thread
             if net is None:
                 if backbone not in trunks:
                     trunks[backbone] = zoo.build(BACKBONES[backbone][0])
                 net = trunks[backbone]
-            return conv_features(image, backbone, net, weights)
+            return conv_features(image, backbone, net, weights if model is not None else "random")
 
         self.status.setText(f"Running {describe(backbone)} once over the whole image…")
-        self.runner.submit(work)
+        self.jobs.run_with("features", handle, backbone, work, self._on_features, self._on_failed)
 
     def _on_features(self, fmap: Any) -> None:
         self.fmap = fmap

@@ -3,7 +3,7 @@ and the number of CNN passes compared with R-CNN and SPPNet."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -13,6 +13,10 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTabl
 from explorer.ui.notes.common import GRID_COLOUR, REGION_COLOUR, ImageBox, note_label, rect_item, viridis_lut
 from explorer.ui.notes.region_base import RegionFeatureView
 
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
+
 
 class RoiView(RegionFeatureView):
     TITLE = "Fast R-CNN: RoI pooling on the shared feature map"
@@ -20,10 +24,10 @@ class RoiView(RegionFeatureView):
                    "is projected onto the feature map (round(x/S), as torchvision.ops.roi_pool does) and split "
                    "into a 7×7 grid of bins, each max-pooled: a 7×7×C output for the fully connected heads.")
 
-    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
         self.pooled: Any = None
         self.grid: Any = None
-        super().__init__(state, window, parent)
+        super().__init__(state, bridge, parent)
 
     def build_outputs(self) -> None:
         self.summary = note_label()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -10,6 +10,10 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from explorer.ui.notes.common import LEVEL_COLOURS, REGION_COLOUR, ImageBox, note_label, rect_item, viridis_lut
 from explorer.ui.notes.region_base import RegionFeatureView
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.state import AppState
 
 
 class SppView(RegionFeatureView):
@@ -19,10 +23,10 @@ class SppView(RegionFeatureView):
                    "right/bottom = ⌈x/S⌉−1) and max-pooled into 4×4, 2×2 and 1×1 bins: (16+4+1)·C values "
                    "whatever the region's size, ready for the fully connected layers.")
 
-    def __init__(self, state: Any, window: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, state: "AppState", bridge: "SessionBridge", parent: QWidget | None = None) -> None:
         self.result: Any = None
         self.region: Any = None
-        super().__init__(state, window, parent)
+        super().__init__(state, bridge, parent)
 
     def build_outputs(self) -> None:
         row = QHBoxLayout()
