@@ -24,8 +24,8 @@ def test_json_alexnet(capsys):
     assert rc == 0 and err == ""
     data = json.loads(out)
     meta = zoo.tv_weights_enum(zoo.get("alexnet")).meta
-    assert set(data) == {"model", "input_shape", "total_params", "total_macs", "layers"}
-    assert data["model"] == "alexnet" and data["input_shape"] == [3, 224, 224]
+    assert set(data) == {"model", "input_shape", "total_params", "total_macs", "proposals", "layers"}
+    assert data["model"] == "alexnet" and data["input_shape"] == [3, 224, 224] and data["proposals"] is None
     assert data["total_params"] == meta["num_params"] == sum(layer["params"] for layer in data["layers"])
     assert abs(data["total_macs"] / 1e9 - meta["_ops"]) / meta["_ops"] < 0.01
     layers = data["layers"]

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.core import stats
 from explorer.core.errors import ExplorerError, ModelInputError
+from explorer.core.fixed_proposals import fix_proposals
 from explorer.core.graph import VARIABLE_DIM, GraphEdge, GraphNode, ModelGraph, ModuleInfo, Shape
 from explorer.core.stats import RF
 
@@ -700,48 +701,6 @@ def _output_shapes(output: Any, tensors: list["torch.Tensor"]) -> list[Shape]:
     return [(VARIABLE_DIM, *s[1:]) if id(t) in per_detection else s for t, s in zip(tensors, shapes)]
 
 
-def _fixed_proposals(model: "nn.Module") -> tuple[int | None, Any]:
-    """Make a torchvision-style two-stage detector keep exactly its own test-time proposal count
-    (`rpn.post_nms_top_n()`, e.g. 1000 for fasterrcnn_resnet50_fpn) for the capture pass; returns that count
-    (None for other models) and a function that undoes it.
-
-    The RoI heads cost MACs per proposal (fasterrcnn_resnet50_fpn: 14.4 M each), and how many proposals
-    survive NMS depends on the weights and the image: two random builds differed by 9% in total MACs. So the
-    pass is measured at the stated count, the maximum the model runs at: fewer survivors are padded by
-    repeating them (the whole image when none survive), more are cut. torchvision's `_ops` figures are made
-    the same way: 134.38 G for fasterrcnn_resnet50_fpn is this capture's total at 800×800 and 1000
-    proposals (tests/test_capture.py)."""
-    import torch
-
-    rpn = getattr(model, "rpn", None)
-    filter_proposals = getattr(rpn, "filter_proposals", None)
-    if rpn is None or not callable(filter_proposals) or not callable(getattr(rpn, "post_nms_top_n", None)):
-        return None, lambda: None
-    was_training = rpn.training
-    rpn.eval()
-    count = int(rpn.post_nms_top_n())
-    rpn.train(was_training)
-
-    def fixed(proposals: Any, objectness: Any, image_shapes: Any, *args: Any, **kwargs: Any) -> Any:
-        boxes, scores = filter_proposals(proposals, objectness, image_shapes, *args, **kwargs)
-        out_boxes, out_scores = [], []
-        for b, sc, (h, w) in zip(boxes, scores, image_shapes):
-            if len(b) == 0:
-                b = torch.tensor([[0.0, 0.0, float(w), float(h)]], device=proposals.device, dtype=proposals.dtype)
-                sc = torch.zeros(1, device=proposals.device, dtype=proposals.dtype)
-            index = torch.arange(count, device=b.device) % len(b)
-            out_boxes.append(b[index])
-            out_scores.append(sc[index])
-        return out_boxes, out_scores
-
-    rpn.filter_proposals = fixed
-
-    def restore() -> None:
-        del rpn.filter_proposals
-
-    return count, restore
-
-
 def _forward(model: "nn.Module", example: Any) -> Any:
     if isinstance(example, tuple):
         return model(*example)
@@ -799,7 +758,7 @@ def capture_graph(model: "nn.Module", model_name: str, input_shape: tuple[int, .
     saved_methods = _wrap_method_steps(model, rec)
     was_training = model.training
     model.eval()
-    proposals, restore_proposals = _fixed_proposals(model)
+    proposals, restore_proposals = fix_proposals(model)
     try:
         with torch.inference_mode(), _Mode():
             try:
