@@ -131,3 +131,22 @@ def test_bad_config(kwargs):
         A.AnchorConfig(**kwargs)
     with pytest.raises(ExplorerError):
         A.grid_anchors((0, 3))
+
+
+def test_ground_truth_of_a_generated_scene(tmp_path):
+    """A saved scene's objects come back from the JSON beside its image, equal to the scene made again from its
+    seed; an image without one (or with a broken one) has none."""
+    import json
+
+    from explorer.core.scenes import SAMPLES_DIR, SHAPE_CLASSES, make_scene
+
+    png = SAMPLES_DIR / "scene_03.png"
+    found = A.ground_truth_for(png)
+    scene = make_scene(json.loads(png.with_suffix(".json").read_text())["seed"])
+    assert [g.box for g in found] == [tuple(float(v) for v in b) for b in scene.boxes]
+    assert [g.label for g in found] == [SHAPE_CLASSES[int(c)] for c in scene.labels]
+    assert found[0].area == pytest.approx((203 - 141) * (191 - 130))
+    assert A.ground_truth_for(tmp_path / "photo.jpg") == []
+    (tmp_path / "bad.json").write_text("{ not json")
+    (tmp_path / "odd.json").write_text(json.dumps({"objects": [{"box": [5, 5, 1, 1]}, {"box": "x"}]}))
+    assert A.ground_truth_for(tmp_path / "bad.png") == [] and A.ground_truth_for(tmp_path / "odd.png") == []

@@ -140,3 +140,35 @@ def test_paper_vgg16_head_shapes():
     assert lv.conv_shape == (512, 10, 10) and lv.cls_shape == (9, 10, 10) and lv.reg_shape == (36, 10, 10)
     assert lv.sizes == (128.0, 256.0, 512.0) and lv.ratios == (0.5, 1.0, 2.0)
     assert out.proposals.post_nms_top_n == 300
+
+
+def test_model_anchor_shapes_are_the_generators_own(tiny, mobilenet):
+    from explorer.core.rpn import model_anchor_shapes
+
+    assert model_anchor_shapes(tiny) == [((32.0, 64.0, 128.0), (0.5, 1.0, 2.0))]
+    # torchvision's mobilenet_v3 320 FPN: 5 sizes × 3 ratios on each of its 3 levels
+    assert model_anchor_shapes(mobilenet) == [((32.0, 64.0, 128.0, 256.0, 512.0), (0.5, 1.0, 2.0))] * 3
+    with pytest.raises(NoRPNError):
+        model_anchor_shapes(torch.nn.Conv2d(3, 3, 1))
+
+
+def test_level_map_puts_each_value_on_its_cell_from_its_anchors_centre(tiny_out):
+    """Cell (i, j) covers model pixels [j·s, (j+1)·s) × [i·s, (i+1)·s): its anchors' centre (j·s, i·s) is its
+    top-left corner, as torchvision's AnchorGenerator places it; the map stops at the resized image (168×224 of
+    the padded 192×224) and maps to the whole 150×200 source."""
+    from explorer.core.rpn import level_map
+
+    out = tiny_out
+    lv = out.levels[0]
+    fh, fw = lv.feature_size                                  # 12×14 at stride 16
+    values = np.arange(fh * fw, dtype=np.float64).reshape(fh, fw)
+    m = level_map(out, 0, values)
+    assert m.shape == (168, 224) and m.cells == (11, 14)      # 168 / 16 = 10.5: 11 rows reach into the image
+    centres = (out.anchors[::9, :2] + out.anchors[::9, 2:]) / 2
+    assert tuple(centres[2 * fw + 3]) == (48.0, 32.0)         # cell (2, 3): (3·16, 2·16)
+    assert m.values[32, 48] == values[2, 3] and m.values[47, 63] == values[2, 3]
+    assert m.values[31, 47] == values[1, 2] and m.values[48, 64] == values[3, 4]
+    assert m.values[167, 223] == values[10, 13]
+    assert m.rect == pytest.approx((0.0, 0.0, 200.0, 150.0))
+    with pytest.raises(ExplorerError):
+        level_map(out, 0, values[:-1])

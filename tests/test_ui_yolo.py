@@ -1,19 +1,31 @@
-"""The YOLO grid overlay and panel on a real pyqtgraph ViewBox, driven through pytest-qt."""
+"""The YOLO grid overlay and dock, on real pyqtgraph views and the real yolov1-tiny, driven through pytest-qt.
+
+Overlay drawing is tested on a bare ViewBox with hand-made outputs; the dock is built as the window builds it
+(`YoloPanel(state, bridge)`, fixture `app_state`) beside the real image view, and fed through the session
+bridge with yolov1-tiny and its bundled weights on the generated scenes.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 import pytest
-import torch
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
 
 from explorer.core import yolo as Y
-from explorer.core.results import Frame, FrameResult
-from explorer.ui.state import AppState, ModelHandle
-from explorer.ui.yolo_view import YoloOverlay, YoloPanel, class_colour
+from explorer.core.labels import class_names
+from explorer.core.scenes import SAMPLES_DIR, SHAPE_CLASSES
+from explorer.ui.overlay_base import view_pixel_size
+from explorer.ui.result_overlays import box_colour
+from explorer.ui.yolo_overlay import HIGHLIGHT_RGB, YoloOverlay, cell_text, class_colour, num
+from tests.conftest import open_model_and_wait
+from tests.test_ui_anchors import docked_arrangement
 
 S, B, C = 7, 2, 3
 H, W = 350, 500
+SCENE = SAMPLES_DIR / "scene_03.png"
 
 
 @pytest.fixture
@@ -42,12 +54,27 @@ def hand_cells():
 @pytest.fixture
 def overlay(view):
     o = YoloOverlay()
+    o.threshold = 0.2
     o.attach(view)
     o.set_model(S, B, C, "darknet", ["zero", "one", "two"])
     o.set_raw(Y.cells_to_flat(hand_cells(), S, B, C), (H, W))
     return o
 
 
+@pytest.fixture
+def docked(qtbot, app_state):
+    """The image view with the RPN anchors and YOLO grid docks tabified beside it (tests.test_ui_anchors)."""
+    yield from docked_arrangement(qtbot, *app_state)
+
+
+def _scene_result(qtbot, state, bridge, path=SCENE):
+    with qtbot.waitSignal(state.resultReady, timeout=60000,
+                          check_params_cb=lambda r: r.frame.source == str(path)):
+        assert bridge.open_image(str(path))
+    return state.result
+
+
+# -- the overlay on a bare view ---------------------------------------------------------------------------------
 def test_grid_lines_at_multiples_of_width_over_s(overlay):
     x, y = (np.asarray(v) for v in overlay.grid_lines.getData())
     vertical = x[: 2 * (S + 1)].reshape(-1, 2)
@@ -58,13 +85,13 @@ def test_grid_lines_at_multiples_of_width_over_s(overlay):
 
 
 def test_class_tint_and_legend(overlay):
-    img = overlay.tint.image                               # (S cols, S rows, RGBA)
+    img = overlay.tint.image                               # (S rows, S cols, RGBA)
     assert img.shape == (S, S, 4)
     assert tuple(img[3, 3, :3]) == class_colour(1) and tuple(img[0, 0, :3]) == class_colour(0)
     assert img[0, 0, 3] > img[3, 3, 3]                     # prob 1.0 is more opaque than 0.8
     rows = overlay.legend_rows
-    assert [(rgb, text) for rgb, _, text in rows] == [(class_colour(0), "zero (40 cells)"),
-                                                      (class_colour(1), "one (9 cells)")]
+    assert [(rgb, text) for rgb, _, text in rows[:2]] == [(class_colour(0), "zero (40 cells)"),
+                                                          (class_colour(1), "one (9 cells)")]
     html = overlay.legend_html()
     assert "zero (40 cells)" in html and "rgb(%d, %d, %d)" % class_colour(1) in html
 
@@ -72,202 +99,184 @@ def test_class_tint_and_legend(overlay):
 def test_boxes_detections_and_owner_cells(overlay):
     drawn = sum(len(c.getData()[0]) // 5 for c in overlay.box_bins if c.isVisible())
     assert drawn == S * S * B
-    ref = Y.detect(overlay.grid, W, H, overlay.score_thresh, overlay.nms_iou, ["zero", "one", "two"])
+    ref = Y.detect(overlay.grid, W, H, 0.2, Y.DEFAULT_NMS_IOU, ["zero", "one", "two"])
     assert [(d.cell, d.label) for d in overlay.detections] == [(d.cell, d.label) for d in ref]
     assert [d.cell for d in ref] == [(3, 3), (6, 0)]        # the neighbour was suppressed by NMS
-    # owner cells: rectangles of exactly those cells
+    # owner cells: rectangles of exactly those cells, by hand
     x, y = (np.asarray(v) for v in overlay.owner_cells.getData())
     np.testing.assert_allclose(x[:5], [3 * W / S, 4 * W / S, 4 * W / S, 3 * W / S, 3 * W / S])
     np.testing.assert_allclose(y[5:10], [6 * H / S, 6 * H / S, 7 * H / S, 7 * H / S, 6 * H / S])
     dots = np.c_[overlay.owner_dots.data["x"], overlay.owner_dots.data["y"]]
     np.testing.assert_allclose(dots[0], [3.5 * W / S, 3.5 * H / S])
-    texts = [t.textItem.toPlainText() for t in overlay.det_texts]
-    assert texts[0] == "one 0.72"
-    # thresholds: a higher score threshold leaves only the confident box; no NMS keeps the neighbour
-    overlay.score_thresh = 0.7
-    overlay.redraw()
+    # the threshold (the state's) leaves only the confident box
+    overlay.set_threshold(0.7)
     assert [d.cell for d in overlay.detections] == [(3, 3)]
-    overlay.score_thresh, overlay.nms_iou = 0.2, 1.0
-    overlay.redraw()
-    assert [d.cell for d in overlay.detections] == [(3, 3), (3, 4), (6, 0)]
+    x, _ = overlay.owner_cells.getData()
+    assert len(x) == 5
 
 
-def test_panel_hover_bars_and_tensor_text(qtbot, view):
-    from models.yolov1_tiny import yolov1_tiny
+def test_confidences_never_read_minus_zero(overlay):
+    """Issue 21: a confidence of -0.001 (the model's linear output) printed as "-0.00"."""
+    assert num(-0.001) == "0.00" and num(-0.004, 2) == "0.00" and num(-0.006) == "-0.01" and num(-0.4, 0) == "0"
+    assert num(0.125) == "0.12" and num(-1.5) == "-1.50"
+    t = hand_cells()
+    t[1, 1, 0:10] = (0.5, 0.5, 0.3, 0.3, -0.001, 0.2, 0.7, 0.1, 0.1, -0.0004)
+    t[1, 1, B * 5:] = (-0.001, 0.0, 0.0)
+    overlay.set_raw(Y.cells_to_flat(t, S, B, C), (H, W))
+    overlay.hover(1.5 * W / S, 1.5 * H / S)
+    assert overlay.hover_cell == (1, 1)
+    tags = [tag.textItem.toPlainText() for tag in overlay.hover_texts]
+    assert tags == ["box 0 conf 0.00", "box 1 conf 0.00"]
+    text = cell_text(overlay, (1, 1))
+    assert "-0.00" not in text and "confidence 0.00" in text
 
-    torch.manual_seed(0)
-    model = yolov1_tiny().eval()
-    state = AppState()
-    panel = YoloPanel(state, None)
-    qtbot.addWidget(panel)
-    panel.attach_to(view)
-    state.set_model(ModelHandle("yolov1-tiny", None, model, "random", "cpu"))
+
+def test_highlights_differ_from_every_class_colour(overlay):
+    """Issue 21: the 'triangle' class was the yellow of the owner-cell highlight. The highlights are white on
+    black, the class colours the image view's saturated box colours, so none is close to another."""
+    pens = [overlay.owner_cells.opts["pen"], overlay.hover_rect.opts["pen"], overlay.hover_boxes.opts["pen"]]
+    highlights = {(p.color().red(), p.color().green(), p.color().blue()) for p in pens}
+    highlights.add(tuple(overlay.owner_dots.opts["brush"].color().getRgb()[:3]))
+    assert highlights == {HIGHLIGHT_RGB}
+    for names in (SHAPE_CLASSES, class_names("voc", 20, background=False)):
+        for c, name in enumerate(names):
+            colour = class_colour(c)
+            q = box_colour(c)
+            assert colour == (q.red(), q.green(), q.blue())         # one colour per class in every view
+            distance = np.linalg.norm(np.subtract(colour, HIGHLIGHT_RGB))
+            assert distance > 150, f"{name} {colour} is too close to the highlight {HIGHLIGHT_RGB}"
+    assert SHAPE_CLASSES[2] == "triangle"
+
+
+# -- the dock beside the image view, fed through the session bridge ---------------------------------------------
+def test_panel_hover_bars_tensor_text_and_threshold(qtbot, app_state, docked):
+    state, bridge = app_state
+    docked.front(qtbot, "yoloDock")
+    panel, o = docked.yolo, docked.yolo.overlay
+    handle = open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
+    model = handle.model
     s, b, c = model.S, model.B, model.C
     d = b * 5 + c
     assert f"{s}×{s}×({b}·5+{c}) = {s}×{s}×{d}" in panel.tensor_info.text()
-    with torch.inference_mode():
-        raw = model(torch.rand(1, 3, 224, 224))
-    img = np.zeros((H, W, 3), np.uint8)
-    state.set_result(FrameResult(frame=Frame(img), model_name="yolov1-tiny", weights="random", device="cpu",
-                                 task="detection", raw=raw))
-    g = panel.overlay.grid
-    assert g is not None and g.S == s
-    np.testing.assert_allclose(g.cells, Y.flat_to_cells(raw, s, b, c))
-    panel.overlay.hover(W * 1.5 / s, H * 0.5 / s)          # cell (0, 1)
-    assert panel.overlay.hover_cell == (0, 1)
+    result = _scene_result(qtbot, state, bridge)
+    g = o.grid
+    assert g is not None and g.S == s and o.image_size == (224, 224)
+    np.testing.assert_allclose(g.cells, Y.flat_to_cells(result.raw, s, b, c))
+    x, _ = o.grid_lines.getData()
+    np.testing.assert_allclose(np.asarray(x)[: 2 * (s + 1): 2], [k * 224 / s for k in range(s + 1)])
+    # the detections are the image view's: the engine's, above the state's threshold, each owning its cell
+    assert [(dt.box, dt.cell) for dt in o.detections] == [(dt.box, dt.cell) for dt in result.boxes
+                                                          if dt.score >= state.threshold]
+    assert o.detections and docked.inference.detections.shown == o.detections
+    o.hover(224 * 1.5 / s, 224 * 0.5 / s)          # cell (0, 1)
+    assert o.hover_cell == (0, 1)
     assert "cell row 0, column 1" in panel.cell_info.text()
-    assert f"confidence {g.conf[0, 1, 0]:.2f}" in panel.cell_info.text()
+    assert f"confidence {num(g.conf[0, 1, 0])}" in panel.cell_info.text()
     np.testing.assert_allclose(panel.bars.opts["width"], g.probs[0, 1])
-    assert len(panel.overlay.hover_texts) == b
-    # the sliders set the thresholds
+    assert len(o.hover_texts) == b
+    # the slider is the state's threshold, both ways
     panel.score.setValue(100)
-    assert panel.overlay.score_thresh == 1.0 and "score ≥ 1.00" in panel.summary.text()
-    panel.detach_overlay()
-    assert all(item.scene() is None for item in panel.overlay._items)
+    assert state.threshold == 1.0 and o.threshold == 1.0 and "score ≥ 1.00" in panel.summary.text()
+    assert o.detections == [] and docked.inference.detections.shown == []
+    state.set_threshold(0.3)
+    assert panel.score.value() == 30 and panel.score_label.text() == "0.30"
 
 
-def test_live_engine_feeds_the_overlay(qtbot):
-    """Through the real inference panel and engine: YOLO's raw output is decoded over the frame."""
-    from explorer.core import zoo
-    from explorer.ui.inference_panel import InferencePanel
-
-    state = AppState()
-    inference = InferencePanel(state)
-    qtbot.addWidget(inference)
-    panel = YoloPanel(state, None)
-    qtbot.addWidget(panel)
-    try:
-        panel.attach_to(inference)
-        torch.manual_seed(0)
-        model = zoo.build("yolov1-tiny")
-        state.set_model(ModelHandle("yolov1-tiny", zoo.get("yolov1-tiny"), model, "random", "cpu"))
-        with qtbot.waitSignal(state.resultReady, timeout=60000) as blocker:
-            state.set_frame(Frame(np.zeros((H, W, 3), np.uint8)))
-        result = blocker.args[0]
-        assert inference.detections not in inference._overlays   # boxes are drawn once, by this panel
-        g = panel.overlay.grid
-        assert g is not None and panel.overlay.image_size == (H, W)
-        np.testing.assert_allclose(g.cells, Y.flat_to_cells(result.raw, model.S, model.B, model.C))
-        x, _ = panel.overlay.grid_lines.getData()
-        np.testing.assert_allclose(np.asarray(x)[: 2 * (model.S + 1): 2], [k * W / model.S for k in range(model.S + 1)])
-        panel.detach_overlay()
-        assert inference.detections in inference._overlays
-    finally:
-        inference.shutdown()
-
-
-def test_panel_without_a_yolo_model_hides_the_chart(qtbot, view):
-    """A non-YOLO model: no empty bar chart, sliders or legend; the text says what the panel needs."""
-    from models.yolov1_tiny import yolov1_tiny
-
-    state = AppState()
-    panel = YoloPanel(state, None)
-    qtbot.addWidget(panel)
-    panel.show()
-    panel.attach_to(view)
-    state.set_model(ModelHandle("alexnet2012", None, torch.nn.Linear(2, 2), "random", "cpu"))
+def test_panel_without_a_yolo_model_hides_the_chart(qtbot, app_state, docked):
+    """A model that is not a YOLO (its entry's preprocessing says so): no empty bar chart, slider or legend;
+    the text says what the panel needs."""
+    state, bridge = app_state
+    docked.front(qtbot, "yoloDock")
+    panel = docked.yolo
+    open_model_and_wait(qtbot, state, bridge, "fasterrcnn-tiny", "bundled")
+    _scene_result(qtbot, state, bridge)
     assert not panel.yolo_widgets.isVisible() and not panel.bars_plot.isVisible()
     assert "No YOLO model loaded" in panel.summary.text()
-    assert not panel.overlay.grid_lines.isVisible()
-    # a YOLO model brings them back, and a non-YOLO one hides them again
-    state.set_model(ModelHandle("yolov1-tiny", None, yolov1_tiny().eval(), "random", "cpu"))
+    assert not panel.overlay.grid_lines.isVisible() and panel.overlay.grid is None
+    open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
     assert panel.yolo_widgets.isVisible() and "No YOLO" not in panel.summary.text()
-    state.set_model(ModelHandle("alexnet2012", None, torch.nn.Linear(2, 2), "random", "cpu"))
-    assert not panel.yolo_widgets.isVisible()
+    qtbot.waitUntil(lambda: panel.overlay.grid is not None, timeout=60000)
+    open_model_and_wait(qtbot, state, bridge, "fasterrcnn-tiny", "bundled")
+    assert not panel.yolo_widgets.isVisible() and not panel.overlay.grid_lines.isVisible()
 
 
-def test_detection_tags_of_overlapping_boxes_do_not_overlap(view, qtbot):
-    t = np.zeros((S, S, B * 5 + C), np.float32)
-    t[..., B * 5] = 1.0                                     # class 0 everywhere (no box is confident there)
-    t[3, 3, B * 5:] = (0.0, 1.0, 0.0)
-    t[3, 4, B * 5:] = (0.0, 0.0, 1.0)                       # a different class: NMS keeps both boxes
-    t[3, 3, 0:5] = (0.9, 0.5, 0.6, 0.6, 0.9)
-    t[3, 4, 0:5] = (0.0, 0.5, 0.6, 0.6, 0.8)                # nearly the same box, so the same natural tag place
-    o = YoloOverlay()
-    o.attach(view)
-    o.set_model(S, B, C, "darknet", ["zero", "one", "two"])
-    o.set_raw(Y.cells_to_flat(t, S, B, C), (H, W))
-    qtbot.wait(50)
-    assert [d.cell for d in o.detections] == [(3, 3), (3, 4)]
-    tags = o.det_texts[-2:]
-    rects = [tag.sceneBoundingRect() for tag in tags]
-    assert all(tag.isVisible() for tag in tags)
-    assert not rects[0].intersects(rects[1])
-    best = o.detections[0].box                              # the best keeps its natural place: above its box
-    assert tags[0].pos().x() == pytest.approx(best[0]) and tags[0].pos().y() < best[1]
+def _det_tags(docked):
+    return [t for t in docked.inference.detections._texts[:len(docked.inference.detections.shown)]
+            if t.isVisible()]
 
 
-def test_detection_tags_are_placed_again_after_a_wheel_zoom(qtbot):
-    """The bundled yolov1-tiny's detections on a sample scene: a mouse-wheel zoom changes the tags' size in image
-    pixels (they keep their screen size), and the overlay lays them out again for the new scale."""
-    import cv2
-    from PySide6.QtCore import QPoint, QPointF, Qt
-    from PySide6.QtGui import QWheelEvent
-    from PySide6.QtWidgets import QApplication
+def _overlaps(a, b) -> bool:
+    r = a.intersected(b)
+    return r.width() * r.height() > 1e-6
 
-    from explorer.core.evaluate import load_detector
-    from explorer.core.label_layout import place_labels
-    from explorer.core.scenes import SAMPLES_DIR
-    from explorer.ui.overlay_base import view_pixel_size
 
-    image = cv2.cvtColor(cv2.imread(str(SAMPLES_DIR / "scene_01.png")), cv2.COLOR_BGR2RGB)
-    model = load_detector("yolov1-tiny", "bundled")
-    with torch.inference_mode():
-        raw = model(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0)
-    widget = pg.GraphicsLayoutWidget()      # as the inference panel's view: aspect locked, y down
-    qtbot.addWidget(widget)
-    vb = widget.addViewBox()
-    vb.setAspectLocked(True)
-    vb.invertY(True)
-    vb.addItem(pg.ImageItem(image, axisOrder="row-major"))
-    widget.resize(500, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
-    state = AppState()
-    panel = YoloPanel(state, None)
-    qtbot.addWidget(panel)
-    panel.attach_to(vb)
-    state.set_model(ModelHandle("yolov1-tiny", None, model, "bundled", "cpu"))
-    state.set_result(FrameResult(frame=Frame(image), model_name="yolov1-tiny", weights="bundled", device="cpu",
-                                 task="detection", raw=raw))
-    o = panel.overlay
-    assert len(o.detections) >= 3 and len(o.det_texts) == len(o.detections)
-    qtbot.wait(50)
+def test_hover_tags_never_cover_the_detection_tags(qtbot, app_state, docked):
+    """Issue 21: hovering the cell that owns a detection put its boxes' tags on the image view's tag of that
+    detection (both want the box's top-left corner). They go around the detection tags, also after a zoom."""
+    state, bridge = app_state
+    docked.front(qtbot, "yoloDock")
+    o = docked.yolo.overlay
+    open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
+    _scene_result(qtbot, state, bridge)
+    qtbot.waitUntil(lambda: bool(o.detections) and bool(_det_tags(docked)), timeout=5000)
 
-    def expected_places() -> list:
-        px, py = view_pixel_size(vb)
-        sizes = [(t.boundingRect().width() * px, t.boundingRect().height() * py) for t in o.det_texts]
-        h, w = image.shape[:2]
-        return place_labels([d.box for d in o.detections], sizes, (w, h), [d.score for d in o.detections])
+    def check():
+        tags = [t for t in o.hover_texts if t.isVisible()]
+        assert tags
+        for t in tags:
+            for d in _det_tags(docked):
+                assert not _overlaps(t.sceneBoundingRect(), d.sceneBoundingRect()), t.textItem.toPlainText()
+        for i, a in enumerate(tags):
+            for bt in tags[i + 1:]:
+                assert not _overlaps(a.sceneBoundingRect(), bt.sceneBoundingRect())
 
-    def check() -> None:
-        for tag, place in zip(o.det_texts, expected_places()):
-            assert tag.isVisible() == (place is not None)
-            if place is not None:
-                assert (tag.pos().x(), tag.pos().y()) == pytest.approx(place)
-        shown = [t.sceneBoundingRect() for t in o.det_texts if t.isVisible()]   # scene = screen pixels
-        assert shown
-        for i, a in enumerate(shown):
-            for b in shown[i + 1:]:
-                overlap = a.intersected(b)
-                assert overlap.width() * overlap.height() < 1e-6
-
-    check()
-    before_scale = view_pixel_size(vb)
-    best_before = o.det_texts[0].pos()
-    # zoom out with the wheel over the view's centre, as a user does: pyqtgraph zooms about the pointer
-    viewport = widget.viewport()
+    for det in o.detections:
+        row, col = det.cell
+        o.hover((col + 0.5) * 224 / o.S, (row + 0.5) * 224 / o.S)
+        assert o.hover_cell == (row, col)
+        # the box that made the detection wants the same corner as the detection's tag
+        box = o.grid.boxes(224, 224)[row, col][det.box_index]
+        assert np.allclose(np.clip(box, 0, 224), det.box, atol=1e-3)
+        check()
+    # zoom out with the wheel over the view, as a user does: the tags keep their screen size, so both layouts
+    # are made again for the new scale
+    vb = docked.inference.view_box
+    before = view_pixel_size(vb)
+    viewport = docked.inference.graphics.viewport()
     centre = QPointF(viewport.rect().center())
     for _ in range(3):
-        wheel = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
-                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-                            False)
-        QApplication.sendEvent(viewport, wheel)
+        QApplication.sendEvent(viewport, QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())),
+                                                     QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton,
+                                                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                                                     False))
+    qtbot.waitUntil(lambda: view_pixel_size(vb)[0] > 1.5 * before[0], timeout=5000)
     qtbot.wait(50)
-    after_scale = view_pixel_size(vb)
-    assert after_scale[0] > 1.5 * before_scale[0]    # zoomed out: a screen pixel covers more image pixels
     check()
-    # the best tag stays on top of its box's top-left corner, so its top moves up by its grown height
-    best, tag = o.detections[0].box, o.det_texts[0]
-    assert tag.pos().y() != pytest.approx(best_before.y())
-    assert tag.pos().y() + tag.boundingRect().height() * after_scale[1] == pytest.approx(best[1], abs=1e-6)
+
+
+def test_grid_goes_with_the_source_and_the_model_and_shows_with_its_tab(qtbot, app_state, docked):
+    state, bridge = app_state
+    o = docked.yolo.overlay
+    docked.front(qtbot, "yoloDock")
+    open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
+    _scene_result(qtbot, state, bridge)
+    o.hover(10, 10)
+    assert o.grid is not None and o.tint.isVisible() and o.hover_texts
+    docked.front(qtbot, "anchorsDock")
+    qtbot.waitUntil(lambda: o.view_box is None, timeout=5000)
+    assert o.tint.scene() is None and not o.hover_texts
+    docked.front(qtbot, "yoloDock")
+    assert o.tint.scene() is docked.inference.view_box.scene() and o.tint.isVisible()
+
+    seen = {}
+    state.sourceChanged.connect(lambda _info: seen.update(
+        source=(o.grid, o.detections, o.hover_cell, [i.isVisible() for i in o._items], list(o.hover_texts))))
+    state.modelChanged.connect(lambda _h: seen.update(model=(o.grid, [i.isVisible() for i in o._items])))
+    next_scene = SAMPLES_DIR / "scene_01.png"
+    _scene_result(qtbot, state, bridge, next_scene)
+    grid, dets, hover, visible, texts = seen["source"]
+    assert grid is None and dets == [] and hover is None and not any(visible) and not texts
+    assert o.grid is not None and o.image_size == (224, 224)       # the new scene's
+    open_model_and_wait(qtbot, state, bridge, "fasterrcnn-tiny", "bundled")
+    grid, visible = seen["model"]
+    assert grid is None and not any(visible)

@@ -23,7 +23,9 @@ otherwise ignored; anchors crossing the image border are ignored during training
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
@@ -269,6 +271,38 @@ def label_anchors(anchors, gt_boxes, positive_iou: float = 0.7, negative_iou: fl
         sub[best.numpy() >= positive_iou] = POSITIVE
         labels[idx], max_iou[idx], matched[idx] = sub, best.numpy(), matched_t.numpy()
     return AnchorLabels(labels, max_iou, matched)
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """One object of an image's ground truth: its box (x1, y1, x2, y2, source pixels) and class name."""
+
+    box: tuple[float, float, float, float]
+    label: str
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
+
+
+def ground_truth_for(image_path: str | os.PathLike[str]) -> list[GroundTruth]:
+    """The objects of an image that carries its ground truth beside it: the JSON file of the same name that
+    explorer.core.scenes.save_samples writes for each generated scene ({"objects": [{"box", "label"}, ...]}).
+    An image without one (a photograph), or with one that cannot be read, has none: []."""
+    import json
+
+    path = Path(image_path).with_suffix(".json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        objects = data["objects"]
+        found = []
+        for obj in objects:
+            x1, y1, x2, y2 = (float(v) for v in obj["box"])
+            if all(math.isfinite(v) for v in (x1, y1, x2, y2)) and x2 > x1 and y2 > y1:
+                found.append(GroundTruth((x1, y1, x2, y2), str(obj.get("label", ""))))
+        return found
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 # -- one level's anchors in source-frame pixels (what the anchor view draws) ------------------------------------

@@ -324,3 +324,47 @@ def level_anchor_set(out: RPNOutput, level: int = 0):
         sizes, ratios = tuple(float(i) for i in range(k)), (1.0,)
     return AnchorSet(feature_size=lv.feature_size, sizes=sizes, ratios=ratios, anchors=boxes, centres=centres,
                      scale=out.scale, level=level, objectness=lv.probability())
+
+
+def model_anchor_shapes(model: Any) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
+    """(sizes, ratios) per feature level as the model's AnchorGenerator is configured: what its RPN's anchors
+    will be before any image has run (the view names them from the start, never the paper's defaults)."""
+    if not has_rpn(model):
+        raise NoRPNError(f"{type(model).__name__} has no region proposal network (model.rpn) to show")
+    ag = model.rpn.anchor_generator
+    return [(tuple(float(s) for s in sizes), tuple(float(r) for r in ratios))
+            for sizes, ratios in zip(ag.sizes, ag.aspect_ratios)]
+
+
+@dataclass
+class LevelMap:
+    """One value per feature cell of a level, laid over the image it was computed on.
+
+    Cell (i, j) of a stride-s level covers model pixels [j·s, (j+1)·s) × [i·s, (i+1)·s): the part of the input
+    the feature stands for. torchvision's AnchorGenerator centres that cell's anchors at its top-left corner
+    (shifts = arange(W)·stride, not (j + ½)·stride), so the anchors' centres are the cells' corners. The map is
+    cropped to the resized image: the padding the batch added right and below is not drawn."""
+
+    values: np.ndarray                                # (h, w): one value per model pixel of the resized image
+    rect: tuple[float, float, float, float]           # x, y, width, height of `values` in source pixels
+    cells: tuple[int, int]                            # (rows, columns) of cells that reach into the image
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.values.shape[0]), int(self.values.shape[1])
+
+
+def level_map(out: RPNOutput, level: int, values: np.ndarray) -> LevelMap:
+    """`values` (H, W), one per cell of `level` (an objectness map), as a LevelMap over the source image."""
+    lv = out.levels[level]
+    values = np.asarray(values)
+    if values.shape != tuple(lv.feature_size):
+        raise ModelInputError(f"a map of level {level} is {lv.feature_size[0]}×{lv.feature_size[1]}, "
+                              f"not {'×'.join(map(str, values.shape))}")
+    sy, sx = lv.stride
+    h, w = out.image_size
+    rows = np.minimum(np.arange(h) // sy, lv.feature_size[0] - 1)   # the cell of each model pixel
+    cols = np.minimum(np.arange(w) // sx, lv.feature_size[1] - 1)
+    x1, y1, x2, y2 = out.to_source([[0.0, 0.0, float(w), float(h)]])[0]
+    return LevelMap(values=values[rows][:, cols], rect=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
+                    cells=(int(rows[-1]) + 1, int(cols[-1]) + 1))

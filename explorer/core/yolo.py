@@ -25,6 +25,9 @@ import numpy as np
 from explorer.core.errors import ModelInputError
 
 LAYOUTS = ("darknet", "cells")
+# The IoU above which per-class NMS drops the weaker of two boxes. The paper gives no value (section 2.4 only
+# says non-maximal suppression adds 2-3% mAP); the engine and the YOLO view both use this one.
+DEFAULT_NMS_IOU = 0.5
 
 
 def cell_size(S: int, B: int, C: int) -> int:
@@ -139,8 +142,8 @@ class YoloDetection:
     box_index: int                           # which of the cell's B boxes
 
 
-def detect(grid: YoloGrid, width: float, height: float, score_thresh: float = 0.2, nms_iou: float = 0.5,
-           labels: Sequence[str] | None = None) -> list[YoloDetection]:
+def detect(grid: YoloGrid, width: float, height: float, score_thresh: float = 0.2,
+           nms_iou: float = DEFAULT_NMS_IOU, labels: Sequence[str] | None = None) -> list[YoloDetection]:
     """Final detections: each box takes its most probable class; keep class-specific scores ≥ score_thresh;
     non-maximum suppression per class (torchvision.ops.batched_nms); boxes clipped to the image; best first."""
     import torch
