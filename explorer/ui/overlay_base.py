@@ -164,6 +164,7 @@ class OverlayBase:
         rows = []
         for rgb, style, text in self.legend_rows:
             glyph = "■" if style == "square" else _STYLE_GLYPHS.get(style, "━━━")
+            glyph = glyph.replace(" ", "&nbsp;")   # a dashed line's glyph never breaks across two lines
             rows.append(f"<span style='color:rgb{tuple(rgb)}'><b>{glyph}</b></span>&nbsp;{text}")
         return "&nbsp;&nbsp; ".join(rows)
 
