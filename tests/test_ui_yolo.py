@@ -94,6 +94,9 @@ def test_class_tint_and_legend(overlay):
                                                           (class_colour(1), "one (9 cells)")]
     html = overlay.legend_html()
     assert "zero (40 cells)" in html and "rgb(%d, %d, %d)" % class_colour(1) in html
+    # the hovered cell's dashed swatch is one unbreakable glyph (it wrapped into "- -" and "- hovered cell")
+    overlay.hover(10, 10)
+    assert "<b>╸&nbsp;╸&nbsp;╸</b></span>&nbsp;hovered cell" in overlay.legend_html()
 
 
 def test_boxes_detections_and_owner_cells(overlay):

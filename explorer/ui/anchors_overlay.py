@@ -309,13 +309,15 @@ class AnchorsOverlay(OverlayBase):
         self.heat.setVisible(True)
         size, ratio = aset.shape_of(a)
         sy, sx = self.rpn.levels[aset.level].stride
+        spread = (f"dark {lo:.3f} → bright {hi:.3f} (mean {prob.mean():.3f})" if hi - lo >= 5e-4 else
+                  f"{lo:.3f} everywhere (an untrained RPN scores every anchor alike)")
         self.caption = (f"Objectness of the {size:g} px, h:w {ratio_text(ratio)} anchor at {heat.cells[0]}×"
-                        f"{heat.cells[1]} positions: dark {lo:.3f} → bright {hi:.3f} (mean {prob.mean():.3f}). "
+                        f"{heat.cells[1]} positions: {spread}. "
                         f"Each square is one feature cell ({sx}×{sy} model pixels); its anchors are centred on "
                         "its top-left corner (the dots), where torchvision's AnchorGenerator puts them.")
+        stops = ((0.0, f"{lo:.3f}"), (0.5, f"{(lo + hi) / 2:.3f}"), (1.0, f"{hi:.3f} objectness"))
         self.legend_rows = [(tuple(int(v) for v in HEAT_MAP.map(t, mode="byte")[:3]), "square", text)
-                            for t, text in ((0.0, f"{lo:.3f}"), (0.5, f"{(lo + hi) / 2:.3f}"),
-                                            (1.0, f"{hi:.3f} objectness"))]
+                            for t, text in (stops if hi - lo >= 5e-4 else ((0.0, f"{lo:.3f} objectness"),))]
 
     def _draw_proposals(self) -> None:
         if self.rpn is None:
