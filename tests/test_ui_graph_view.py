@@ -605,3 +605,19 @@ def test_every_toolbar_control_is_reachable_at_the_windows_widths(qtbot, width, 
         raise AssertionError(controls_on_screen(panel))
     assert len(panel.toolbar.controls()) == 8
     assert panel.toolbar.export_button.menu().actions()                     # Export opens its menu
+
+
+def test_the_legend_keeps_to_two_lines_in_a_narrow_pane(qtbot, panel):
+    """At a 1024 px window the graph pane is about 240 px wide: the op kinds took 7 lines of it. Past two
+    lines the legend counts the rest ("+N more", named in its tooltip)."""
+    panel.resize(244, 413)
+    qtbot.waitUntil(lambda: panel.legend.width() < 244, timeout=5000)
+    legend = panel.legend
+    placed = legend._flow(legend.width())
+    assert max(line for line, _x, _e in placed) + 1 <= 2 and legend.height() <= 2 * legend.ROW + 4
+    hidden = legend.hidden_kinds()
+    assert hidden and placed[-1][2] == ("more", f"+{len(hidden)} more", placed[-1][2][2])
+    assert legend.toolTip() == "Also: " + ", ".join(hidden)
+    shown = [e[1] for _l, _x, e in placed if e[0] == "chip"]
+    assert shown + hidden == legend.kinds                                  # none lost
+    assert panel.canvas.viewport().height() > 413 / 2                     # the graph keeps most of the pane

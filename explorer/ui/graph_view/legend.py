@@ -13,11 +13,14 @@ from explorer.ui.graph_view.style import KIND_COLORS, font, scale_color
 
 
 class Legend(QWidget):
-    """Colour chips of the op kinds shown, or the colour scale of a numeric overlay. The entries flow onto as
-    many lines as the width needs (height-for-width), so none is clipped in a narrow centre pane."""
+    """Colour chips of the op kinds shown, or the colour scale of a numeric overlay. The entries flow onto the
+    lines the width needs (height-for-width), so none is clipped in a narrow centre pane; past MAX_LINES the
+    remaining kinds are counted in a "+N more" entry, so that the legend never takes the graph's height (at a
+    1024 px window the kinds took 7 lines of a 413 px pane)."""
 
     ROW = 18.0      # line height (px)
     GAP = 10.0      # space between entries
+    MAX_LINES = 2
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +48,8 @@ class Legend(QWidget):
         self.kinds, self.scale = kinds, None
         self.updateGeometry()
         self.update()
+        hidden = self.hidden_kinds()
+        self.setToolTip("Also: " + ", ".join(hidden) if hidden else "")
 
     def show_scale(self, title: str, lo: float, hi: float) -> None:
         self.scale = (title, lo, hi)
@@ -63,14 +68,39 @@ class Legend(QWidget):
                 ("text", "grey: not measured / none", fm.horizontalAdvance("grey: not measured / none"))]
 
     def _flow(self, width: float) -> list[tuple[int, float, tuple[str, str, float]]]:
-        """(line, x, entry) for each entry: left to right, a new line when the next one does not fit."""
+        """(line, x, entry) for each entry shown: left to right, a new line when the next one does not fit, at
+        most MAX_LINES lines. Kinds that would need more end in a "+N more" entry (its tooltip names them):
+        in a narrow pane the graph keeps its height."""
+        entries = self._entries()
+        placed = self._place(entries, width)
+        if not placed or placed[-1][0] < self.MAX_LINES or self.scale is not None:
+            return placed
+        fm = QFontMetricsF(font(False))
+        for keep in range(len(entries) - 1, -1, -1):
+            more = f"+{len(entries) - keep} more"
+            attempt = self._place([*entries[:keep], ("more", more, fm.horizontalAdvance(more))], width)
+            if attempt[-1][0] < self.MAX_LINES:
+                return attempt
+        return placed
+
+    def _place(self, entries: list[tuple[str, str, float]], width: float) -> list[tuple[int, float, tuple]]:
         placed, line, x = [], 0, 6.0
-        for entry in self._entries():
+        for entry in entries:
             if x > 6.0 and x + entry[2] > width - 4:
                 line, x = line + 1, 6.0
             placed.append((line, x, entry))
             x += entry[2] + self.GAP
         return placed
+
+    def hidden_kinds(self) -> list[str]:
+        """The kinds left out at the current width (named in the "+N more" entry's tooltip)."""
+        shown = {e[1] for _line, _x, e in self._flow(self.width()) if e[0] == "chip"}
+        return [k for k in self.kinds if k not in shown] if self.scale is None else []
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        hidden = self.hidden_kinds()
+        self.setToolTip("Also: " + ", ".join(hidden) if hidden else "")
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802, ARG002 - Qt API
         p = QPainter(self)
@@ -89,6 +119,6 @@ class Legend(QWidget):
                     p.drawLine(QPointF(x + i, top + 1), QPointF(x + i, top + 13))
                 p.setPen(QColor("#263238"))
                 p.drawText(QPointF(x + 166, top + 11), text)
-            else:
-                p.setPen(QColor("#263238"))
+            else:   # "text", or "more" (the kinds left out)
+                p.setPen(QColor("#263238") if kind == "text" else QColor("#546e7a"))
                 p.drawText(QPointF(x, top + 11), text)
