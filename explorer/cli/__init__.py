@@ -47,6 +47,8 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("anchors", "explorer.cli.anchors"),
     ("train", "explorer.cli.train"),
     ("evaluate", "explorer.cli.evaluate"),
+    ("index", "explorer.cli.index"),
+    ("top", "explorer.cli.top"),
 ]
 
 

@@ -13,11 +13,12 @@ from explorer.core.errors import ExplorerError
 
 
 class IndexStoreError(ExplorerError):
-    """The index database cannot be used; `path` is its file."""
+    """The index database cannot be used; `path` is its file, `reason` the cause in a few words (SQLite's)."""
 
-    def __init__(self, message: str, path: str | Path = "") -> None:
+    def __init__(self, message: str, path: str | Path = "", reason: str = "") -> None:
         super().__init__(message)
         self.path = Path(path) if path else None
+        self.reason = reason or message
 
 
 class IndexCorruptError(IndexStoreError):

@@ -57,8 +57,17 @@ class SourceFile:
 
 
 @dataclass
+class SourceListing:
+    """What a source holds before hashing: image files (a folder or one image) or one video."""
+
+    kind: Literal["images", "video"]
+    root: Path
+    paths: list[Path]
+
+
+@dataclass
 class SourcePlan:
-    """What a source holds: image files (a folder or one image) or one video."""
+    """A listing hashed: its distinct files (by content) and those that could not be read."""
 
     kind: Literal["images", "video"]
     root: Path
@@ -66,12 +75,9 @@ class SourcePlan:
     unreadable: list[tuple[Path, str]]  # files that could not even be read to be hashed, and why
 
 
-def plan_source(source: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> SourcePlan:
-    """List and hash a folder's images (recursively), one image file or one video file.
-
-    Two files with the same bytes become one (the first in walk order). Raises SourceError for a source that
-    does not exist or holds nothing to index.
-    """
+def list_source(source: str | os.PathLike) -> SourceListing:
+    """A folder's images (recursively), one image file or one video file; SourceError for a source that does
+    not exist or holds nothing to index."""
     root = Path(source).expanduser()
     if not root.exists():
         raise SourceError(f"cannot index '{root}': no such file or folder")
@@ -79,18 +85,21 @@ def plan_source(source: str | os.PathLike, progress: Callable[[int, int], None] 
         paths = walk_images(root)
         if not paths:
             raise SourceError(f"folder '{root}' holds no image files (searched recursively)")
-        kind: Literal["images", "video"] = "images"
-    elif is_video_path(root):
-        paths, kind = [root], "video"
-    elif is_image_path(root):
-        paths, kind = [root], "images"
-    else:
-        raise SourceError(f"cannot index '{root}': not a folder, an image or a video file "
-                          f"({', '.join(VIDEO_SUFFIXES[:4])}, ...)")
+        return SourceListing("images", root, paths)
+    if is_video_path(root):
+        return SourceListing("video", root, [root])
+    if is_image_path(root):
+        return SourceListing("images", root, [root])
+    raise SourceError(f"cannot index '{root}': not a folder, an image or a video file "
+                      f"({', '.join(VIDEO_SUFFIXES[:4])}, ...)")
+
+
+def hash_source(listing: SourceListing, progress: Callable[[int, int], None] | None = None) -> SourcePlan:
+    """Hash every listed file; two files with the same bytes become one (the first in walk order)."""
     files: list[SourceFile] = []
     unreadable: list[tuple[Path, str]] = []
     seen: set[str] = set()
-    for i, path in enumerate(paths):
+    for i, path in enumerate(listing.paths):
         try:
             digest = content_hash(path)
         except OSError as exc:
@@ -100,5 +109,10 @@ def plan_source(source: str | os.PathLike, progress: Callable[[int, int], None] 
             seen.add(digest)
             files.append(SourceFile(path, digest))
         if progress is not None:
-            progress(i + 1, len(paths))
-    return SourcePlan(kind, root, files, unreadable)
+            progress(i + 1, len(listing.paths))
+    return SourcePlan(listing.kind, listing.root, files, unreadable)
+
+
+def plan_source(source: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> SourcePlan:
+    """list_source, then hash_source."""
+    return hash_source(list_source(source), progress)

@@ -1,11 +1,10 @@
 """Where an indexed feature pixel lies in its source image: the receptive-field box the feature-map dock draws.
 
 Zeiler and Fergus (ZFNet, "Visualizing and Understanding Convolutional Networks", ECCV 2014, Fig. 2) show each
-unit's strongest activations as the image patches under the unit's receptive field. The box here is computed
-exactly as the dock's `select_feature_pixel` does (explorer/ui/feature_maps.py): `field_box` in the pixels
-the layer's input chain sees (the backbone input: a detector's internally resized image), `clip_box` to that
-input, then `InputGeometry.to_source` (explorer.core.receptive). `patch_box` is that computation as one core
-function, so the index and the dock cannot drift apart.
+unit's strongest activations as the image patches under the unit's receptive field. The box comes from
+explorer.core.receptive's `feature_field` and `backbone_size`, the functions the dock's `select_feature_pixel`
+calls, so the index and the dock cannot disagree about a pixel. This module only keeps, per frame, the few
+numbers they need (FrameGeometry, stored in the index), so that a box is computed without the model.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from explorer.core.receptive import Box, FieldGeometry, InputGeometry, clip_box, field_box, input_geometry
+from explorer.core.receptive import (Box, FieldGeometry, InputGeometry, backbone_size, clip_box, feature_field,
+                                     input_geometry)
 
 
 @dataclass(frozen=True)
@@ -47,28 +47,23 @@ class PatchBox:
 def frame_geometry(source_size: tuple[int, int], scale: tuple[float, float], offset: tuple[float, float],
                    input_size: tuple[int, int], model: Any = None) -> FrameGeometry:
     """The geometry of a frame prepared by explorer.core.preprocess (its Prepared's scale, offset and
-    input_size), with a torchvision detector's internal resize folded in, as ActivationProbe.collect and the
-    dock's `_backbone_size` do."""
+    input_size), with a torchvision detector's internal resize folded in, as ActivationProbe.collect does."""
     geo = input_geometry(tuple(scale), tuple(offset), model, tuple(input_size))
-    plain = input_geometry(tuple(scale), tuple(offset))
-    ih, iw = int(input_size[0]), int(input_size[1])
-    if geo.scale != plain.scale:  # the detector resizes inside: floor(side · s), recovered by rounding
-        rx, ry = geo.scale[0] / plain.scale[0], geo.scale[1] / plain.scale[1]
-        ih, iw = int(round(ih * ry)), int(round(iw * rx))
-    return FrameGeometry((int(source_size[0]), int(source_size[1])), geo.scale, geo.crop, (ih, iw))
+    size = backbone_size(tuple(input_size), geo, input_geometry(tuple(scale), tuple(offset)))
+    return FrameGeometry((int(source_size[0]), int(source_size[1])), geo.scale, geo.crop, size)
 
 
 def patch_box(field: FieldGeometry | None, fy: int, fx: int, frame: FrameGeometry) -> PatchBox:
-    """The receptive field of feature pixel (fy, fx) in source pixels, whole and clipped to the model's view
-    (then to the source image, against rounding). `field` None: a layer after flatten or a fully connected
-    layer, whose every unit sees the whole input."""
-    ih, iw = frame.input_size
-    box_in = field_box(field, fy, fx) if field is not None else (0.0, 0.0, float(iw), float(ih))
-    geo = frame.input_geometry
-    whole = geo.to_source(box_in)
+    """The receptive field of feature pixel (fy, fx) in source pixels, whole and clipped to the pixels the
+    model saw and to the source image (explorer.core.receptive.feature_field). `field` None: a layer after
+    flatten or a fully connected layer, whose every unit sees the whole input."""
     sw, sh = frame.source_size
-    clipped = clip_box(geo.to_source(clip_box(box_in, iw, ih)), sw, sh)
-    return PatchBox(whole, clipped)
+    if field is None:
+        ih, iw = frame.input_size
+        whole = frame.input_geometry.to_source((0.0, 0.0, float(iw), float(ih)))
+        return PatchBox(whole, clip_box(whole, sw, sh))
+    ff = feature_field(field, fy, fx, frame.input_geometry, frame.input_size, (sh, sw))
+    return PatchBox(ff.source_box, ff.source_clipped)
 
 
 def valid_extent(field: FieldGeometry | None, input_size: tuple[int, int], map_size: tuple[int, int]) -> tuple[int, int]:

@@ -17,6 +17,7 @@ forward pass's OpenMP thread count, an int or a callable read before every batch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from explorer.arguments import DEFAULT_SEED
-from explorer.core.errors import ExplorerError, SourceError
-from explorer.core.patch_index.files import SourceFile, plan_source
+from explorer.core.errors import ExplorerError
+from explorer.core.patch_index.files import SourceFile, hash_source, list_source
 from explorer.core.patch_index.geometry import FrameGeometry
 from explorer.core.patch_index.identity import WeightsIdentity, weights_identity
 from explorer.core.patch_index.scoring import (BadFrame, Scorer, ScoredBatch, collate_frames, prepare_frame,
@@ -122,13 +123,10 @@ def auto_workers() -> int:
 
 # -- datasets (run in DataLoader workers) ------------------------------------------------------------------------
 def _worker_init(_worker_id: int) -> None:
-    """In each worker: one OpenCV thread (the process is one of several), and Ctrl+C left to the main process,
-    which saves and stops the workers itself."""
+    """In each worker: Ctrl+C is left to the main process, which saves and stops the workers itself. (Not
+    cv2.setNumThreads: in a forked child of a process that has used OpenCV's thread pool it never returns.)"""
     import signal
 
-    import cv2
-
-    cv2.setNumThreads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -259,8 +257,10 @@ class IndexRun:
     waiting to be saved. `index_source` drives it; the Ray driver (explorer.core.patch_index.shards) feeds it
     the shards' ScoredBatches instead of its own."""
 
-    def __init__(self, store: PatchStore, request: IndexRequest, opened: "OpenedModel") -> None:
+    def __init__(self, store: PatchStore, request: IndexRequest, opened: "OpenedModel",
+                 on_skip: Callable[[SkippedFrame], None] | None = None) -> None:
         self.store, self.request, self.opened = store, request, opened
+        self.on_skip = on_skip
         handle = opened.handle
         self.entry = handle.entry
         self.identity = weights_identity(handle.entry, handle.weights, handle.seed)
@@ -318,9 +318,14 @@ class IndexRun:
                 self.files_done += 1
         self.frames += len(scored.frames)
         for bad in scored.bad:
-            self.skipped.append(SkippedFrame(bad.path, bad.frame, bad.message))
+            self.skip(SkippedFrame(bad.path, bad.frame, bad.message))
             if bad.fatal:
                 self.broken.add(bad.digest)
+
+    def skip(self, item: SkippedFrame) -> None:
+        self.skipped.append(item)
+        if self.on_skip is not None:
+            self.on_skip(item)
 
     def finish_video(self, digest: str, path: str) -> None:
         """A video read to its end: mark it complete (when this run has its geometry)."""
@@ -382,12 +387,16 @@ def _cancelled(cancel: threading.Event | None) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def index_source(source: str | os.PathLike, request: IndexRequest, db: str | os.PathLike | None = None, *,
+def index_source(source: str | os.PathLike, request: IndexRequest,
+                 db: str | os.PathLike | PatchStore | None = None, *,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                 on_skip: Callable[[SkippedFrame], None] | None = None,
                  opened: "OpenedModel | None" = None, cluster: Any = None,
                  busy_timeout_s: float | None = None) -> IndexSummary:
-    """Index a folder (recursively), an image or a video into the database `db` (default: default_db_path()).
+    """Index a folder (recursively), an image or a video into the database `db` (a path, default:
+    default_db_path(), or an open PatchStore, which is left open).
 
+    `on_skip(SkippedFrame)` is called for each file or frame that cannot be decoded, as it is found.
     `opened`: a model already opened with open_model for `request.model` (it gets hooks while this runs: do
     not share it with a thread that runs it). `cluster`: a shards.RayCluster to run the shards on Ray.
     Raises ExplorerError subclasses with one sentence: SourceError, UnknownModelError, UnknownLayerError,
@@ -396,12 +405,14 @@ def index_source(source: str | os.PathLike, request: IndexRequest, db: str | os.
     """
     t0 = time.perf_counter()
     request.check()
-    root = Path(source).expanduser()
-    if not root.exists():
-        raise SourceError(f"cannot index '{root}': no such file or folder")
-    db_path = Path(db).expanduser() if db else default_db_path()
-    kwargs = {} if busy_timeout_s is None else {"busy_timeout_s": busy_timeout_s}
-    with PatchStore(db_path, **kwargs) as store:
+    listing = list_source(source)  # before the model: a wrong path fails at once
+    if isinstance(db, PatchStore):
+        store_context: Any = contextlib.nullcontext(db)
+    else:
+        kwargs = {} if busy_timeout_s is None else {"busy_timeout_s": busy_timeout_s}
+        store_context = PatchStore(Path(db).expanduser() if db else default_db_path(), **kwargs)
+    with store_context as store:
+        db_path = store.path
         if opened is None:
             from explorer.core.opening import open_model
 
@@ -410,15 +421,15 @@ def index_source(source: str | os.PathLike, request: IndexRequest, db: str | os.
             raise ExplorerError(f"the opened model is {opened.handle.name}, the request names {request.model}")
         threads = _Threads(request.threads)
         threads.apply()
-        run = IndexRun(store, request, opened)
+        run = IndexRun(store, request, opened, on_skip)
         try:
             hashing = None
             if progress is not None:
                 def hashing(done: int, total: int) -> None:
                     progress(IndexProgress("hashing", done, total, None, 0.0, 0))
-            plan = plan_source(root, hashing)
+            plan = hash_source(listing, hashing)
             for path, message in plan.unreadable:
-                run.skipped.append(SkippedFrame(str(path), 0, message))
+                run.skip(SkippedFrame(str(path), 0, message))
             already = sum(1 for f in plan.files if run.complete_everywhere(f.digest))
             cancelled = _index_plan(run, plan, request, threads, progress, cancel, cluster)
             run.save()
@@ -456,7 +467,7 @@ def _index_plan(run: IndexRun, plan: Any, request: IndexRequest, threads: _Threa
     if cluster is not None:
         from explorer.core.patch_index.shards import ray_batches
 
-        batches = ray_batches(cluster, todo, request, run)
+        batches = ray_batches(cluster, todo, request, run, threads.current or 1)
     else:
         ImageFiles, _ = _dataset_classes()
         batches = _local_batches(ImageFiles(todo, run.entry), run, request, threads, _workers(request))

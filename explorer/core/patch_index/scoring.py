@@ -201,9 +201,9 @@ class Scorer:
 
     def _probe(self, layers: list[str], refs: list[LayerRef]) -> list[LayerTarget]:
         """One pass on a blank frame of the entry's size: each layer's output leaf, channels, receptive field."""
-        from explorer.core.capture import UnknownLayerError, find_output_node
+        from explorer.core.capture import UnknownLayerError
         from explorer.core.preprocess import Preprocessor
-        from explorer.core.receptive import field_geometry
+        from explorer.core.receptive import layer_field_geometry
 
         h, w = self.entry.input_size
         blank = np.full((int(h), int(w), 3), 128, np.uint8)
@@ -223,12 +223,12 @@ class Scorer:
                 if self.graph is None:
                     raise ExplorerError(f"no receptive field for '{name}': the graph of {self.entry.name} "
                                         "could not be captured")
-                try:
-                    geo = field_geometry(find_output_node(self.graph, name, key), self.graph)
+                try:  # the dock's own look-up (explorer.core.receptive)
+                    geo = layer_field_geometry(self.graph, name, key)
                 except UnknownLayerError:
-                    geo = field_geometry(find_output_node(self.graph, ref.module_path, key), self.graph)
+                    geo = layer_field_geometry(self.graph, ref.module_path, key)
                 except ExplorerError:
-                    geo = None  # after RoI pooling, global pooling: no place on the image
+                    geo = None  # after RoI pooling or global pooling: the whole image
             targets.append(LayerTarget(name, ref, key, int(leaf.shape[1]), geo))
         return targets
 

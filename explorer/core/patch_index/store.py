@@ -157,6 +157,11 @@ def _error_name(exc: sqlite3.Error) -> str:
     return ""
 
 
+def corrupt(path: Path, reason: str) -> IndexCorruptError:
+    return IndexCorruptError(f"the index database '{path}' is damaged or not an index ({reason}); rebuild it (the "
+                             "old file is kept beside the new one)", path, reason)
+
+
 def translate(exc: sqlite3.Error, path: Path, doing: str) -> IndexStoreError:
     """An sqlite3 error as one sentence and the store error class that says what the user can do."""
     name = _error_name(exc)
@@ -165,8 +170,7 @@ def translate(exc: sqlite3.Error, path: Path, doing: str) -> IndexStoreError:
         return IndexLockedError(f"the index database {where} is locked by another program (another indexing "
                                 "run?); try again once it has finished", path)
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-        return IndexCorruptError(f"the index database {where} is damaged ({exc}); rebuild it (the damaged file "
-                                 "is kept beside the new one)", path)
+        return corrupt(path, str(exc))
     if name == "SQLITE_FULL":
         return IndexWriteError(f"the disk is full while {doing} {where}: the index keeps what was saved before; "
                                "free some space and run again to continue", path)
@@ -176,8 +180,7 @@ def translate(exc: sqlite3.Error, path: Path, doing: str) -> IndexStoreError:
         return IndexWriteError(f"an I/O error while {doing} {where} ({exc}); the index keeps what was saved "
                                "before", path)
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
-        return IndexCorruptError(f"the index database {where} is damaged ({exc}); rebuild it (the damaged file "
-                                 "is kept beside the new one)", path)
+        return corrupt(path, str(exc))
     return IndexStoreError(f"the index database {where} failed while {doing}: {exc}", path)
 
 
@@ -233,21 +236,17 @@ class PatchStore:
         tables = c.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if app_id != APPLICATION_ID:
             if tables:
-                raise IndexCorruptError(f"'{self.path}' is an SQLite database but not a CNN Explorer patch index; "
-                                        "choose another file or rebuild it (the file is kept beside the new one)",
-                                        self.path)
+                raise corrupt(self.path, "an SQLite database of another program")
             self._create_schema()
             return
         version = c.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
-            raise IndexCorruptError(f"the index database '{self.path}' has schema version {version}, this version "
-                                    f"of CNN Explorer reads {SCHEMA_VERSION}; rebuild it (the old file is kept)",
-                                    self.path)
+            raise corrupt(self.path, f"schema version {version}; this version of CNN Explorer reads "
+                                     f"{SCHEMA_VERSION}")
         if check:
             problems = [r[0] for r in c.execute("PRAGMA quick_check").fetchall()]
             if problems != ["ok"]:
-                raise IndexCorruptError(f"the index database '{self.path}' is damaged ({problems[0]}); rebuild it "
-                                        "(the damaged file is kept beside the new one)", self.path)
+                raise corrupt(self.path, problems[0])
         c.execute("PRAGMA foreign_keys = ON")
 
     def _create_schema(self) -> None:
