@@ -93,10 +93,11 @@ def _shown_text(graph: "ModelGraph", item_id: str, layer: str) -> str:
     e = html.escape
     if layer != item_id and graph.has_node(layer):
         node = graph.node(layer)
-        return f"{e(layer)} {e(_shapes(node.output_shapes[:1]))} <span style='color:#78909c'>(its output)</span>"
+        return (f"{e(layer)} {e(_shapes(node.output_shapes[:1]))} "
+                "<span style='color:#78909c'>(the group's output, in the layer views)</span>")
     if layer == item_id:
         shape = _outputs_text(graph, item_id) or shape_text(tree_for(graph).items[item_id].output_shape)
-        return f"{e(layer)} {e(shape)} <span style='color:#78909c'>(the block's output)</span>"
+        return f"{e(layer)} {e(shape)} <span style='color:#78909c'>(the block's output, in the layer views)</span>"
     return e(layer)
 
 
