@@ -621,3 +621,13 @@ def test_the_legend_keeps_to_two_lines_in_a_narrow_pane(qtbot, panel):
     shown = [e[1] for _l, _x, e in placed if e[0] == "chip"]
     assert shown + hidden == legend.kinds                                  # none lost
     assert panel.canvas.viewport().height() > 413 / 2                     # the graph keeps most of the pane
+
+
+def test_the_colouring_is_remembered_but_time_is_never_restored(qtbot, app_state, panel):
+    from explorer.ui.settings import open_settings
+
+    panel.toolbar.overlay_combo.setCurrentIndex(panel.toolbar.overlay_combo.findData("macs"))
+    again = shown_panel(qtbot, app_state)
+    assert again.overlay == "macs" and again.toolbar.overlay_combo.currentData() == "macs"
+    open_settings().setValue("graph/colour", "time")      # a hand-edited or unknown value: the default
+    assert shown_panel(qtbot, app_state).overlay == "kind"

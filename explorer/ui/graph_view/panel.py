@@ -30,6 +30,7 @@ from explorer.ui.graph_view.legend import Legend
 from explorer.ui.graph_view.minimap import Minimap
 from explorer.ui.graph_view.style import readable_scale
 from explorer.ui.graph_view.toolbar import GraphToolbar
+from explorer.ui.settings import open_settings, read_choice
 from explorer.ui.state import AppState, Selection
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from explorer.core.opening import ModelHandle
     from explorer.ui.bridge import SessionBridge
 
+COLOUR_KEY = "graph/colour"                 # the colouring chosen last (time is never restored: it runs the model)
+STORED_COLOURS = ("kind", "params", "macs")
 FIT_MARGIN = 12       # view pixels around a fitted graph
 MAX_FIT_ZOOM = 1.25   # a small graph is not blown up past this when fitted
 EDGE_SLICE = 150      # edges added per event-loop turn: a big graph never blocks the UI thread for long
@@ -91,6 +94,10 @@ class GraphPanel(QWidget):
         bottom.addWidget(self.status, 0, Qt.AlignmentFlag.AlignTop)  # beside the legend's first line
         layout.addLayout(bottom)
         self._connect()
+        self.settings = open_settings()
+        colour = read_choice(self.settings, COLOUR_KEY, STORED_COLOURS, "kind")
+        if colour != self.overlay:
+            self.set_overlay(colour)
         if state.graph is not None:
             self.set_graph(state.graph)
 
@@ -477,6 +484,8 @@ class GraphPanel(QWidget):
     def set_overlay(self, mode: str) -> None:
         self.overlay = mode
         self.toolbar.set_overlay(mode)
+        if mode in STORED_COLOURS and read_choice(self.settings, COLOUR_KEY, STORED_COLOURS, "kind") != mode:
+            self.settings.setValue(COLOUR_KEY, mode)
         if mode == "time" and self.times is None:
             self._measure_times()
         self._recolor()
