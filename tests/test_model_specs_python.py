@@ -80,8 +80,9 @@ def test_bad_python_files_give_one_message(tmp_path, capsys, extra, spec_suffix,
     if extra.startswith("\nraise") or extra.startswith("\ndef broken"):
         source = extra  # the error is the file's first statement
     path.write_text(source)
-    raise_line = next(i for i, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith("raise"))
-    expected = expected.format(last=raise_line)
+    if "{last}" in expected:  # the line of the `raise` in the file written
+        expected = expected.format(last=next(i for i, line in enumerate(source.splitlines(), 1)
+                                             if line.lstrip().startswith("raise")))
     code = main(["summary", str(path) + spec_suffix])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("error: ")
