@@ -174,7 +174,7 @@ class InferencePanel(QWidget):
         state.modelFailed.connect(self._on_model_failed)
         state.sourceChanged.connect(self._on_source)
         state.thresholdChanged.connect(self._on_threshold)
-        state.fpsChanged.connect(lambda _fps: self._show_timing(self.state.result) if self.state.result else None)
+        state.fpsChanged.connect(self._on_fps)
         if state.handle is not None:
             self._on_model(state.handle)
         if state.frame is not None:
@@ -237,6 +237,10 @@ class InferencePanel(QWidget):
         else:
             self._set_pending(False)
             self.timing_label.setText(f"{handle.name}: waiting for the first image…")
+
+    def _on_fps(self, _fps: float) -> None:
+        if self.state.result is not None:
+            self._show_timing(self.state.result)
 
     def _on_threshold(self, value: float) -> None:
         self.detections.set_threshold(value)

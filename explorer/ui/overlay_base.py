@@ -278,6 +278,8 @@ class OverlayHost(QObject):
         owner = getattr(overlay, "owner", None)
         watch = DockVisibility(owner) if owner is not None else None
         self._watches[id(overlay)] = (overlay, watch)
+        if owner is not None:  # an overlay goes with the panel that draws it
+            owner.destroyed.connect(lambda *_args, o=overlay: self.state.remove_overlay(o))
         if watch is None:
             overlay.attach(self.view_box)
             return
