@@ -128,7 +128,6 @@ def bench_pipeline(args, app, pg) -> None:
     model(x), pipeline without maps, pipeline with maps, and with maps built with every feature pixel; medians
     compared."""
     import cv2
-    import torch
     from PySide6.QtGui import QImage
     from PySide6.QtWidgets import QSplitter
 

@@ -294,9 +294,9 @@ def target_choices(result: Any, threshold: float = 0.0, limit: int = MAX_DETECTI
     - a detector's detections at or above the score `threshold`, numbered from #1 in the table's order (at most
       `limit`); a YOLO detection is explained by the cell and box that predicted it, another by its box;
     - a segmentation's classes present, largest share of the pixels first."""
-    if getattr(result, "topk", None):
+    if result.topk:
         return [TargetChoice(f"{s.label} ({s.score:.2f})", ("class", int(s.index)), s.label) for s in result.topk]
-    if getattr(result, "boxes", None):
+    if result.boxes:
         shown = [d for d in result.boxes if d.score >= threshold][:limit]
         out = []
         for i, d in enumerate(shown, 1):
@@ -306,7 +306,7 @@ def target_choices(result: Any, threshold: float = 0.0, limit: int = MAX_DETECTI
                 spec = ("detection", tuple(float(v) for v in d.box), int(d.class_index))
             out.append(TargetChoice(f"#{i} {d.label} ({d.score:.2f})", spec, d.label))
         return out
-    seg = getattr(result, "segmentation", None)
+    seg = result.segmentation
     if seg is not None:
         return [TargetChoice(name, ("class", seg.labels.index(name)), name) for name in seg.classes
                 if name in seg.labels]
@@ -354,7 +354,7 @@ def gradcam_job(layer: str, spec: TargetSpec, name: str = "", graph: "ModelGraph
     def job(ctx: Any) -> GradCamResult:
         def run() -> GradCamResult:
             target = make_target(spec, name, model=ctx.model, scale=tuple(ctx.scale),
-                                 offset=tuple(getattr(ctx, "offset", (0.0, 0.0))))
+                                 offset=tuple(ctx.offset))
             return grad_cam(ctx.model, layer, ctx.input_tensor, target, graph, output_key)
         return _answering("Grad-CAM", run)
 

@@ -99,7 +99,9 @@ class ImageView(pg.GraphicsView):
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
-        if getattr(self, "_fit", False) and self._shape is not None:  # docks resize after the first image
+        # a resize may come from GraphicsView's own __init__, before ours set _fit; docks resize after the
+        # first image, which stays fitted
+        if getattr(self, "_fit", False) and self._shape is not None:
             self.view_box.autoRange(padding=0.02)
         self.resized.emit()
 

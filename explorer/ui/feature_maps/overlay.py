@@ -9,8 +9,6 @@ show while the overlay is off the view, so it comes back as it was when the dock
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
@@ -103,7 +101,3 @@ class FeatureOverlay(OverlayBase):
         self.channel_rect = None
         if self.on_clear is not None:
             self.on_clear()
-
-    def is_on(self, view_box: Any) -> bool:
-        """Whether the overlay's items are on `view_box` now (its dock can be seen)."""
-        return self.view_box is view_box and view_box is not None

@@ -525,7 +525,7 @@ class FeatureMapsPanel(QWidget):
     # -- pins and exports ----------------------------------------------------------------------------------------
     def pin_layer(self, layer: str) -> bool:
         shown = self.frame if self.frame is not None and self.frame.layer == layer else None
-        return self.pins.pin(layer, self.controls.mosaic_options(), self._interval(), shown)
+        return self.pins.pin(layer, self._interval(), shown)
 
     def unpin_layer(self, layer: str) -> None:
         self.pins.unpin(layer)

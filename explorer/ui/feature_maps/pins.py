@@ -81,14 +81,15 @@ class PinRow(QWidget):
     def probes(self) -> list[ActivationProbe]:
         return [pin.probe for pin in self.pins.values()]
 
-    def pin(self, layer: str, options: MosaicOptions, interval_s: float, shown: ActivationFrame | None = None) -> bool:
-        """Pin `layer` (at most MAX_PINS); `shown`: its frame already on screen, drawn at once."""
+    def pin(self, layer: str, interval_s: float, shown: ActivationFrame | None = None) -> bool:
+        """Pin `layer` (at most MAX_PINS) with the probes' rate limit `interval_s`; `shown`: its frame already on
+        screen, drawn at once."""
         if not layer or layer in self.pins:
             return False
         if len(self.pins) >= MAX_PINS:
             self.state.show_message(f"At most {MAX_PINS} pinned layers: unpin one first.", 4000)
             return False
-        probe = ActivationProbe(layer, self.state.graph, name=f"{self.prefix}pin:{layer}", options=options)
+        probe = ActivationProbe(layer, self.state.graph, name=f"{self.prefix}pin:{layer}")
         probe.min_interval_s = interval_s
         pin = Pin(layer, probe)
         pin.closed.connect(self.unpin)
