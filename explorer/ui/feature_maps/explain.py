@@ -15,7 +15,7 @@ import numpy as np
 from explorer.core.activations import ActivationFrame, ActivationProbe
 from explorer.core.errors import ExplorerError
 from explorer.core.gradcam import TargetChoice, gradcam_job, gradient_job, target_choices
-from explorer.core.mosaic import heat_image, saliency_image
+from explorer.core.heatmaps import heat_image, saliency_image
 
 if TYPE_CHECKING:
     from explorer.core.results import FrameResult
