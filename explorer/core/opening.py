@@ -10,6 +10,7 @@ same maps and numbers; the seed is part of what the user is told ("random weight
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -111,6 +112,10 @@ def open_model(name: str, weights: str = "", device: str | None = "auto", *, see
             stage(text)
 
     entry = zoo.get(name)
+    if input_size and tuple(input_size) != tuple(entry.input_size):
+        # the size the user chose: the graph is captured at it, and models without a preset of their own (file
+        # specs, timm) are preprocessed to it
+        entry = dataclasses.replace(entry, input_size=(int(input_size[0]), int(input_size[1])))
     target = pick_device(None if device in (None, "", "auto") else device)  # fail before building anything
     say(f"Building {name}…")
     model = build_seeded(entry, seed)

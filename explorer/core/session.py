@@ -56,6 +56,7 @@ class ModelRequest:
     weights: str = ""         # "" = the entry's default
     device: str = "auto"
     seed: int | None = 0
+    input_size: tuple[int, int] | None = None  # (H, W); None = the model's own
 
 
 class Session:
@@ -83,10 +84,11 @@ class Session:
                                              on_error=self._on_error, engine_options=engine_options)
 
     # -- models -----------------------------------------------------------------------------------------------
-    def open_model(self, name: str, weights: str = "", device: str = "auto", seed: int | None = 0) -> None:
-        """Open `name` in the background; the current model keeps running until the new one is ready. A newer
-        request replaces one not yet started (and stops a running download)."""
-        request = ModelRequest(name, weights, device or "auto", seed)
+    def open_model(self, name: str, weights: str = "", device: str = "auto", seed: int | None = 0,
+                   input_size: tuple[int, int] | None = None) -> None:
+        """Open `name` (a zoo name or any model spec) in the background; the current model keeps running until
+        the new one is ready. A newer request replaces one not yet started (and stops a running download)."""
+        request = ModelRequest(name, weights, device or "auto", seed, input_size)
         self.request = request
         self.listener.model_loading(name, weights, request.device)
         self.jobs.submit("model", lambda job: self._load(request, job),
@@ -112,7 +114,7 @@ class Session:
         from explorer.core.opening import open_model
 
         return open_model(request.name, request.weights, request.device, seed=request.seed,
-                          capture=self.capture_graph, progress=self.listener.download_progress,
+                          capture=self.capture_graph, input_size=request.input_size, progress=self.listener.download_progress,
                           cancel=job.cancel, stage=self.listener.loading_stage)
 
     def _loaded(self, opened: "OpenedModel") -> None:

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="cnn-explorer", description="CNN Explorer: look inside classic CNNs.")
-    parser.add_argument("--model", help="zoo model to open (python -m explorer summary --list lists them)")
+    parser.add_argument("--model", help="a zoo name (python -m explorer summary --list lists them), torchvision:NAME, "
+                                        "timm:NAME, path/to/net.py[:callable], a TorchScript .pt, a .pt2 or an "
+                                        ".onnx file")
+    parser.add_argument("--input", metavar="HxW", help="input size of the model (default: the model's own)")
     add_weights_option(parser)
     add_seed_option(parser)
     source = parser.add_mutually_exclusive_group()
@@ -42,7 +45,13 @@ def _check(args: argparse.Namespace) -> None:
     from explorer.core import zoo
 
     if args.model is not None:
-        zoo.get(args.model)  # UnknownModelError lists the choices
+        from explorer.core import model_specs
+
+        if args.model in zoo.ZOO or not model_specs.is_spec(args.model):
+            zoo.get(args.model)  # UnknownModelError lists the choices
+        elif model_specs.parse(args.model).kind == "python":  # a missing file is one error line here
+            model_specs.grant_consent(args.model)  # naming a Python file on the command line is consent
+        # a .pt2's loading can unpickle Python objects: the window asks before it opens one
     for flag in ("image", "video"):
         path = getattr(args, flag)
         if path is not None and not Path(path).exists():
@@ -61,15 +70,28 @@ def _check(args: argparse.Namespace) -> None:
             video.close()
     if args.weights:
         # without --model the window opens the last model, which only the settings know: files only then
-        _check_weights(args.weights, zoo.get(args.model) if args.model else None)
+        _check_weights(args.weights, zoo.get(args.model) if args.model in zoo.ZOO else None)
     if args.device in ("cuda", "mps"):
         from explorer.core.engine import pick_device
 
         pick_device(args.device)  # imports torch: only when a device is named
+    _input_size(args.input)
     if args.screenshot:
         parent = Path(args.screenshot).resolve().parent
         if not parent.is_dir():
             raise CLIError(f"--screenshot: no such folder: {parent}")
+
+
+def _input_size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    from explorer.arguments import parse_size
+
+    dims = parse_size(text)
+    dims = dims[1:] if len(dims) == 3 else dims * 2 if len(dims) == 1 else dims
+    if len(dims) != 2:
+        raise CLIError(f"--input: invalid size '{text}': expected HxW, CxHxW or one number")
+    return int(dims[0]), int(dims[1])
 
 
 def _check_weights(spec: str, entry: "zoo.ZooEntry | None") -> None:
@@ -112,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("cnn-explorer")
     window = MainWindow(StartOptions(
         model=args.model, weights=args.weights, image=args.image, video=args.video, camera=args.camera,
-        device=args.device, seed=args.seed, screenshot=args.screenshot, quit_after_shown=args.quit_after_shown))
+        device=args.device, seed=args.seed, input_size=_input_size(args.input), screenshot=args.screenshot,
+        quit_after_shown=args.quit_after_shown))
     from PySide6.QtCore import QTimer
 
     collector: list[object] = []  # from the event loop's next turn after the first paint, not in its way

@@ -184,23 +184,37 @@ class SessionBridge(QObject):
         self.modelOpenFailed.emit(message, name, weights)
 
     # -- models -------------------------------------------------------------------------------------------------
-    def open_model(self, name: str, weights: str = "", device: str = "", seed: int | None = None) -> None:
+    def open_model(self, name: str, weights: str = "", device: str = "", seed: int | None = None,
+                   input_size: tuple[int, int] | None = None) -> None:
         """Open `name` (the current model stays until it is ready); device "" = the one asked for last; seed
-        None = the window's (`--seed`, 0 by default)."""
+        None = the window's (`--seed`, 0 by default); input_size None = the model's own."""
         if device:
             self.state.request_device(device)
-        self.session.open_model(name, weights, self.state.requested_device, self.seed if seed is None else seed)
+        self.session.open_model(name, weights, self.state.requested_device, self.seed if seed is None else seed,
+                                input_size)
+
+    def _reopen(self, weights: str, device: str = "") -> None:
+        """The current model again with other weights or on another device, at the input size it has now."""
+        handle = self.state.handle
+        if handle is not None:
+            self.open_model(handle.name, weights, device, input_size=tuple(handle.entry.input_size))
 
     def set_weights(self, weights: str) -> None:
         handle = self.state.handle
         if handle is not None and weights != handle.weights:
-            self.open_model(handle.name, weights)
+            self._reopen(weights)
+
+    def set_input_size(self, size: tuple[int, int]) -> None:
+        """Capture (and, for models without a preset of their own, preprocess) the current model at `size`."""
+        handle = self.state.handle
+        if handle is not None and tuple(size) != tuple(handle.entry.input_size):
+            self.open_model(handle.name, handle.weights, input_size=(int(size[0]), int(size[1])))
 
     def set_device(self, device: str) -> None:
         self.state.request_device(device)
         handle = self.state.handle
         if handle is not None:
-            self.open_model(handle.name, handle.weights, device)
+            self._reopen(handle.weights, device)
 
     def cancel_download(self) -> None:
         self.session.cancel_download()

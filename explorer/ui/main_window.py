@@ -49,8 +49,28 @@ class StartOptions:
     camera: int | None = None
     device: str | None = None
     seed: int = 0                    # of random weights (the same maps and numbers every run)
+    input_size: tuple[int, int] | None = None  # (H, W) of the model's input; None = its own
     screenshot: str | None = None
     quit_after_shown: bool = False
+
+
+def _still_there(model: str) -> bool:
+    """A zoo name, a torchvision:/timm: spec, or a model file that still exists."""
+    if model in zoo.ZOO or model.startswith(("torchvision:", "timm:")):
+        return True
+    from explorer.core import model_specs
+    from explorer.core.errors import ExplorerError
+
+    try:
+        return model_specs.is_spec(model) and bool(model_specs.parse(model))
+    except ExplorerError:
+        return False
+
+
+def _torchvision_names() -> list[str]:
+    from explorer.core.model_specs.torchvision_models import names
+
+    return [f"torchvision:{n}" for n in names()]
 
 
 def _resolve(ref: str) -> type:
@@ -157,6 +177,7 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         self._add_action(file_menu, "Open &folder…", self.choose_folder, "Ctrl+Shift+O")
         self._add_action(file_menu, "Open &video…", self.choose_video, "Ctrl+Shift+V")
         self._add_action(file_menu, "Open &camera…", self.choose_camera, "Ctrl+Shift+C")
+        self._add_action(file_menu, "Open &model…", self.choose_model, "Ctrl+Alt+O")
         self.recent_menu = file_menu.addMenu("&Recent files")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
@@ -169,7 +190,8 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
 
         self.model_menu = menu.addMenu("&Model")
         self.model_group = QActionGroup(self)
-        self.model_group.setExclusive(True)
+        # one zoo model checked at most: none while a model from elsewhere (a file, torchvision:NAME) is open
+        self.model_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
         self.model_actions: dict[str, QAction] = {}
         families: dict[str, object] = {}
         for name in zoo.names():
@@ -183,6 +205,11 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
             self.model_group.addAction(action)
             sub.addAction(action)
             self.model_actions[name] = action
+        self.model_menu.addSeparator()
+        self._add_action(self.model_menu, "&Open model…", self.choose_model)
+        self.recent_models_menu = self.model_menu.addMenu("&Recent models")
+        self.recent_models_menu.aboutToShow.connect(self._fill_recent_models_menu)
+        self._add_action(self.model_menu, "&Input size…", self.choose_input_size)
         self.model_menu.addSeparator()
         self.weights_menu = self.model_menu.addMenu("&Weights")
         self.weights_menu.aboutToShow.connect(self._fill_weights_menu)
@@ -225,11 +252,14 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         self.bridge.modelOpenFailed.connect(self._on_open_failed)
         self._build_panels()
         model = self.options.model or read_str(self.settings, "lastModel", zoo.DEFAULT_MODEL)
-        if model not in zoo.ZOO:
-            model = zoo.DEFAULT_MODEL
-        if self.options.weights or (self.options.device or "auto") != "auto":
-            self._fallback_model = model
-        self.load_model(model, self.options.weights or "", self.options.device or "auto")
+        if not self.options.model and not _still_there(model):
+            model = zoo.DEFAULT_MODEL  # last time's file was moved or deleted since
+        if self.options.weights or (self.options.device or "auto") != "auto" or model not in zoo.ZOO:
+            self._fallback_model = zoo.DEFAULT_MODEL if model not in zoo.ZOO else model
+        asked = self.load_model(model, self.options.weights or "", self.options.device or "auto",
+                                self.options.input_size)
+        if not asked:  # the user would not run the file's code: the default model instead of an empty window
+            self.load_model(zoo.DEFAULT_MODEL)
         self._open_initial_source()
 
     def _build_panels(self) -> None:
@@ -369,14 +399,64 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
             lambda: self.settings.setValue("recentFiles", []))
 
     # -- models -----------------------------------------------------------------------------------------
-    def load_model(self, name: str, weights: str = "", device: str = "") -> None:
-        """Open `name`; the current model stays until the new one is ready."""
-        action = self.model_actions.get(name)
-        if action is not None:
-            action.setChecked(True)
+    def load_model(self, name: str, weights: str = "", device: str = "",
+                   input_size: tuple[int, int] | None = None) -> bool:
+        """Open `name`, a zoo name or any model spec, once the user agreed to run its file's code where opening
+        it does; the current model stays until the new one is ready. False when nothing was asked for."""
+        from explorer.ui.open_model import ask_consent
+
         if self.bridge is None:
+            return False
+        if name not in zoo.ZOO and not ask_consent(self, name, self.settings):
+            return False
+        for model, action in self.model_actions.items():
+            action.setChecked(model == name)
+        self.bridge.open_model(name, weights, device, input_size=input_size)
+        return True
+
+    def choose_model(self) -> None:
+        """File > Open model…: any CNN (zoo, torchvision:NAME, timm:NAME, a file), with an input size."""
+        from explorer.ui.open_model import OpenModelDialog
+
+        names = [*zoo.names(), *read_list(self.settings, "recentModels")]
+        dialog = OpenModelDialog(self, self.settings, list(dict.fromkeys(names)), self._last_dir())
+        if self.bridge is not None:  # torchvision's catalogue: listing it imports torchvision, so not here
+            self.bridge.jobs.submit("torchvision-catalogue", _torchvision_names, dialog.add_names)
+        if dialog.exec() == dialog.DialogCode.Accepted:
+            self.load_model(dialog.spec, input_size=dialog.input_size)
+
+    def _fill_recent_models_menu(self) -> None:
+        self.recent_models_menu.clear()
+        recent = read_list(self.settings, "recentModels")
+        if not recent:
+            self.recent_models_menu.addAction("(none)").setEnabled(False)
             return
-        self.bridge.open_model(name, weights, device)
+        for i, spec in enumerate(recent):
+            action = self.recent_models_menu.addAction(f"&{i + 1} {spec}" if i < 9 else spec)
+            action.triggered.connect(lambda _=False, m=spec: self.load_model(m))
+        self.recent_models_menu.addSeparator()
+        self.recent_models_menu.addAction("Clear list").triggered.connect(
+            lambda: self.settings.setValue("recentModels", []))
+
+    def choose_input_size(self) -> None:
+        """Model > Input size…: capture the model (and preprocess a model without a preset of its own) at
+        another size."""
+        from explorer.ui.open_model import parse_size
+
+        handle = self.state.handle
+        if handle is None or self.bridge is None:
+            return
+        h, w = handle.entry.input_size
+        text, ok = QInputDialog.getText(self, "Input size", f"Input size of {handle.name} (H×W):", text=f"{h}x{w}")
+        if not ok:
+            return
+        try:
+            size = parse_size(text)
+        except ValueError as exc:
+            self.state.show_error(str(exc))
+            return
+        if size is not None:
+            self.bridge.set_input_size(size)
 
     def _on_model_loaded(self, handle: ModelHandle) -> None:
         from explorer.core.threads import use_one_thread
@@ -387,6 +467,10 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         self._start_pending_stream()
         if not self.options.screenshot:  # automation runs leave the user's settings alone
             self.settings.setValue("lastModel", handle.name)
+            if handle.name not in zoo.ZOO:  # opened models go into a recent-models list, like recent files
+                push_recent(self.settings, handle.name, "recentModels")
+        for model, action in self.model_actions.items():
+            action.setChecked(model == handle.name)
         self._update_title()
         if handle.weights_note:
             self.state.show_message(handle.weights_note, 8000)
@@ -424,7 +508,8 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         if self.state.handle is None and self._fallback_model:
             # the weights (or device) asked for on the command line failed: an empty window helps nobody
             model, self._fallback_model = self._fallback_model, ""
-            self.state.show_error(f"{text} — opened {model} with its default weights instead")
+            what = "with its default weights instead" if model == name else "instead"
+            self.state.show_error(f"{text} — opened {model} {what}")
             self.load_model(model, "", "auto")
             return
         self._start_pending_stream()  # without a model it plays as it is: the user still sees the video

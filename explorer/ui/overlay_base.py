@@ -279,12 +279,18 @@ class OverlayHost(QObject):
         watch = DockVisibility(owner) if owner is not None else None
         self._watches[id(overlay)] = (overlay, watch)
         if owner is not None:  # an overlay goes with the panel that draws it
-            owner.destroyed.connect(lambda *_args, o=overlay: self.state.remove_overlay(o))
+            owner.destroyed.connect(lambda *_args, o=overlay: self._owner_gone(o))
         if watch is None:
             overlay.attach(self.view_box)
             return
         watch.changed.connect(lambda shown, o=overlay: self._show(o, shown))
         watch.update()
+
+    def _owner_gone(self, overlay: Any) -> None:
+        try:
+            self.state.remove_overlay(overlay)
+        except RuntimeError:  # the state went first (the window is closing): nothing left to tell
+            self._watches.pop(id(overlay), None)
 
     def remove(self, overlay: Any) -> None:
         entry = self._watches.pop(id(overlay), None)

@@ -135,9 +135,10 @@ def read_list(settings: QSettings, key: str) -> list[str]:
     return []
 
 
-def push_recent(settings: QSettings, path: str) -> list[str]:
-    recent = [p for p in read_list(settings, "recentFiles") if p != path]
+def push_recent(settings: QSettings, path: str, key: str = "recentFiles") -> list[str]:
+    """Put `path` first in the list under `key` (recent files, recent models), at most MAX_RECENT long."""
+    recent = [p for p in read_list(settings, key) if p != path]
     recent.insert(0, path)
     recent = recent[:MAX_RECENT]
-    settings.setValue("recentFiles", recent)
+    settings.setValue(key, recent)
     return recent

@@ -262,5 +262,8 @@ class StatusArea(QObject):
 
     def _on_model(self, handle) -> None:
         self.busy.setVisible(False)
-        self.model_label.setText(f"{handle.name} · {handle.weights_label} weights")
+        h, w = handle.entry.input_size
+        self.model_label.setText(f"{handle.name} · {h}×{w} · {handle.weights_label} weights")
+        self.model_label.setToolTip(f"{handle.name}: input {handle.entry.input_channels}×{h}×{w} (Model > Input "
+                                    f"size… changes it), {handle.weights_label} weights, on {handle.device}")
         self.device_label.setText(f"device: {handle.device.upper()}")
