@@ -26,6 +26,7 @@ from explorer.ui.settings import open_settings, push_recent, read_list, read_str
 from explorer.ui.state import AppState, ModelHandle
 from explorer.ui.status import StatusArea
 from explorer.ui.window_layout import ALL_DOCKS, INFERENCE_DOCK, WindowLayoutMixin
+from explorer.ui.window_models import ModelMenuMixin, _still_there
 
 if TYPE_CHECKING:
     from explorer.ui.bridge import SessionBridge
@@ -34,7 +35,6 @@ RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 DEFAULT_IMAGE = RESOURCES / "images" / "chelsea.jpg"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif *.pgm *.ppm);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg);;All files (*)"
-WEIGHTS_FILTER = "PyTorch weights (*.pt *.pth *.bin);;All files (*)"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -52,25 +52,6 @@ class StartOptions:
     input_size: tuple[int, int] | None = None  # (H, W) of the model's input; None = its own
     screenshot: str | None = None
     quit_after_shown: bool = False
-
-
-def _still_there(model: str) -> bool:
-    """A zoo name, a torchvision:/timm: spec, or a model file that still exists."""
-    if model in zoo.ZOO or model.startswith(("torchvision:", "timm:")):
-        return True
-    from explorer.core import model_specs
-    from explorer.core.errors import ExplorerError
-
-    try:
-        return model_specs.is_spec(model) and bool(model_specs.parse(model))
-    except ExplorerError:
-        return False
-
-
-def _torchvision_names() -> list[str]:
-    from explorer.core.model_specs.torchvision_models import names
-
-    return [f"torchvision:{n}" for n in names()]
 
 
 def _resolve(ref: str) -> type:
@@ -105,7 +86,7 @@ class _FirstPaint(QObject):
         return False
 
 
-class MainWindow(WindowLayoutMixin, QMainWindow):
+class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
     """The window: menus, docks and the status bar around the state; the bridge does the work."""
 
     def __init__(self, options: StartOptions | None = None) -> None:
@@ -398,66 +379,6 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         self.recent_menu.addAction("Clear list").triggered.connect(
             lambda: self.settings.setValue("recentFiles", []))
 
-    # -- models -----------------------------------------------------------------------------------------
-    def load_model(self, name: str, weights: str = "", device: str = "",
-                   input_size: tuple[int, int] | None = None) -> bool:
-        """Open `name`, a zoo name or any model spec, once the user agreed to run its file's code where opening
-        it does; the current model stays until the new one is ready. False when nothing was asked for."""
-        from explorer.ui.open_model import ask_consent
-
-        if self.bridge is None:
-            return False
-        if name not in zoo.ZOO and not ask_consent(self, name, self.settings):
-            return False
-        for model, action in self.model_actions.items():
-            action.setChecked(model == name)
-        self.bridge.open_model(name, weights, device, input_size=input_size)
-        return True
-
-    def choose_model(self) -> None:
-        """File > Open model…: any CNN (zoo, torchvision:NAME, timm:NAME, a file), with an input size."""
-        from explorer.ui.open_model import OpenModelDialog
-
-        names = [*zoo.names(), *read_list(self.settings, "recentModels")]
-        dialog = OpenModelDialog(self, self.settings, list(dict.fromkeys(names)), self._last_dir())
-        if self.bridge is not None:  # torchvision's catalogue: listing it imports torchvision, so not here
-            self.bridge.jobs.submit("torchvision-catalogue", _torchvision_names, dialog.add_names)
-        if dialog.exec() == dialog.DialogCode.Accepted:
-            self.load_model(dialog.spec, input_size=dialog.input_size)
-
-    def _fill_recent_models_menu(self) -> None:
-        self.recent_models_menu.clear()
-        recent = read_list(self.settings, "recentModels")
-        if not recent:
-            self.recent_models_menu.addAction("(none)").setEnabled(False)
-            return
-        for i, spec in enumerate(recent):
-            action = self.recent_models_menu.addAction(f"&{i + 1} {spec}" if i < 9 else spec)
-            action.triggered.connect(lambda _=False, m=spec: self.load_model(m))
-        self.recent_models_menu.addSeparator()
-        self.recent_models_menu.addAction("Clear list").triggered.connect(
-            lambda: self.settings.setValue("recentModels", []))
-
-    def choose_input_size(self) -> None:
-        """Model > Input size…: capture the model (and preprocess a model without a preset of its own) at
-        another size."""
-        from explorer.ui.open_model import parse_size
-
-        handle = self.state.handle
-        if handle is None or self.bridge is None:
-            return
-        h, w = handle.entry.input_size
-        text, ok = QInputDialog.getText(self, "Input size", f"Input size of {handle.name} (H×W):", text=f"{h}x{w}")
-        if not ok:
-            return
-        try:
-            size = parse_size(text)
-        except ValueError as exc:
-            self.state.show_error(str(exc))
-            return
-        if size is not None:
-            self.bridge.set_input_size(size)
-
     def _on_model_loaded(self, handle: ModelHandle) -> None:
         from explorer.core.threads import use_one_thread
 
@@ -520,72 +441,6 @@ class MainWindow(WindowLayoutMixin, QMainWindow):
         start, self._start_stream_after_load = self._start_stream_after_load, None
         if start is not None:
             start()
-
-    def _on_download_progress(self, done: int, total: int) -> None:
-        if self._download_dialog is None:
-            dialog = QProgressDialog("Downloading pretrained weights…", "Cancel", 0, 100, self)
-            dialog.setWindowTitle("Downloading weights")
-            dialog.setMinimumDuration(300)
-            dialog.canceled.connect(lambda: self.bridge.cancel_download() if self.bridge else None)
-            self._download_dialog = dialog
-        if total > 0:
-            self._download_dialog.setMaximum(100)
-            self._download_dialog.setValue(int(100 * done / total))
-            self._download_dialog.setLabelText(
-                f"Downloading pretrained weights… {done / 1e6:.1f} of {total / 1e6:.1f} MB")
-        else:
-            self._download_dialog.setMaximum(0)
-
-    def _close_download_dialog(self) -> None:
-        if self._download_dialog is not None:
-            self._download_dialog.reset()
-            self._download_dialog.deleteLater()
-            self._download_dialog = None
-
-    def _fill_weights_menu(self) -> None:
-        self.weights_menu.clear()
-        handle = self.state.handle
-        if handle is None:
-            self.weights_menu.addAction("(no model loaded)").setEnabled(False)
-            return
-        group = QActionGroup(self.weights_menu)
-        for choice in handle.entry.weight_choices:
-            action = QAction(choice, self.weights_menu, checkable=True)
-            action.setChecked(handle.weights == choice)
-            action.triggered.connect(lambda _=False, c=choice: self.bridge.set_weights(c) if self.bridge else None)
-            group.addAction(action)
-            self.weights_menu.addAction(action)
-        self.weights_menu.addSeparator()
-        self.weights_menu.addAction("From file…").triggered.connect(self.choose_weights_file)
-
-    def choose_weights_file(self) -> None:
-        if self.state.handle is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Load weights (state_dict)", self._last_dir(), WEIGHTS_FILTER)
-        if path and self.bridge is not None:
-            self.bridge.set_weights(path)
-
-    def _fill_device_menu(self) -> None:
-        self.device_menu.clear()
-        available = {"cpu": True, "cuda": False, "mps": False}
-        torch = sys.modules.get("torch")  # only ask once the loader has imported torch
-        if torch is not None:
-            available["cuda"] = bool(torch.cuda.is_available())
-            available["mps"] = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-        current = self.state.handle.device if self.state.handle else ""
-        group = QActionGroup(self.device_menu)
-        for device, ok in available.items():
-            action = QAction(device.upper() if ok else f"{device.upper()} (not available)", self.device_menu,
-                             checkable=True)
-            action.setEnabled(ok)
-            action.setChecked(current.startswith(device))
-            action.triggered.connect(lambda _=False, d=device: self.set_device(d))
-            group.addAction(action)
-            self.device_menu.addAction(action)
-
-    def set_device(self, device: str) -> None:
-        if self.bridge is not None:
-            self.bridge.set_device(device)
 
     # -- view -------------------------------------------------------------------------------------------
     def _fill_view_menu(self) -> None:
