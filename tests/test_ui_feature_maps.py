@@ -137,12 +137,23 @@ def test_the_graphs_groups_show_the_layer_that_ends_them(qtbot, app_state):
     assert fm.frame.shape == (1000, 1, 1) and fm.controls.layer_label.text().startswith("head → fc: 1000×1×1")
 
     _open(qtbot, d, "alexnet")
+    assert not d.state.selection and d.bridge.session.probes.names() == []   # alexnet has no "head"
+    old = d.state.handle.model
     fm = _select(qtbot, d, "features.stage1", "features.2")
     assert fm.frame.shape == (64, 27, 27)
     assert fm.controls.layer_label.text().startswith("features.stage1 → features.2: 64×27×27")
     fm.select_channel(0)
     assert fm.select_feature_pixel(3, 4) is not None            # a group's layer has its receptive field
     assert "19×19 input pixels" in fm.info_label.text()
+    # the same model again (other random weights): the selection stays, its maps come from the new model
+    shown = fm.frame
+    with qtbot.waitSignal(d.state.modelChanged, timeout=RESULT_TIMEOUT):
+        d.bridge.open_model("alexnet", "random", "cpu", seed=1)
+    assert fm.feature_pixel is None and fm.overlay.field_box is None    # the pictures went with the model
+    qtbot.waitUntil(lambda: fm.frame is not None and fm.frame is not shown, timeout=RESULT_TIMEOUT)
+    assert fm.controls.layer_label.text().startswith("features.stage1 → features.2: 64×27×27")
+    assert _hook_total(old) == 0 and _hooked(d.state.handle.model) == ["features.2"]
+    assert d.bridge.session.probes.names() == [PROBE_PREFIX + "features.2"]
 
 
 def test_click_maps_to_channel_pixel_and_receptive_field(qtbot, dock):
