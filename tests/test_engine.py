@@ -56,7 +56,10 @@ def test_imagenet_preprocess_matches_weights_transforms():
     prep = Preprocessor(entry)(img)
     ref = tvm.ResNet18_Weights.IMAGENET1K_V1.transforms()(torch.from_numpy(img).permute(2, 0, 1))
     assert prep.tensor.shape == (1, 3, 224, 224) and prep.input_size == (224, 224)
-    torch.testing.assert_close(prep.tensor[0], ref)
+    # the lean path resizes the uint8 frame with torchvision's v2 uint8 kernel: within one grey level of the
+    # v1 preset (which resizes in float and rounds back), tests/test_preprocess.py bounds the effect
+    one_level = 1.0 / (255 * 0.224)  # the smallest of ImageNet's std
+    assert (prep.tensor[0] - ref).abs().max() <= one_level + 1e-5
     # the PIL path of the same transforms: an independent resize implementation, close but not identical
     ref_pil = tvm.ResNet18_Weights.IMAGENET1K_V1.transforms()(Image.fromarray(img))
     assert (prep.tensor[0] - ref_pil).abs().mean() < 0.05
@@ -81,9 +84,9 @@ def test_classification_top5(resnet18):
     engine = Engine(resnet18, zoo.get("resnet18"), "cpu", "random")
     frame = _frame()
     res = engine.run(frame)
-    x = tvm.ResNet18_Weights.IMAGENET1K_V1.transforms()(torch.from_numpy(frame.image).permute(2, 0, 1))
+    x = Preprocessor(zoo.get("resnet18"))(frame.image).tensor  # the preset's match: tests/test_preprocess.py
     with torch.inference_mode():
-        probs = torch.softmax(resnet18(x[None]), 1)[0]
+        probs = torch.softmax(resnet18(x), 1)[0]
     scores, idx = probs.topk(5)
     assert [c.index for c in res.topk] == idx.tolist()
     assert [c.score for c in res.topk] == pytest.approx(scores.tolist(), rel=1e-4)
