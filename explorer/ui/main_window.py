@@ -162,10 +162,10 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self.recent_menu = file_menu.addMenu("&Recent files")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        self._add_action(file_menu, "&Next image", lambda: self._bridge_call("next_item"), "Ctrl+Right")
-        self._add_action(file_menu, "&Previous image", lambda: self._bridge_call("previous_item"), "Ctrl+Left")
-        self._add_action(file_menu, "Pause / &resume", lambda: self._bridge_call("toggle_pause"), "Space")
-        self._add_action(file_menu, "&Step one frame", lambda: self._bridge_call("step"), "Ctrl+.")
+        self._add_action(file_menu, "&Next image", lambda: self._with_bridge(lambda b: b.next_item()), "Ctrl+Right")
+        self._add_action(file_menu, "&Previous image", lambda: self._with_bridge(lambda b: b.previous_item()), "Ctrl+Left")
+        self._add_action(file_menu, "Pause / &resume", lambda: self._with_bridge(lambda b: b.toggle_pause()), "Space")
+        self._add_action(file_menu, "&Step one frame", lambda: self._with_bridge(lambda b: b.step()), "Ctrl+.")
         file_menu.addSeparator()
         self._add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -290,35 +290,36 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
             self.open_image(str(DEFAULT_IMAGE), remember=False)
 
     # -- sources ----------------------------------------------------------------------------------------
-    def _bridge_call(self, method: str, *args) -> object:
-        """A source request from the menus; what the user opens now wins over the command line's waiting video."""
-        if method.startswith("open_"):
+    def _with_bridge(self, action: Callable[["SessionBridge"], object], opens: bool = False) -> object:
+        """Run a menu's request on the bridge; what the user opens now wins over the command line's waiting
+        video."""
+        if opens:
             self._start_stream_after_load = None
         if self.bridge is None:
             self.state.show_error("The window is still starting: try again in a moment.")
             return False
-        return getattr(self.bridge, method)(*args)
+        return action(self.bridge)
 
     def open_image(self, path: str, remember: bool = True) -> bool:
-        ok = bool(self._bridge_call("open_image", str(path)))
+        ok = bool(self._with_bridge(lambda b: b.open_image(str(path)), opens=True))
         if ok and remember:
             push_recent(self.settings, str(Path(path).resolve()))
         return ok
 
     def open_folder(self, path: str) -> bool:
-        ok = bool(self._bridge_call("open_folder", str(path)))
+        ok = bool(self._with_bridge(lambda b: b.open_folder(str(path)), opens=True))
         if ok:
             push_recent(self.settings, str(Path(path).resolve()))
         return ok
 
     def open_video(self, path: str) -> bool:
-        ok = bool(self._bridge_call("open_video", str(path)))
+        ok = bool(self._with_bridge(lambda b: b.open_video(str(path)), opens=True))
         if ok:
             push_recent(self.settings, str(Path(path).resolve()))
         return ok
 
     def open_camera(self, index: int) -> bool:
-        return bool(self._bridge_call("open_camera", int(index)))
+        return bool(self._with_bridge(lambda b: b.open_camera(int(index)), opens=True))
 
     def open_path(self, path: str) -> bool:
         """Open whatever `path` is: a folder, a video (by suffix) or an image."""

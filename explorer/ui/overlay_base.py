@@ -275,7 +275,7 @@ class OverlayHost(QObject):
     def add(self, overlay: Any) -> None:
         if id(overlay) in self._watches:
             return
-        owner = getattr(overlay, "owner", None)
+        owner = overlay.owner  # every overlay says whose it is (None: the image view's own)
         watch = DockVisibility(owner) if owner is not None else None
         self._watches[id(overlay)] = (overlay, watch)
         if owner is not None:  # an overlay goes with the panel that draws it

@@ -116,7 +116,7 @@ class DetectionOverlay:
         if self.view_box is None or not boxes:
             return
         self._zoom.laid_out()
-        image = getattr(getattr(self.result, "frame", None), "image", None)
+        image = self.result.frame.image if self.result is not None else None
         if image is not None:
             image_size = (float(image.shape[1]), float(image.shape[0]))
         else:
@@ -155,7 +155,7 @@ class SegmentationOverlay:
         self.view_box = None
 
     def set_result(self, result: Any) -> None:
-        seg = getattr(result, "segmentation", None) if result is not None else None
+        seg = result.segmentation if result is not None else None
         if seg is None:
             self.item.setVisible(False)
             return
