@@ -159,6 +159,13 @@ class Session:
         return self._start_stream(source, SourceInfo("video", str(path), source.path.name, status="playing"),
                                   pace=pace, loop=loop)
 
+    def open_frame(self, path: str, index: int) -> SourceInfo:
+        """Show frame `index` (0-based) of the video `path` as a still image: the top patches of a channel
+        (explorer/ui/feature_maps/top_patches.py) open the frame a patch was cut from. Raises SourceError; the
+        current source stays then."""
+        source = _VideoFrame(path, index)
+        return self._show_still(source, SourceInfo("image", str(path), f"{source.name}, frame {index}"))
+
     def open_camera(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> SourceInfo:
         source = CameraSource(index, resolution)
         return self._start_stream(source, SourceInfo("camera", source.name, source.name, status="playing"),
@@ -350,3 +357,28 @@ class Session:
 
 
 __all__ = ["ModelRequest", "PipelineStats", "Session", "SessionListener", "SourceError", "SourceInfo"]
+
+
+class _VideoFrame:
+    """One frame of a video file held as a still (Session.open_frame); the file is closed once it is read."""
+
+    kind = "image"
+
+    def __init__(self, path: str, index: int) -> None:
+        video = VideoSource(path)
+        self.name = video.name
+        try:
+            for _ in range(max(0, int(index))):  # grab() in order: seeking by number is not exact in every container
+                if not video.cap.grab():
+                    raise SourceError(f"'{video.name}' has no frame {index} (it ended before)")
+            video.index = int(index)
+            frame = video.read()
+        finally:
+            video.close()
+        self.frame = replace(frame, source=str(path))
+
+    def current(self) -> "Frame":
+        return self.frame
+
+    def close(self) -> None:  # nothing held open
+        pass

@@ -242,6 +242,10 @@ class SessionBridge(QObject):
     def open_video(self, path: str, *, pace: bool = True, loop: bool = False) -> bool:
         return self._try(lambda: self.session.open_video(str(path), pace=pace, loop=loop))
 
+    def open_frame(self, path: str, index: int) -> bool:
+        """Frame `index` of the video `path` as a still (Session.open_frame)."""
+        return self._try(lambda: self.session.open_frame(str(path), int(index)))
+
     def open_camera(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> bool:
         return self._try(lambda: self.session.open_camera(index, resolution))
 
