@@ -206,6 +206,7 @@ class AppState(QObject):
         if result.frame is not self.frame:
             if not self.source.streaming and self.frame is not None:
                 return False  # a still's late result: a newer still is on screen (its result is coming)
+            self.result = result  # first: the frame comes with its result, nothing is pending in between
             self.set_frame(result.frame)
         self.result = result
         if stats is not None:
