@@ -148,8 +148,9 @@ LAYER1 = (43.0, 4.0, 0.5)
 def test_top1_of_every_channel_is_the_brute_force_maximum_and_boxes_are_receptive_fields(resnet, folder, tmp_path):
     root, paths = folder
     skipped = []
-    summary = index_source(root, request(["layer1"], batch_size=4, workers=1), tmp_path / "i.db", opened=resnet,
-                           on_skip=skipped.append)
+    # decoded by a torch DataLoader worker process
+    summary = index_source(root, request(["layer1"], batch_size=4, workers=1, loader="process"), tmp_path / "i.db",
+                           opened=resnet, on_skip=skipped.append)
     assert summary.frames_indexed == len(SIZES) and summary.files_indexed == len(SIZES)
     assert sorted(Path(s.path).name for s in summary.skipped) == ["not-an-image.jpg", "truncated.png"]
     assert [s.message for s in skipped] == [s.message for s in summary.skipped]
@@ -248,8 +249,9 @@ def test_cancel_in_the_middle_of_a_batch_keeps_what_was_saved_and_resumes_withou
 
     hook = tiny.handle.model.backbone[8].register_forward_hook(cancel_during_second_batch)
     db = tmp_path / "c.db"
-    try:
-        part = index_source(root, request(["backbone"], tiny, batch_size=3), db, opened=tiny, cancel=cancel)
+    try:  # decoded ahead by two threads
+        part = index_source(root, request(["backbone"], tiny, batch_size=3, workers=2, loader="thread"), db,
+                            opened=tiny, cancel=cancel)
     finally:
         hook.remove()
     assert part.cancelled and part.frames_indexed == 3  # batch 2, cancelled mid-pass, is dropped
@@ -400,7 +402,7 @@ def test_video_frames_resume_and_patch_pixels(tiny, tmp_path):
     video = write_video(tmp_path / "clip.avi", n=14, size=(96, 72))
     db = tmp_path / "v.db"
     cancel = threading.Event()
-    req = request(["backbone"], tiny, batch_size=2, frame_step=2)
+    req = request(["backbone"], tiny, batch_size=2, frame_step=2, workers=1, loader="thread")
     part = index_source(video, req, db, opened=tiny, cancel=cancel,
                         progress=lambda p: cancel.set() if p.done >= 2 else None)
     assert part.cancelled and part.frames_indexed == 2
@@ -408,8 +410,9 @@ def test_video_frames_resume_and_patch_pixels(tiny, tmp_path):
     assert rest.frames_indexed == 5 and rest.files_indexed == 1
     again = index_source(video, req, db, opened=tiny)
     assert (again.frames_indexed, again.already_indexed) == (0, 1)
-    whole = tmp_path / "w.db"
-    index_source(video, req, whole, opened=tiny)
+    whole = tmp_path / "w.db"  # in one go, read by a DataLoader worker process
+    index_source(video, request(["backbone"], tiny, batch_size=2, frame_step=2, workers=1, loader="process"),
+                 whole, opened=tiny)
     assert entries(db) == entries(whole)
     patches = top(tiny, "backbone", 7, db).patches
     assert {p.frame for p in patches} <= {0, 2, 4, 6, 8, 10, 12} and len(patches) == 7

@@ -45,7 +45,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--batch", type=int, default=16, metavar="N", help="frames per forward pass (default 16)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="decoding processes (default: one per spare CPU, 1 to 4; 0: decode in the main process)")
+                   help="decoding threads or processes (default: one per spare CPU, 1 to 4; 0: decode in turn "
+                        "with the forward passes)")
+    p.add_argument("--loader", default="auto", choices=("auto", "thread", "process"),
+                   help="decode in threads of this process or in DataLoader worker processes (default auto: "
+                        "threads on the CPU, processes on a GPU)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="a video's every Nth frame (default 1)")
     p.add_argument("--per-image", action="store_true",
                    help="allow several entries of one channel from the same image (default: one per image)")
@@ -152,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         from explorer.core.patch_index.shards import RAY_MISSING, RayCluster
 
         try:
-            import ray  # noqa: F401 - only whether it is installed
+            import ray  # noqa: F401 # pyflakes: ignore - only whether it is installed
         except ImportError:
             raise CLIError(RAY_MISSING) from None
         cluster = RayCluster(address=None if args.ray == "local" else args.ray)
@@ -166,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: moved the damaged index aside to '{backup}' and started a new one", file=sys.stderr)
     request = IndexRequest(entry.name, list(args.layer), weights=args.weights or "", seed=args.seed, top_k=top,
                            distinct_images=not args.per_image, device=args.device, batch_size=args.batch,
-                           workers=args.workers, frame_step=args.every)
+                           workers=args.workers, loader=args.loader, frame_step=args.every)
     cancel = threading.Event()
     reporter = _Reporter()
 

@@ -2,10 +2,10 @@
 
 `index_source(source, IndexRequest(...), db)` opens the model (explorer.core.opening.open_model: random
 weights seeded), finds and hashes the files (recursively), skips those every chosen layer has indexed, then
-streams the rest through a torch DataLoader: its worker processes decode and preprocess (explorer.core
-.patch_index.scoring, steps 1-2) while this thread runs batched forward passes and merges each batch into the
-running top K (explorer.core.patch_index.topk). Progress is saved every `save_every_s` seconds and at the end,
-in one transaction each (explorer.core.patch_index.store).
+streams the rest through a loader (explorer.core.patch_index.loading: decoding threads, or a torch DataLoader's
+worker processes, prepare batches ahead) while this thread runs batched forward passes and merges each batch
+into the running top K (explorer.core.patch_index.topk). Progress is saved every `save_every_s` seconds and at
+the end, in one transaction each (explorer.core.patch_index.store).
 
 For the UI: the call blocks; run it in a background thread. `progress(IndexProgress)` is called from that
 thread after every batch (done/total frames, ETA); setting `cancel` (a threading.Event) stops after the batch
@@ -27,18 +27,18 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from explorer.arguments import DEFAULT_SEED
 from explorer.core.errors import ExplorerError
-from explorer.core.patch_index.files import SourceFile, hash_source, list_source
+from explorer.core.patch_index.files import hash_source, list_source
 from explorer.core.patch_index.geometry import FrameGeometry
 from explorer.core.patch_index.identity import WeightsIdentity, weights_identity
-from explorer.core.patch_index.scoring import (BadFrame, Scorer, ScoredBatch, collate_frames, prepare_frame,
-                                               prepare_image)
+from explorer.core.patch_index.loading import (LOADERS, ImageFiles, VideoFrames, auto_workers, prepared_batches,
+                                               video_length)
+from explorer.core.patch_index.scoring import Scorer, ScoredBatch
 from explorer.core.patch_index.store import (FileProgress, IndexInfo, IndexUpdate, PatchStore, StoredGeometry,
                                              default_db_path)
 from explorer.core.patch_index.topk import ItemTable, TopK
 
 if TYPE_CHECKING:
     from explorer.core.opening import OpenedModel
-    from explorer.core.zoo import ZooEntry
 
 DEFAULT_TOP_K = 9  # Zeiler and Fergus show 9 patches per unit (ZFNet, Fig. 2)
 
@@ -55,10 +55,12 @@ class IndexRequest:
     distinct_images: bool = True        # at most one entry per image (a video frame is an image) and channel
     device: str = "auto"
     batch_size: int = 16
-    workers: int | None = None          # decoding processes; None: auto_workers(); 0: decode in this thread
+    workers: int | None = None          # decoding threads or processes; None: auto_workers(); 0: in this thread
+    loader: str = "auto"                # "thread", "process" (a torch DataLoader) or "auto" (explorer.core
+                                        # .patch_index.loading: threads on the CPU, processes on a GPU)
     frame_step: int = 1                 # a video's every Nth frame
     threads: int | Callable[[], int] | None = None  # the forward pass's threads (None: compute_threads())
-    start_method: str | None = None     # the workers' multiprocessing start method (None: the platform's)
+    start_method: str | None = None     # worker processes' start method (None: the platform's)
     save_every_s: float = 2.0
 
     def check(self) -> None:
@@ -70,6 +72,8 @@ class IndexRequest:
                 raise ExplorerError(f"the {name} must be at least 1 (got {value})")
         if self.workers is not None and self.workers < 0:
             raise ExplorerError(f"the number of workers cannot be negative (got {self.workers})")
+        if self.loader not in LOADERS:
+            raise ExplorerError(f"unknown loader '{self.loader}': choose one of {', '.join(LOADERS)}")
 
 
 @dataclass(frozen=True)
@@ -106,124 +110,11 @@ class IndexSummary:
     skipped: list[SkippedFrame] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0                # the whole call
-    indexing_seconds: float = 0.0       # from the first batch on
+    indexing_seconds: float = 0.0       # from the start of the batches (workers included)
     rate: float = 0.0                   # frames per second while indexing
 
 
 ProgressFn = Callable[[IndexProgress], None]
-
-
-def auto_workers() -> int:
-    """Decoding processes: one per spare CPU, at least one, at most four (decoding and preprocessing a
-    224-pixel JPEG costs about 1 ms, a twentieth of a resnet18 forward pass per image on 2 cores)."""
-    from explorer.core.threads import usable_cpus
-
-    return max(1, min(4, usable_cpus() - 1))
-
-
-# -- datasets (run in DataLoader workers) ------------------------------------------------------------------------
-def _worker_init(_worker_id: int) -> None:
-    """In each worker: Ctrl+C is left to the main process, which saves and stops the workers itself. (Not
-    cv2.setNumThreads: in a forked child of a process that has used OpenCV's thread pool it never returns.)"""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-class _Preparing:
-    """The preprocessor, built lazily in each worker process (nothing with a device is pickled)."""
-
-    def __init__(self, entry: "ZooEntry") -> None:
-        self.entry = entry
-        self._prep: Any = None
-
-    @property
-    def preprocessor(self) -> Any:
-        if self._prep is None:
-            from explorer.core.preprocess import Preprocessor
-
-            self._prep = Preprocessor(self.entry, "cpu")
-        return self._prep
-
-
-def _dataset_classes() -> tuple[type, type]:
-    from torch.utils.data import Dataset, IterableDataset
-
-    class ImageFiles(_Preparing, Dataset):
-        """Image files by position (map-style: the DataLoader spreads them over its workers)."""
-
-        def __init__(self, files: list[SourceFile], entry: "ZooEntry") -> None:
-            super().__init__(entry)
-            self.files = [(str(f.path), f.digest) for f in files]
-
-        def __len__(self) -> int:
-            return len(self.files)
-
-        def __getitem__(self, i: int) -> Any:
-            path, digest = self.files[i]
-            return prepare_frame(path, digest, self.preprocessor)
-
-    class VideoFrames(_Preparing, IterableDataset):
-        """A video's frames from `start`, every `step`th, read in order by one worker."""
-
-        def __init__(self, file: SourceFile, entry: "ZooEntry", start: int, step: int) -> None:
-            super().__init__(entry)
-            self.path, self.digest, self.start, self.step = str(file.path), file.digest, start, step
-
-        def __iter__(self) -> Iterator[Any]:
-            yield from read_video(self.path, self.digest, self.start, self.step, self.preprocessor)
-
-    return ImageFiles, VideoFrames
-
-
-def video_length(path: str | os.PathLike) -> int:
-    """The frame count the container declares (0 when it does not)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    try:
-        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) if cap.isOpened() else 0
-    finally:
-        cap.release()
-
-
-def read_video(path: str, digest: str, start: int, step: int, preprocessor: Any) -> Iterator[Any]:
-    """Prepared frames start, start + step, ... of a video; a broken stream ends with a fatal BadFrame."""
-    import cv2
-
-    from explorer.core.images import silence_opencv_log
-
-    silence_opencv_log()
-    name = Path(path).name
-    cap = cv2.VideoCapture(path)
-    try:
-        if not cap.isOpened():
-            yield BadFrame(path, digest, start, f"cannot open video '{name}': OpenCV cannot decode it", True)
-            return
-        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        index = 0
-        while index < start:  # grab() skips without converting the picture
-            if not cap.grab():
-                return
-            index += 1
-        while True:
-            ok, bgr = cap.read()
-            if not ok or bgr is None or bgr.size == 0:
-                # as explorer.core.sources: short of the declared length (allowing one), the stream broke
-                if index == 0 or (declared and index < declared - 1):
-                    where = "the first frame" if index == 0 else f"frame {index}"
-                    yield BadFrame(path, digest, index, f"reading '{name}' failed at {where}: the stream is "
-                                   "broken", True)
-                return
-            code = cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB
-            yield prepare_image(cv2.cvtColor(bgr, code), preprocessor, path, digest, index)
-            index += 1
-            for _ in range(step - 1):
-                if not cap.grab():
-                    return
-                index += 1
-    finally:
-        cap.release()
 
 
 def _set_threads(n: int) -> None:
@@ -360,7 +251,8 @@ def _stored(geo: FrameGeometry) -> StoredGeometry:
 
 
 class _Clock:
-    """Progress with an ETA from the rate since the first batch (start-up and hashing are not indexing)."""
+    """Progress with an ETA from the rate since the batches started (the model's opening and the hashing are
+    not counted: they are not per frame)."""
 
     def __init__(self, callback: ProgressFn | None, total: int) -> None:
         self.callback, self.total = callback, total
@@ -423,10 +315,10 @@ def index_source(source: str | os.PathLike, request: IndexRequest,
         threads.apply()
         run = IndexRun(store, request, opened, on_skip)
         try:
-            hashing = None
-            if progress is not None:
-                def hashing(done: int, total: int) -> None:
+            def hashing(done: int, total: int) -> None:
+                if progress is not None:
                     progress(IndexProgress("hashing", done, total, None, 0.0, 0))
+
             plan = hash_source(listing, hashing)
             for path, message in plan.unreadable:
                 run.skip(SkippedFrame(str(path), 0, message))
@@ -454,9 +346,8 @@ def _index_plan(run: IndexRun, plan: Any, request: IndexRequest, threads: _Threa
         start = run.video_start(file.digest)
         length = video_length(file.path)
         total = max(0, -(-(length - start) // request.frame_step)) if length else 0
-        _, VideoFrames = _dataset_classes()
-        dataset = VideoFrames(file, run.entry, start, request.frame_step)
-        batches = _local_batches(dataset, run, request, threads, min(1, _workers(request)))
+        frames = VideoFrames(file, run.entry, start, request.frame_step)
+        batches = _local_batches(frames, run, request, threads)
         cancelled = _drive(run, batches, "video", request, total, progress, cancel)
         if not cancelled:
             run.finish_video(file.digest, str(file.path))
@@ -469,49 +360,29 @@ def _index_plan(run: IndexRun, plan: Any, request: IndexRequest, threads: _Threa
 
         batches = ray_batches(cluster, todo, request, run, threads.current or 1)
     else:
-        ImageFiles, _ = _dataset_classes()
-        batches = _local_batches(ImageFiles(todo, run.entry), run, request, threads, _workers(request))
+        batches = _local_batches(ImageFiles(todo, run.entry), run, request, threads)
     return _drive(run, batches, "image", request, len(todo), progress, cancel)
 
 
-def _workers(request: IndexRequest) -> int:
-    return auto_workers() if request.workers is None else int(request.workers)
-
-
-def _local_batches(dataset: Any, run: IndexRun, request: IndexRequest, threads: _Threads,
-                   workers: int) -> Iterator[ScoredBatch]:
-    """The single-machine pipeline: DataLoader workers decode and preprocess ahead while this thread scores."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    options: dict[str, Any] = {}
-    if workers > 0:
-        options = {"worker_init_fn": _worker_init, "prefetch_factor": 2, "persistent_workers": False}
-        if request.start_method:
-            import multiprocessing
-
-            options["multiprocessing_context"] = multiprocessing.get_context(request.start_method)
-    loader = DataLoader(dataset, batch_size=request.batch_size, num_workers=workers, collate_fn=collate_frames,
-                        pin_memory=str(run.scorer.device).startswith("cuda") and torch.cuda.is_available(),
-                        **options)
-    iterator = iter(loader)
+def _local_batches(source: ImageFiles | VideoFrames, run: IndexRun, request: IndexRequest,
+                   threads: _Threads) -> Iterator[ScoredBatch]:
+    """The single-machine pipeline: the loader prepares batches ahead while this thread scores them."""
+    workers = auto_workers() if request.workers is None else int(request.workers)
+    prepared = prepared_batches(source, request.batch_size, request.loader, workers, run.scorer.device,
+                                request.start_method)
     try:
-        for prepared in iterator:
+        for batch in prepared:
             threads.apply()
-            yield run.scorer.score(prepared)
+            yield run.scorer.score(batch)
     finally:
-        shutdown = getattr(iterator, "_shutdown_workers", None)
-        if shutdown is not None:  # now, not when the garbage collector gets to it
-            shutdown()
-        del iterator
+        prepared.close()  # stops the loader's threads or processes now
 
 
 def _drive(run: IndexRun, batches: Iterator[ScoredBatch], kind: str, request: IndexRequest, total: int,
            progress: ProgressFn | None, cancel: threading.Event | None) -> bool:
     """Merge batches as they come, save every few seconds; True when cancelled (the batch in flight dropped)."""
     clock = _Clock(progress, total)
-    clock.tick(0, len(run.skipped), "")
-    clock.start = None  # the rate counts from the first batch
+    clock.tick(0, len(run.skipped), "")  # starts the clock: the rate includes starting the workers
     last_save = time.perf_counter()
     done = 0
     cancelled = False
