@@ -76,6 +76,13 @@ def test_index_then_top_json(capsys, scenes, tmp_path):
 
     rc, out, err = run(capsys, *index_args(scenes, db, "--layer", "backbone.8", "--top", "4"))
     assert rc == 0 and "indexed 0 frames" in out and "5 files already indexed" in out
+    # another K cannot be merged into the stored top 4: one error, then --fresh starts that layer again
+    rc, out, err = run(capsys, *index_args(scenes, db, "--top", "2"))
+    assert rc == 2 and err.count("\n") == 1 and "keeps the top 4 per channel (asked: 2)" in err and "--fresh" in err
+    rc, out, err = run(capsys, *index_args(scenes, db, "--top", "2", "--fresh", "--json"))
+    assert rc == 0 and [(l["layer"], l["top_k"]) for l in json.loads(out)["layers"]] == [("backbone", 2)]
+    assert len(top_patches("fasterrcnn-tiny", "backbone", 11, weights="bundled", db=db).patches) == 2
+    assert len(top_patches("fasterrcnn-tiny", "backbone.8", 11, weights="bundled", db=db).patches) == 4
 
 
 def test_top_text_lists_the_patches(capsys, scenes, tmp_path):

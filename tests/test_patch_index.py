@@ -258,6 +258,10 @@ def test_cancel_in_the_middle_of_a_batch_keeps_what_was_saved_and_resumes_withou
     with PatchStore(db) as store:
         info = store.list_indexes()[0]
         assert info.frames == 3 and info.files == 3
+    already_set = threading.Event()
+    already_set.set()  # cancelled while hashing the folder: nothing is read
+    early = index_source(root, request(["backbone"], tiny, batch_size=3), db, opened=tiny, cancel=already_set)
+    assert early.cancelled and early.frames_indexed == 0
     rest = index_source(root, request(["backbone"], tiny, batch_size=3), db, opened=tiny)
     assert not rest.cancelled and (rest.frames_indexed, rest.already_indexed) == (len(SIZES) - 3, 3)
     whole = tmp_path / "whole.db"

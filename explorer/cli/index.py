@@ -20,7 +20,7 @@ from explorer.arguments import DEVICE_HELP, WEIGHTS_HELP, add_seed_option
 from explorer.cli.common import CLIError, print_json
 from explorer.cli.specs import add_model_argument
 
-EXIT_FAILURE, EXIT_INTERRUPTED = 1, 130
+EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -51,8 +51,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="decode in threads of this process or in DataLoader worker processes (default auto: "
                         "threads on the CPU, processes on a GPU)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="a video's every Nth frame (default 1)")
-    p.add_argument("--per-image", action="store_true",
+    p.add_argument("--several-per-image", action="store_true",
                    help="allow several entries of one channel from the same image (default: one per image)")
+    p.add_argument("--fresh", action="store_true",
+                   help="discard what is indexed for these layers (this model and weights) and start again: "
+                        "needed to change --top or --several-per-image")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run the shards on Ray Data: 'local' starts a Ray instance on this machine, 'auto' or "
                         "ray://HOST:PORT joins a cluster whose nodes see SOURCE at the same path (needs the "
@@ -142,8 +145,8 @@ def corrupt_message(exc: Any, rebuild_hint: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.cli.specs import resolve
-    from explorer.core.patch_index import (DEFAULT_TOP_K, IndexCorruptError, IndexRequest, PatchStore,
-                                           default_db_path, index_source, rebuild_store)
+    from explorer.core.patch_index import (DEFAULT_TOP_K, IndexCorruptError, IndexMismatchError, IndexRequest,
+                                           PatchStore, default_db_path, index_source, rebuild_store)
 
     top = DEFAULT_TOP_K if args.top is None else args.top
     for name, value in (("--top", top), ("--batch", args.batch), ("--every", args.every)):
@@ -169,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
             backup = rebuild_store(db)
             print(f"warning: moved the damaged index aside to '{backup}' and started a new one", file=sys.stderr)
     request = IndexRequest(entry.name, list(args.layer), weights=args.weights or "", seed=args.seed, top_k=top,
-                           distinct_images=not args.per_image, device=args.device, batch_size=args.batch,
-                           workers=args.workers, loader=args.loader, frame_step=args.every)
+                           distinct_images=not args.several_per_image, device=args.device, batch_size=args.batch,
+                           workers=args.workers, loader=args.loader, frame_step=args.every, restart=args.fresh)
     cancel = threading.Event()
     reporter = _Reporter()
 
@@ -190,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
         print("error: " + corrupt_message(exc, "run again with --rebuild to move it aside and start a new index"),
               file=sys.stderr)
         return EXIT_FAILURE
+    except IndexMismatchError as exc:
+        reporter.end()
+        print(f"error: {exc} (--fresh)", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         reporter.end()
         if in_main:

@@ -10,9 +10,11 @@ the end, in one transaction each (explorer.core.patch_index.store).
 For the UI: the call blocks; run it in a background thread. `progress(IndexProgress)` is called from that
 thread after every batch (done/total frames, ETA); setting `cancel` (a threading.Event) stops after the batch
 in flight, which is dropped; what was merged before is saved, and the next run resumes there. `threads` is the
-forward pass's OpenMP thread count, an int or a callable read before every batch: the app's thread policy
-(explorer.core.threads) gives the indexer the compute threads only while the live view is idle, e.g.
-`threads=lambda: 1 if live else compute_threads()`.
+forward pass's OpenMP thread count, an int or a callable read before every batch (None: compute_threads()).
+Under the app's thread policy (explorer.core.threads) the indexer may use the compute threads only while the
+live view is idle, and a thread that has run a parallel kernel keeps its OpenMP team until it exits: so while
+live, run with threads=1, or cancel when the live view starts and resume in a new thread when it stops (a
+cancelled run keeps everything but the batch in flight, and a new run continues where it stopped).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class IndexRequest:
     threads: int | Callable[[], int] | None = None  # the forward pass's threads (None: compute_threads())
     start_method: str | None = None     # worker processes' start method (None: the platform's)
     save_every_s: float = 2.0
+    restart: bool = False               # discard the stored indexes of these layers (this model and weights)
 
     def check(self) -> None:
         if not self.layers:
@@ -159,6 +162,11 @@ class IndexRun:
         self.scorer = Scorer(handle.model, handle.entry, opened.graph, layers,
                              1 if request.distinct_images else request.top_k, handle.device)
         try:
+            if request.restart:  # only once the layers are known to exist
+                for t in self.scorer.targets:
+                    found = store.find_index(handle.name, self.identity.key, t.name)
+                    if found is not None:
+                        store.delete_index(found.id)
             self.infos = [store.ensure_index(handle.name, self.identity.key, self.identity.label, t.name,
                                              t.output_key, t.channels, request.top_k, request.distinct_images,
                                              t.field) for t in self.scorer.targets]
@@ -275,6 +283,10 @@ class _Clock:
         return time.perf_counter() - self.start if self.start is not None else 0.0
 
 
+class _HashingCancelled(Exception):
+    """Raised from the hashing progress callback when the run is cancelled."""
+
+
 def _cancelled(cancel: threading.Event | None) -> bool:
     return cancel is not None and cancel.is_set()
 
@@ -316,14 +328,23 @@ def index_source(source: str | os.PathLike, request: IndexRequest,
         run = IndexRun(store, request, opened, on_skip)
         try:
             def hashing(done: int, total: int) -> None:
+                if _cancelled(cancel):  # a large folder takes a while to hash: stop there too
+                    raise _HashingCancelled
                 if progress is not None:
                     progress(IndexProgress("hashing", done, total, None, 0.0, 0))
 
-            plan = hash_source(listing, hashing)
-            for path, message in plan.unreadable:
-                run.skip(SkippedFrame(str(path), 0, message))
-            already = sum(1 for f in plan.files if run.complete_everywhere(f.digest))
-            cancelled = _index_plan(run, plan, request, threads, progress, cancel, cluster)
+            try:
+                plan = hash_source(listing, hashing)
+            except _HashingCancelled:
+                plan = None
+            already = 0
+            if plan is None:
+                cancelled = True
+            else:
+                for path, message in plan.unreadable:
+                    run.skip(SkippedFrame(str(path), 0, message))
+                already = sum(1 for f in plan.files if run.complete_everywhere(f.digest))
+                cancelled = _index_plan(run, plan, request, threads, progress, cancel, cluster)
             run.save()
         finally:
             run.close()

@@ -360,7 +360,7 @@ class PatchStore:
                     what.append(f"output '{found.output_key}' with {found.channels} channels")
                 raise IndexMismatchError(
                     f"the index of {model} {layer} ({weights_label}) keeps {' and '.join(what)}; index with the "
-                    "same settings, or delete this layer's index to start again")
+                    "same settings, or start this layer's index again")
             return found
         rf = (field.receptive_field, field.stride, field.first_centre) if field is not None else (None, None, None)
         with self._transaction("creating an index in") as c:
