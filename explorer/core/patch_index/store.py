@@ -254,14 +254,17 @@ class PatchStore:
         c.execute("PRAGMA journal_mode = WAL")  # readers (the app) never wait for a background writer
         c.execute("BEGIN IMMEDIATE")  # statement by statement: executescript would commit on its own
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    c.execute(statement)
-            c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # another process may have created it while this one waited for the lock
+            if c.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:
+                c.execute("ROLLBACK")
             raise
         c.execute("PRAGMA foreign_keys = ON")
 
