@@ -45,6 +45,7 @@ from explorer.ui.feature_maps.image_view import ImageView, carried_range
 from explorer.ui.feature_maps.options import load_options, save_options
 from explorer.ui.feature_maps.overlay import FeatureOverlay
 from explorer.ui.feature_maps.pins import PinRow
+from explorer.ui.feature_maps.top_patches import TopPatchesView
 from explorer.ui.settings import open_settings
 
 if TYPE_CHECKING:
@@ -114,11 +115,17 @@ class FeatureMapsPanel(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.mosaic_view)
         self.splitter.addWidget(self.channel_view)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
         self.pins = PinRow(self.state, self.bridge, lambda view, shown: self._view_options(
             self.controls.mosaic_options(), view, shown), PROBE_PREFIX)
+        # the clicked channel's top patches over a folder (issue 20); "Index" takes the shown and pinned layers
+        self.top_patches = TopPatchesView(self.state, self.bridge, self.overlay,
+                                          lambda: [probe.layer for probe in self._probes()])
+        self.splitter.addWidget(self.top_patches)
+        self.top_patches.patchOpened.connect(self._ring_pixel)
+        for i, share in enumerate((3, 2, 3)):
+            self.splitter.setStretchFactor(i, share)
+        self.splitter.setSizes([300, 200, 300])  # the first split, in these shares: the grid needs the width
         self.info_label = QLabel("")
         self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         # a timer, so that a burst of signals (pause, then the result in flight) runs the catch-up once
@@ -210,6 +217,7 @@ class FeatureMapsPanel(QWidget):
         self._drop_probe()
         self.frame = self.mosaic = None
         self.channel = None
+        self.top_patches.set_target(layer, None)
         self.mosaic_view.set_image(None)
         self.channel_view.set_image(None)
         self.controls.output_combo.setVisible(False)
@@ -424,12 +432,19 @@ class FeatureMapsPanel(QWidget):
         self.channel = channel
         self.feature_pixel = None
         self.overlay.hide_field()
+        self.top_patches.set_target(self.probe.layer if self.probe is not None else "", channel,
+                                    self.frame.output_key if self.frame is not None else "")
         self.channel_view.show_pixel(None)
         if channel is None:
             self.channel_view.set_image(None)
             self.overlay.hide_channel()
             return
         self._draw_channel()
+
+    def _ring_pixel(self, fy: int, fx: int) -> None:
+        """A top patch's image was opened (its field is on it): ring its feature pixel in the large channel."""
+        self.feature_pixel = (fy, fx)
+        self.channel_view.show_pixel(self.feature_pixel if self.channel is not None else None)
 
     def _colormap(self) -> str:
         return self.mosaic.colormap if self.mosaic is not None else "viridis"

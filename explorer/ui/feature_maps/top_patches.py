@@ -1,0 +1,371 @@
+"""What does this channel respond to? Its top K image patches over a whole folder or video, beside the channel.
+
+Zeiler and Fergus answered the question for every unit with the 9 dataset patches that activate it most, each cut
+to the unit's receptive field ("Visualizing and Understanding Convolutional Networks", ECCV 2014, Fig. 2). The
+patch index (explorer.core.patch_index) keeps them per (model, weights, layer) in an SQLite file; this view shows,
+for the dock's layer and clicked channel, the current model's and weights' entries only (patch_lookup), offers to
+index the current folder or video when there are none (indexing: a background run with progress, ETA and
+Cancel), to rebuild a damaged database, and opens a patch's image with its receptive field marked by the dock's
+own overlay (FeatureOverlay.show_field: the same box the dock draws for a clicked feature pixel).
+
+Remembered: K, the database file and the last folder indexed (settings group "topPatches").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea, QSizePolicy,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from explorer.core.patch_index import DEFAULT_TOP_K, IndexCorruptError, IndexSummary, default_db_path, rebuild_store
+from explorer.ui.elided_label import ElidedLabel
+from explorer.ui.feature_maps import patch_lookup as pl
+from explorer.ui.feature_maps.indexing import IndexBar, IndexJob, IndexRunner, duration
+from explorer.ui.feature_maps.patch_tiles import PatchGrid, source_name
+from explorer.ui.jobs import error_text
+from explorer.ui.settings import read_int, read_str
+
+if TYPE_CHECKING:
+    from explorer.ui.bridge import SessionBridge
+    from explorer.ui.feature_maps.overlay import FeatureOverlay
+    from explorer.ui.state import AppState
+
+GROUP = "topPatches"
+MAX_K = 64
+JOB_KEY = "top-patches"
+REFRESH_WHILE_INDEXING_S = 3.0
+LIVE_SETTLE_MS = 500  # a stream's play or pause that lasts this long moves a run to another thread count  # the grid follows a run's saves (it shows only what is committed)
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
+
+
+class TopPatchesView(QWidget):
+    """The pane: title and K, the state line with its actions, the run's progress, the grid of patches."""
+
+    patchOpened = Signal(int, int)  # a patch's image is open: its feature pixel (fy, fx), for the large channel
+
+    def __init__(self, state: AppState, bridge: SessionBridge, overlay: FeatureOverlay,
+                 layers: Callable[[], list[str]]) -> None:
+        super().__init__()
+        from explorer.ui.settings import open_settings
+
+        self.state, self.bridge, self.overlay = state, bridge, overlay
+        self.layers_to_index = layers        # the dock's layer and its pinned layers
+        self.settings = open_settings()
+        self.layer, self.channel, self.output_key = "", None, ""
+        self.lookup: pl.Lookup | None = None
+        self.opened: pl.Crop | None = None   # the patch whose image was opened last
+        self._reported: tuple[str, str] | None = None  # the last problem said in the status bar (said once)
+        self._checked: set[tuple] = set()    # database versions that passed quick_check
+        self._last_refresh = 0.0
+        self._live = state.live
+        self.runner = IndexRunner(bridge.ui, lambda: self._live, self)
+        # a pause and a play in quick succession (a step) move a run to a new thread once, not twice
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_SETTLE_MS)
+        self._live_timer.timeout.connect(self.runner.live_changed)
+        self._build()
+        self.runner.progressed.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        for signal in (self.runner.started, self.runner.finished, self.runner.failed):
+            signal.connect(lambda *_args: self._update_actions())  # the actions follow at once
+        state.modelChanged.connect(lambda _h: self.refresh())
+        state.sourceChanged.connect(lambda _info: self._update_actions())
+        state.liveChanged.connect(self._on_live)
+        bridge.closing.connect(self.runner.stop)
+        self.refresh()
+
+    # -- widgets ---------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.title = ElidedLabel("Top patches", min_chars=10)
+        self.title.setStyleSheet("font-weight: bold;")
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(1, MAX_K)
+        self.k_spin.setValue(read_int(self.settings, f"{GROUP}/k", DEFAULT_TOP_K, 1, MAX_K))
+        self.k_spin.setPrefix("top ")
+        self.k_spin.setToolTip("How many patches to show (an index keeps the K it was built with, at least 9)")
+        self.k_spin.valueChanged.connect(self._on_k)
+        self.more_button = QToolButton()
+        self.more_button.setText("Index")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.more_button)
+        self.index_action = menu.addAction("Index", lambda: self.start_index())
+        menu.addAction("Index a folder…", self.choose_folder)
+        menu.addAction("Index a video…", self.choose_video)
+        menu.addSeparator()
+        menu.addAction("Use another index file…", self.choose_database)
+        self.more_button.setMenu(menu)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.k_spin)
+        head.addWidget(self.more_button)
+
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_label.setStyleSheet("color: #505050;")
+        self.index_button = QPushButton("Index")
+        self.index_button.clicked.connect(lambda: self.start_index())
+        self.rebuild_button = QPushButton("Rebuild the index")
+        self.rebuild_button.setToolTip("Move the damaged file aside (it is kept) and start an empty index")
+        self.rebuild_button.clicked.connect(self.rebuild)
+        actions = QHBoxLayout()
+        actions.setContentsMargins(0, 0, 0, 0)
+        actions.addWidget(self.index_button)
+        actions.addWidget(self.rebuild_button)
+        actions.addStretch(1)
+        self.progress = IndexBar(self.runner)
+
+        self.grid = PatchGrid()
+        self.grid.clicked.connect(self.open_patch)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.grid)
+        self.scroll.setStyleSheet("QScrollArea { background: #1e1e1e; border: none; }")
+        self.grid.setStyleSheet("background: #1e1e1e;")
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 0, 0, 0)
+        lay.setSpacing(3)
+        lay.addLayout(head)
+        lay.addWidget(self.status_label)
+        lay.addLayout(actions)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.scroll, 1)
+        self.setMinimumWidth(140)
+
+    # -- what to show ----------------------------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        chosen = read_str(self.settings, f"{GROUP}/database", "")
+        return Path(chosen).expanduser() if chosen else default_db_path()
+
+    @property
+    def tiles(self) -> list[Any]:
+        return list(self.grid.tiles)
+
+    def set_target(self, layer: str, channel: int | None, output_key: str = "") -> None:
+        """The dock's layer and clicked channel (None: none clicked); the output its maps show."""
+        if (layer, channel, output_key) == (self.layer, self.channel, self.output_key):
+            return
+        self.layer, self.channel, self.output_key = layer, channel, output_key
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Look the target up again (in the jobs thread); the answer replaces what is shown."""
+        import time
+
+        self._last_refresh = time.perf_counter()
+        handle = self.state.handle
+        if handle is None or not self.layer:
+            self._apply(None, "Open a model and select a layer: its channels' top patches over a folder show here."
+                        if handle is None else "Select a layer to see its channels' top patches.")
+            return
+        db = self.db_path
+        target = pl.Target(db, handle.name, handle.entry, handle.weights, handle.seed, self.layer, self.channel,
+                           self.k_spin.value(), check=self._version(db) not in self._checked)
+        self.bridge.jobs.submit(JOB_KEY, lambda: pl.look_up(target), on_done=self._on_lookup,
+                                on_error=lambda text: self._apply(None, text))
+
+    def _title(self) -> str:
+        return f"Top patches · channel {self.channel}" if self.channel is not None else "Top patches"
+
+    @staticmethod
+    def _version(db: Path) -> tuple:
+        try:
+            st = os.stat(db)
+        except OSError:
+            return (str(db),)
+        return (str(db), st.st_size, st.st_mtime_ns)
+
+    def _on_lookup(self, lookup: pl.Lookup) -> None:
+        t, handle = lookup.target, self.state.handle
+        if handle is None or (t.model, t.weights, t.layer, t.channel) != (handle.name, handle.weights, self.layer,
+                                                                          self.channel):
+            return  # an answer for something no longer shown
+        if lookup.status not in pl.PROBLEMS:
+            self._checked.add(self._version(t.db))
+        self._apply(lookup, lookup.text)
+
+    def _apply(self, lookup: pl.Lookup | None, text: str) -> None:
+        self.lookup = lookup
+        note = ""
+        if lookup is not None and lookup.info is not None and self.output_key and \
+                lookup.info.output_key and lookup.info.output_key != self.output_key:
+            note = f" (The index keeps output '{lookup.info.output_key}'; the maps show '{self.output_key}'.)"
+        crops = lookup.crops if lookup is not None else ()
+        shown = lookup is not None and lookup.status == pl.SHOWN and bool(crops)
+        # showing patches, the title says it all and the grid gets the height; otherwise the line says why not
+        self.title.setText(text if shown else self._title())
+        self.title.setToolTip(f"{text} ({lookup.weights_label} weights) in {lookup.target.db}. Click a patch to "
+                              "open its image." if shown and lookup is not None else "")
+        self.status_label.setText(text + note if not shown else note.strip())
+        self.status_label.setVisible(bool(self.status_label.text()))
+        self.grid.set_crops(crops)
+        self.grid.select(self.opened)
+        problem = (lookup.status, str(lookup.target.db)) if lookup is not None and lookup.status in pl.PROBLEMS \
+            else None
+        if problem is not None and problem != self._reported:
+            self.state.show_error(text)  # once: a click on another channel does not say it again
+        self._reported = problem
+        self._update_actions()
+
+    # -- actions ---------------------------------------------------------------------------------------------
+    def offered_source(self) -> Path | None:
+        """What "Index" indexes: the folder or video on screen (an image's folder), else the last one indexed."""
+        info = self.state.source
+        if info.kind in ("folder", "video"):
+            return Path(info.path)
+        if info.kind == "image" and info.path:
+            return Path(info.path).parent
+        last = read_str(self.settings, f"{GROUP}/lastFolder", "")
+        return Path(last) if last and Path(last).exists() else None
+
+    def _update_actions(self) -> None:
+        status = self.lookup.status if self.lookup is not None else ""
+        source = self.offered_source()
+        running = self.runner.running
+        can_index = self.state.handle is not None and bool(self.layer) and source is not None and not running
+        text = f"Index {source.name or source}" if source is not None else "Index"
+        tip = (f"Index {', '.join(self._chosen_layers()) or 'the layer'} over '{source}' (recursively) with the "
+               "current model and weights" if source is not None
+               else "Open a folder or a video first, or choose one in the Index menu")
+        for action in (self.index_button, self.index_action):
+            action.setText(text)
+            action.setToolTip(tip)
+            action.setEnabled(can_index)
+        self.index_button.setVisible(status in (pl.NOT_INDEXED, pl.OTHER_WEIGHTS))
+        self.rebuild_button.setVisible(status == pl.CORRUPT)
+        self.rebuild_button.setEnabled(not running)
+        self.more_button.setEnabled(not running)
+
+    def _chosen_layers(self) -> list[str]:
+        return list(dict.fromkeys(layer for layer in self.layers_to_index() if layer))
+
+    def start_index(self, source: str | os.PathLike | None = None, layers: list[str] | None = None) -> bool:
+        """Index `source` (default: offered_source()) for `layers` (default: the dock's and the pinned ones)
+        with the current model and weights, in the background. False (with one message) when it cannot start."""
+        handle = self.state.handle
+        path = Path(source) if source is not None else self.offered_source()
+        layers = list(layers) if layers is not None else self._chosen_layers()
+        problem = ("Open a model first." if handle is None else "Select a layer to index." if not layers
+                   else "Open a folder or a video to index first." if path is None
+                   else "An index is being built already: wait for it or cancel it." if self.runner.running
+                   else "")
+        if problem:
+            self.state.show_error(problem)
+            return False
+        assert handle is not None and path is not None
+        job = IndexJob(path, tuple(layers), self.db_path, handle.name, handle.entry, handle.weights, handle.seed,
+                       handle.device, self.state.graph, max(self.k_spin.value(), DEFAULT_TOP_K))
+        self.settings.setValue(f"{GROUP}/lastFolder", str(path))
+        return self.runner.start(job)
+
+    def cancel_index(self) -> None:
+        self.runner.cancel()
+
+    def _on_progress(self, progress: Any) -> None:
+        import time
+
+        if time.perf_counter() - self._last_refresh > REFRESH_WHILE_INDEXING_S:
+            self.refresh()
+
+    def _on_finished(self, job: IndexJob, summary: IndexSummary) -> None:
+        what = f"'{job.name}' for {', '.join(job.layers)}"
+        if summary.cancelled:
+            text = (f"Indexing {what} cancelled: {summary.frames_indexed} frames saved; index again to go on "
+                    "from there.")
+        else:
+            text = f"Indexed {summary.frames_indexed} frames of {what} in {duration(summary.seconds)}"
+            if summary.already_indexed:
+                text += f" ({summary.already_indexed} files were indexed before)"
+            text += "."
+        if summary.skipped:
+            names = [Path(s.path).name + (f" (frame {s.frame})" if s.frame else "") for s in summary.skipped]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            text += f" Skipped {len(names)} that could not be decoded: {shown}."
+        self.state.show_message(text, 10000, answer=True)
+        self.refresh()
+
+    def _on_failed(self, job: IndexJob, exc: BaseException) -> None:
+        text = error_text(exc)
+        self.state.show_error(text)
+        if isinstance(exc, IndexCorruptError):
+            self._reported = (pl.CORRUPT, str(job.db))  # the lookup will find the same: said once
+        self.refresh()
+
+    def _on_live(self, live: bool) -> None:
+        self._live = live
+        if self.runner.running:
+            self._live_timer.start()
+
+    def _on_k(self, k: int) -> None:
+        self.settings.setValue(f"{GROUP}/k", int(k))
+        self.refresh()
+
+    def rebuild(self) -> bool:
+        """Move the damaged database aside (kept as '<name>.damaged-<time>') and start an empty one."""
+        if self.runner.running:
+            self.state.show_error("Wait for the index being built, or cancel it, before rebuilding.")
+            return False
+        try:
+            backup = rebuild_store(self.db_path)
+        except Exception as exc:  # noqa: BLE001 - IndexStoreError or an OS error: one sentence either way
+            self.state.show_error(error_text(exc))
+            return False
+        self._reported = None
+        self.state.show_message(f"The damaged index was moved to '{backup}'; a new, empty index is in its place.",
+                                8000, answer=True)
+        self.refresh()
+        return True
+
+    def open_patch(self, crop: pl.Crop) -> bool:
+        """Open the patch's image (a video's frame as a still) with the receptive field marked on it."""
+        from explorer.core.patch_index.files import is_video_path
+
+        p = crop.patch
+        opened = (self.bridge.open_frame(p.image, p.frame) if is_video_path(p.image)
+                  else self.bridge.open_image(p.image))
+        if not opened:
+            return False
+        self.opened = crop
+        self.overlay.show_field(p.field, p.box)  # after the open: a new source clears the overlay first
+        self.grid.select(crop)
+        self.patchOpened.emit(p.y, p.x)
+        self.state.show_message(f"{source_name(crop)}: patch #{p.rank + 1} of channel {self.channel} "
+                                f"(value {p.score:.4g}), its receptive field marked in yellow.", 8000, answer=True)
+        return True
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Index a folder (with its sub-folders)", self._start_dir())
+        if path:
+            self.start_index(path)
+
+    def choose_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Index a video", self._start_dir(), VIDEO_FILTER)
+        if path:
+            self.start_index(path)
+
+    def choose_database(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Index file (an existing one, or a new one)", str(self.db_path),
+                                              "Patch index (*.sqlite *.db);;All files (*)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.use_database(path)
+
+    def use_database(self, path: str | os.PathLike) -> None:
+        self.settings.setValue(f"{GROUP}/database", str(path))
+        self._reported = None
+        self.refresh()
+
+    def _start_dir(self) -> str:
+        source = self.offered_source()
+        return str(source if source is not None and source.is_dir() else source.parent if source else Path.home())
