@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from explorer import __version__
 from explorer.core import zoo
-from explorer.ui.settings import open_settings, push_recent, read_list, read_str
+from explorer.ui.settings import fill_recent_menu, open_settings, push_recent, read_list, read_str
 from explorer.ui.state import AppState, ModelHandle
 from explorer.ui.status import StatusArea
 from explorer.ui.window_layout import ALL_DOCKS, INFERENCE_DOCK, WindowLayoutMixin
@@ -363,22 +363,12 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
             self.open_camera(index)
 
     def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
         # files and folders deleted or moved since are left out of the menu and the list
         listed = read_list(self.settings, "recentFiles")
         recent = [p for p in listed if Path(p).exists()]
         if recent != listed:
             self.settings.setValue("recentFiles", recent)
-        if not recent:
-            action = self.recent_menu.addAction("(none)")
-            action.setEnabled(False)
-            return
-        for i, path in enumerate(recent):
-            action = self.recent_menu.addAction(f"&{i + 1} {path}" if i < 9 else path)
-            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
-        self.recent_menu.addSeparator()
-        self.recent_menu.addAction("Clear list").triggered.connect(
-            lambda: self.settings.setValue("recentFiles", []))
+        fill_recent_menu(self.recent_menu, self.settings, "recentFiles", self.open_path)
 
     def _on_model_loaded(self, handle: ModelHandle) -> None:
         from explorer.core.threads import use_one_thread

@@ -17,13 +17,18 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
 MAX_RECENT = 10
 # Qt's widgets take C ints (QSpinBox, QSlider, QComboBox.setCurrentIndex): Python ints beyond them overflow
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PySide6.QtWidgets import QMenu
 
 
 def settings_path() -> Path:
@@ -142,3 +147,17 @@ def push_recent(settings: QSettings, path: str, key: str = "recentFiles") -> lis
     recent = recent[:MAX_RECENT]
     settings.setValue(key, recent)
     return recent
+
+
+def fill_recent_menu(menu: "QMenu", settings: QSettings, key: str, on_open: "Callable[[str], object]") -> None:
+    """A Recent files / Recent models menu: numbered entries (Alt+1…9), then Clear list."""
+    menu.clear()
+    recent = read_list(settings, key)
+    if not recent:
+        menu.addAction("(none)").setEnabled(False)
+        return
+    for i, item in enumerate(recent):
+        action = menu.addAction(f"&{i + 1} {item}" if i < 9 else item)
+        action.triggered.connect(lambda _=False, x=item: on_open(x))
+    menu.addSeparator()
+    menu.addAction("Clear list").triggered.connect(lambda: settings.setValue(key, []))

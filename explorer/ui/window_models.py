@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog
 
 from explorer.core import zoo
-from explorer.ui.settings import read_list
+from explorer.ui.settings import fill_recent_menu, read_list
 
 WEIGHTS_FILTER = "PyTorch weights (*.pt *.pth *.bin);;All files (*)"
 
@@ -67,17 +67,7 @@ class ModelMenuMixin:
             self.load_model(dialog.spec, input_size=dialog.input_size)
 
     def _fill_recent_models_menu(self) -> None:
-        self.recent_models_menu.clear()
-        recent = read_list(self.settings, "recentModels")
-        if not recent:
-            self.recent_models_menu.addAction("(none)").setEnabled(False)
-            return
-        for i, spec in enumerate(recent):
-            action = self.recent_models_menu.addAction(f"&{i + 1} {spec}" if i < 9 else spec)
-            action.triggered.connect(lambda _=False, m=spec: self.load_model(m))
-        self.recent_models_menu.addSeparator()
-        self.recent_models_menu.addAction("Clear list").triggered.connect(
-            lambda: self.settings.setValue("recentModels", []))
+        fill_recent_menu(self.recent_models_menu, self.settings, "recentModels", self.load_model)
 
     def choose_input_size(self) -> None:
         """Model > Input size…: capture the model (and preprocess a model without a preset of its own) at
