@@ -143,7 +143,7 @@ def test_the_offer_indexes_the_current_folder_and_the_top_patches_are_the_brute_
     assert not d.errors
     maps = full_maps(reference, d.paths)
     graph = d.state.graph
-    d.view.k_spin.setValue(5)  # K of the view (remembered): fewer than the 6 images indexed
+    d.view.set_k(5)  # K of the view (remembered): fewer than the 6 images indexed
     prep = Preprocessor(reference.handle.entry, "cpu")
     for channel in (0, 7, 95):
         show_channel(qtbot, d, channel)

@@ -5,7 +5,9 @@
 - image_view: ImageView, a fitted, zoomable picture reporting hovers and clicks in image pixels;
 - channel_view: one channel large, the clicked feature pixel ringed;
 - overlay: FeatureOverlay, what the dock draws on the source image (an overlay_base overlay it owns);
-- explain: Grad-CAM and the gradient view; pins: pinned layers; export: PNG and NPY files.
+- explain: Grad-CAM and the gradient view; pins: pinned layers; export: PNG and NPY files;
+- top_patches: the clicked channel's top K patches over a folder or video (explorer.core.patch_index), with
+  patch_lookup (reading the index, in the jobs thread), patch_tiles (the grid) and indexing (the background run).
 
 The geometry (a feature pixel's receptive field on the source image) is explorer.core.receptive's, the Grad-CAM
 targets explorer.core.gradcam's: both are Qt-free."""

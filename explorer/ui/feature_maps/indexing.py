@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from explorer.core.patch_index import DEFAULT_TOP_K, IndexProgress, IndexRequest, IndexSummary, PatchStore
 
@@ -262,17 +262,22 @@ class IndexBar(QWidget):
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(12)
-        self.label = QLabel("")
-        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label = QLabel("")  # under the bar: a narrow pane must not cut the ETA off
+        self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop indexing after the batch in flight; what was saved stays, and indexing "
                                       "again continues from there")
         self.cancel_button.clicked.connect(self._cancel)
-        lay = QHBoxLayout(self)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.bar, 2)
-        lay.addWidget(self.label, 5)
-        lay.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignRight)
+        lay.setSpacing(1)
+        lay.addLayout(row)
+        lay.addWidget(self.label)
         self.setVisible(False)
         runner.started.connect(self._started)
         runner.stage.connect(self.label.setText)

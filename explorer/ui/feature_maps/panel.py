@@ -114,18 +114,22 @@ class FeatureMapsPanel(QWidget):
         self.channel_view.clicked.connect(self.select_feature_pixel)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.mosaic_view)
-        self.splitter.addWidget(self.channel_view)
         self.splitter.setChildrenCollapsible(False)
         self.pins = PinRow(self.state, self.bridge, lambda view, shown: self._view_options(
             self.controls.mosaic_options(), view, shown), PROBE_PREFIX)
-        # the clicked channel's top patches over a folder (issue 20); "Index" takes the shown and pinned layers
+        # the clicked channel beside its top patches over a folder (issue 20), in the channel's share of the width:
+        # the mosaic keeps its own; "Index" takes the shown and pinned layers
         self.top_patches = TopPatchesView(self.state, self.bridge, self.overlay,
                                           lambda: [probe.layer for probe in self._probes()])
-        self.splitter.addWidget(self.top_patches)
         self.top_patches.patchOpened.connect(self._ring_pixel)
-        for i, share in enumerate((3, 2, 3)):
-            self.splitter.setStretchFactor(i, share)
-        self.splitter.setSizes([300, 200, 300])  # the first split, in these shares: the grid needs the width
+        self.channel_pane = QSplitter(Qt.Orientation.Horizontal)
+        self.channel_pane.addWidget(self.channel_view)
+        self.channel_pane.addWidget(self.top_patches)
+        self.channel_pane.setChildrenCollapsible(False)
+        self.channel_pane.setSizes([200, 300])  # scaled to the width it gets: the patches the larger share
+        self.splitter.addWidget(self.channel_pane)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
         self.info_label = QLabel("")
         self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         # a timer, so that a burst of signals (pause, then the result in flight) runs the catch-up once

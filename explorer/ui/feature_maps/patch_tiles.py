@@ -17,18 +17,19 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLay
 from explorer.ui.elided_label import ElidedLabel
 from explorer.ui.feature_maps.patch_lookup import Crop
 
-TILE_PX = 104   # a crop's side on screen: a 79-pixel field (fasterrcnn-tiny's backbone) a little enlarged
+MIN_TILE_PX, MAX_TILE_PX = 64, 128  # a crop's side on screen: two or more a row, as the pane's width allows
+TILE_PX = 104                       # until the pane has a width
 SPACING = 4
 _FRAME = "QFrame#patchTile {{ border: 2px solid {}; border-radius: 3px; background: #262626; }}"
 
 
-def _pixmap(pixels: np.ndarray) -> QPixmap:
-    """An RGB uint8 crop scaled (aspect kept) to fit TILE_PX: smooth when shrunk, crisp pixels when enlarged
+def _pixmap(pixels: np.ndarray, side: int) -> QPixmap:
+    """An RGB uint8 crop scaled (aspect kept) to fit `side`: smooth when shrunk, crisp pixels when enlarged
     more than twice (a tiny field is a few pixels: blurring them would invent detail)."""
     rgb = np.ascontiguousarray(pixels[..., :3])
     h, w = rgb.shape[:2]
     image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # copy: the array is not kept
-    scale = TILE_PX / max(h, w)
+    scale = side / max(h, w)
     mode = (Qt.TransformationMode.FastTransformation if scale > 2
             else Qt.TransformationMode.SmoothTransformation)
     return QPixmap.fromImage(image).scaled(max(1, round(w * scale)), max(1, round(h * scale)),
@@ -54,15 +55,13 @@ class PatchTile(QFrame):
         self.crop = crop
         p = crop.patch
         self.setObjectName("patchTile")
-        self.setFixedWidth(TILE_PX + 8)
         self.picture = QLabel()
-        self.picture.setFixedSize(TILE_PX, TILE_PX)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        if crop.pixels is not None and crop.pixels.size:
-            self.picture.setPixmap(_pixmap(crop.pixels))
-        else:
+        if crop.pixels is None or not crop.pixels.size:
             self.picture.setText("file moved\nor changed")
             self.picture.setStyleSheet("color: #d08770;")
+        self.side = 0
+        self.set_side(TILE_PX)
         self.value_label = QLabel(f"#{p.rank + 1}  {p.score:.4g}")
         self.value_label.setStyleSheet("color: #f0f0f0; font-weight: bold;")
         self.name_label = ElidedLabel(source_name(crop), min_chars=4)
@@ -84,6 +83,16 @@ class PatchTile(QFrame):
         self.setToolTip("\n".join(tip))
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.set_selected(False)
+
+    def set_side(self, side: int) -> None:
+        """The crop's side on screen."""
+        if side == self.side:
+            return
+        self.side = side
+        self.setFixedWidth(side + 8)
+        self.picture.setFixedSize(side, side)
+        if self.crop.pixels is not None and self.crop.pixels.size:
+            self.picture.setPixmap(_pixmap(self.crop.pixels, side))
 
     def set_selected(self, selected: bool) -> None:
         """The tile whose image is open, framed in the field's colour (yellow, as drawn on the image)."""
@@ -109,7 +118,7 @@ class PatchGrid(QWidget):
         self.grid.setSpacing(SPACING)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self._columns = 0
+        self._layout = (0, 0)  # (columns, side) laid out
 
     def set_crops(self, crops: tuple[Crop, ...] | list[Crop]) -> None:
         for tile in self.tiles:
@@ -118,7 +127,7 @@ class PatchGrid(QWidget):
         self.tiles = [PatchTile(c, self) for c in crops]
         for tile in self.tiles:
             tile.clicked.connect(self._on_click)
-        self._columns = 0
+        self._layout = (0, 0)
         self._place()
 
     def select(self, crop: Crop | None) -> None:
@@ -129,16 +138,20 @@ class PatchGrid(QWidget):
         self.clicked.emit(crop)
 
     def _place(self) -> None:
-        columns = max(1, (self.width() + SPACING) // (TILE_PX + 8 + SPACING))
-        if columns == self._columns:
+        room = self.width() + SPACING
+        wanted = 2 if room < 330 else max(3, room // 150)  # two large crops (names readable) before three small
+        side = int(min(MAX_TILE_PX, max(MIN_TILE_PX, room // wanted - SPACING - 8)))
+        columns = max(1, room // (side + 8 + SPACING))
+        if (columns, side) == self._layout:
             return
-        self._columns = columns
+        self._layout = (columns, side)
         for i, tile in enumerate(self.tiles):
+            tile.set_side(side)
             self.grid.addWidget(tile, i // columns, i % columns)
         # the minimum set here, not by the grid: a narrower pane then gets fewer columns, not a sideways scroll
         rows = -(-len(self.tiles) // columns)
         height = max((t.sizeHint().height() for t in self.tiles), default=0)
-        self.setMinimumSize(TILE_PX + 8, rows * (height + SPACING))
+        self.setMinimumSize(MIN_TILE_PX + 8, rows * (height + SPACING))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)

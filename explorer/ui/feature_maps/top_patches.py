@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea, QSizePolicy,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from explorer.core.patch_index import DEFAULT_TOP_K, IndexCorruptError, IndexSummary, default_db_path, rebuild_store
 from explorer.ui.elided_label import ElidedLabel
@@ -37,9 +37,18 @@ if TYPE_CHECKING:
 
 GROUP = "topPatches"
 MAX_K = 64
+K_CHOICES = (4, 9, 16, 25, 36, 64)
 JOB_KEY = "top-patches"
 REFRESH_WHILE_INDEXING_S = 3.0
 LIVE_SETTLE_MS = 500  # a stream's play or pause that lasts this long moves a run to another thread count  # the grid follows a run's saves (it shows only what is committed)
+HINTS = {  # what the empty grid says, by state (a problem is said by the line above it)
+    pl.NOT_INDEXED: "Indexing runs the model once over every image of a folder (sub-folders too) or every frame of "
+                    "a video, and keeps for each channel of the layer the images that activate it most, each cut "
+                    "to the channel's receptive field (Zeiler & Fergus 2014, Fig. 2).",
+    pl.NO_CHANNEL: "Click a channel in the mosaic to see the image patches that activate it most.",
+    pl.SHOWN: "Nothing is saved for this channel yet.",
+}
+HINTS[pl.OTHER_WEIGHTS] = HINTS[pl.NOT_INDEXED]
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
 
 
@@ -74,7 +83,7 @@ class TopPatchesView(QWidget):
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
         for signal in (self.runner.started, self.runner.finished, self.runner.failed):
-            signal.connect(lambda *_args: self._update_actions())  # the actions follow at once
+            signal.connect(lambda *_args: self._update_actions())  # at once, not at the lookup
         state.modelChanged.connect(lambda _h: self.refresh())
         state.sourceChanged.connect(lambda _info: self._update_actions())
         state.liveChanged.connect(self._on_live)
@@ -83,33 +92,37 @@ class TopPatchesView(QWidget):
 
     # -- widgets ---------------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.title = ElidedLabel("Top patches", min_chars=10)
+        self.title = ElidedLabel("Top patches", min_chars=4)
         self.title.setStyleSheet("font-weight: bold;")
-        self.k_spin = QSpinBox()
-        self.k_spin.setRange(1, MAX_K)
-        self.k_spin.setValue(read_int(self.settings, f"{GROUP}/k", DEFAULT_TOP_K, 1, MAX_K))
-        self.k_spin.setPrefix("top ")
-        self.k_spin.setToolTip("How many patches to show (an index keeps the K it was built with, at least 9)")
-        self.k_spin.valueChanged.connect(self._on_k)
+        self.k = read_int(self.settings, f"{GROUP}/k", DEFAULT_TOP_K, 1, MAX_K)
+        # one small button for the rest: the pane shares the channel's width, and must stay narrow in a small dock
         self.more_button = QToolButton()
-        self.more_button.setText("Index")
+        self.more_button.setText("⋯")
+        self.more_button.setToolTip("Index a folder or a video, how many patches to show, the index file")
         self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.more_button)
         self.index_action = menu.addAction("Index", lambda: self.start_index())
         menu.addAction("Index a folder…", self.choose_folder)
         menu.addAction("Index a video…", self.choose_video)
         menu.addSeparator()
+        shown = menu.addMenu("Patches shown")
+        shown.setToolTip("An index keeps the K it was built with (at least 9)")
+        self.k_actions = {}
+        for k in K_CHOICES:
+            action = shown.addAction(str(k), lambda k=k: self.set_k(k))
+            action.setCheckable(True)
+            self.k_actions[k] = action
         menu.addAction("Use another index file…", self.choose_database)
         self.more_button.setMenu(menu)
+        self._check_k()
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         head.addWidget(self.title, 1)
-        head.addWidget(self.k_spin)
         head.addWidget(self.more_button)
 
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
-        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.status_label.setStyleSheet("color: #505050;")
         self.index_button = QPushButton("Index")
         self.index_button.clicked.connect(lambda: self.start_index())
@@ -131,6 +144,14 @@ class TopPatchesView(QWidget):
         self.scroll.setWidget(self.grid)
         self.scroll.setStyleSheet("QScrollArea { background: #1e1e1e; border: none; }")
         self.grid.setStyleSheet("background: #1e1e1e;")
+        self.hint = QLabel("")  # in the grid's place while there are no patches (as the large channel's hint)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("background: rgb(30, 30, 30); color: #b0b0b0; padding: 12px;")
+        self.hint.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)  # gives way in a short dock
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.hint)
+        self.pages.addWidget(self.scroll)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 0, 0, 0)
@@ -139,8 +160,8 @@ class TopPatchesView(QWidget):
         lay.addWidget(self.status_label)
         lay.addLayout(actions)
         lay.addWidget(self.progress)
-        lay.addWidget(self.scroll, 1)
-        self.setMinimumWidth(140)
+        lay.addWidget(self.pages, 1)
+
 
     # -- what to show ----------------------------------------------------------------------------------------
     @property
@@ -171,7 +192,7 @@ class TopPatchesView(QWidget):
             return
         db = self.db_path
         target = pl.Target(db, handle.name, handle.entry, handle.weights, handle.seed, self.layer, self.channel,
-                           self.k_spin.value(), check=self._version(db) not in self._checked)
+                           self.k, check=self._version(db) not in self._checked)
         self.bridge.jobs.submit(JOB_KEY, lambda: pl.look_up(target), on_done=self._on_lookup,
                                 on_error=lambda text: self._apply(None, text))
 
@@ -207,7 +228,12 @@ class TopPatchesView(QWidget):
         self.title.setText(text if shown else self._title())
         self.title.setToolTip(f"{text} ({lookup.weights_label} weights) in {lookup.target.db}. Click a patch to "
                               "open its image." if shown and lookup is not None else "")
-        self.status_label.setText(text + note if not shown else note.strip())
+        if self.runner.running and lookup is not None and lookup.status in (pl.NOT_INDEXED, pl.OTHER_WEIGHTS):
+            text = f"Indexing {self.runner.job.name}: the patches show here as they are saved."
+        line = text + note if not shown else note.strip()
+        self.status_label.setText(line[:1].upper() + line[1:])  # the core's sentences start in lower case
+        self.hint.setText(HINTS.get(lookup.status, "") if lookup is not None else "")
+        self.pages.setCurrentWidget(self.scroll if crops else self.hint)
         self.status_label.setVisible(bool(self.status_label.text()))
         self.grid.set_crops(crops)
         self.grid.select(self.opened)
@@ -234,7 +260,9 @@ class TopPatchesView(QWidget):
         source = self.offered_source()
         running = self.runner.running
         can_index = self.state.handle is not None and bool(self.layer) and source is not None and not running
-        text = f"Index {source.name or source}" if source is not None else "Index"
+        name = (source.name or str(source)) if source is not None else ""
+        name = name if len(name) <= 18 else name[:17] + "…"  # the button must not widen the dock (whole in the tip)
+        text = f"Index {name}" if source is not None else "Index"
         tip = (f"Index {', '.join(self._chosen_layers()) or 'the layer'} over '{source}' (recursively) with the "
                "current model and weights" if source is not None
                else "Open a folder or a video first, or choose one in the Index menu")
@@ -242,7 +270,7 @@ class TopPatchesView(QWidget):
             action.setText(text)
             action.setToolTip(tip)
             action.setEnabled(can_index)
-        self.index_button.setVisible(status in (pl.NOT_INDEXED, pl.OTHER_WEIGHTS))
+        self.index_button.setVisible(status in (pl.NOT_INDEXED, pl.OTHER_WEIGHTS) and not running)
         self.rebuild_button.setVisible(status == pl.CORRUPT)
         self.rebuild_button.setEnabled(not running)
         self.more_button.setEnabled(not running)
@@ -265,9 +293,11 @@ class TopPatchesView(QWidget):
             return False
         assert handle is not None and path is not None
         job = IndexJob(path, tuple(layers), self.db_path, handle.name, handle.entry, handle.weights, handle.seed,
-                       handle.device, self.state.graph, max(self.k_spin.value(), DEFAULT_TOP_K))
+                       handle.device, self.state.graph, max(self.k, DEFAULT_TOP_K))
         self.settings.setValue(f"{GROUP}/lastFolder", str(path))
-        return self.runner.start(job)
+        started = self.runner.start(job)
+        self.refresh()  # the line says the run is on
+        return started
 
     def cancel_index(self) -> None:
         self.runner.cancel()
@@ -307,9 +337,16 @@ class TopPatchesView(QWidget):
         if self.runner.running:
             self._live_timer.start()
 
-    def _on_k(self, k: int) -> None:
-        self.settings.setValue(f"{GROUP}/k", int(k))
+    def set_k(self, k: int) -> None:
+        """Show the top `k` patches (remembered); an index keeps at least 9 (DEFAULT_TOP_K) per channel."""
+        self.k = int(min(MAX_K, max(1, k)))
+        self.settings.setValue(f"{GROUP}/k", self.k)
+        self._check_k()
         self.refresh()
+
+    def _check_k(self) -> None:
+        for k, action in self.k_actions.items():
+            action.setChecked(k == self.k)
 
     def rebuild(self) -> bool:
         """Move the damaged database aside (kept as '<name>.damaged-<time>') and start an empty one."""
