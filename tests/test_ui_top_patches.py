@@ -170,7 +170,28 @@ def test_the_offer_indexes_the_current_folder_and_the_top_patches_are_the_brute_
                               int(np.ceil(p.box[3])))
             assert np.array_equal(tile.crop.pixels, image[y0:y1, x0:x1])
     assert d.view.title.text() == "Channel 95 · top 5 of 6 files"
-    assert not d.view.index_button.isVisible()  # indexed: the action stays in the Index menu
+    assert not d.view.index_button.isVisible()  # indexed: the action stays in the pane's menu
+    # remembered: K and the folder indexed last (offered when nothing is open)
+    from explorer.ui.state import AppState
+
+    again = FeatureMapsPanel(AppState(), d.bridge)
+    qtbot.addWidget(again)
+    assert again.top_patches.k == 5 and again.top_patches.offered_source() == d.root
+
+
+def test_the_remembered_choices_survive_a_damaged_settings_file(qtbot, app_state, tmp_path, monkeypatch):
+    from explorer.ui.settings import open_settings
+
+    monkeypatch.setenv("CNN_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    settings = open_settings()
+    for k, expected in (("many", 9), ("100000", 64), ("-3", 1), ("nan", 9)):
+        settings.setValue("topPatches/k", k)
+        settings.setValue("topPatches/lastFolder", ["not", "a", "path"])
+        settings.sync()
+        view = FeatureMapsPanel(*app_state).top_patches
+        assert view.k == expected and view.offered_source() is None
+        assert view.db_path == tmp_path / "data" / "patch-index.sqlite"
+        view.window().deleteLater()
 
 
 def test_clicking_a_patch_opens_its_image_with_the_field_the_dock_draws(qtbot, dock):
@@ -360,6 +381,42 @@ def test_a_locked_database_and_an_unknown_layer_are_one_message_each_and_lose_no
     assert d.view.index_action.isEnabled()  # usable again
     index_and_wait(qtbot, d, lambda: d.view.start_index(layers=["backbone.8"]))
     assert len(d.errors) == 2
+
+
+def test_a_full_disk_is_one_message_and_keeps_what_was_saved(qtbot, dock, tmp_path):
+    """A small tmpfs filled up: a real ENOSPC while saving (needs permission to mount; skipped where there is none)."""
+    import subprocess
+
+    d = dock
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        db = mount / "index.sqlite"
+        d.view.use_database(db)
+        index_and_wait(qtbot, d, lambda: d.view.start_index())  # fits
+        before = entries(db)
+        try:  # take the rest of the space
+            with open(mount / "filler", "wb") as f:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+        except OSError:
+            pass
+        with qtbot.waitSignal(d.view.runner.failed, timeout=TIMEOUT):
+            assert d.view.start_index(layers=["backbone.2", "backbone.5", "backbone.8"])
+        # SQLite says SQLITE_FULL while writing, or an I/O error when even the -shm file cannot be made
+        assert len(d.errors) == 1 and ("disk is full" in d.errors[0] or "I/O error" in d.errors[0])
+        looked_up(qtbot, d, pl.FAILED, None)  # the view cannot read it either meanwhile: not said again
+        assert len(d.errors) == 1
+        (mount / "filler").unlink()
+        assert entries(db) == before
+        show_channel(qtbot, d, 11)  # what was saved is still shown
+        assert len(d.view.tiles) == 6 and len(d.errors) == 1
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
 
 
 def test_other_weights_are_not_shown_and_are_named(qtbot, dock):

@@ -22,7 +22,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea, QSizePolicy,
                                QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from explorer.core.patch_index import DEFAULT_TOP_K, IndexCorruptError, IndexSummary, default_db_path, rebuild_store
+from explorer.core.patch_index import DEFAULT_TOP_K, IndexStoreError, IndexSummary, default_db_path, rebuild_store
 from explorer.ui.elided_label import ElidedLabel
 from explorer.ui.feature_maps import patch_lookup as pl
 from explorer.ui.feature_maps.indexing import IndexBar, IndexJob, IndexRunner, duration
@@ -68,7 +68,7 @@ class TopPatchesView(QWidget):
         self.layer, self.channel, self.output_key = "", None, ""
         self.lookup: pl.Lookup | None = None
         self.opened: pl.Crop | None = None   # the patch whose image was opened last
-        self._reported: tuple[str, str] | None = None  # the last problem said in the status bar (said once)
+        self._reported = ""                  # the problem said last in the status bar: said once
         self._checked: set[tuple] = set()    # database versions that passed quick_check
         self._last_refresh = 0.0
         self._live = state.live
@@ -237,12 +237,15 @@ class TopPatchesView(QWidget):
         self.status_label.setVisible(bool(self.status_label.text()))
         self.grid.set_crops(crops)
         self.grid.select(self.opened)
-        problem = (lookup.status, str(lookup.target.db)) if lookup is not None and lookup.status in pl.PROBLEMS \
-            else None
-        if problem is not None and problem != self._reported:
-            self.state.show_error(text)  # once: a click on another channel does not say it again
-        self._reported = problem
+        # a problem is said once: a click on another channel, or a run that meets it too, does not say it again
+        self._say(text if lookup is not None and lookup.status in pl.PROBLEMS else "")
         self._update_actions()
+
+    def _say(self, problem: str) -> None:
+        """Show `problem` in the status bar unless it is the one said last ("" : none now)."""
+        if problem and problem != self._reported:
+            self.state.show_error(problem)
+        self._reported = problem
 
     # -- actions ---------------------------------------------------------------------------------------------
     def offered_source(self) -> Path | None:
@@ -327,9 +330,11 @@ class TopPatchesView(QWidget):
 
     def _on_failed(self, job: IndexJob, exc: BaseException) -> None:
         text = error_text(exc)
-        self.state.show_error(text)
-        if isinstance(exc, IndexCorruptError):
-            self._reported = (pl.CORRUPT, str(job.db))  # the lookup will find the same: said once
+        # a damaged or full database fails the view's reading with the same sentence: said once, either way round
+        if isinstance(exc, IndexStoreError):
+            self._say(text)
+        else:
+            self.state.show_error(text)
         self.refresh()
 
     def _on_live(self, live: bool) -> None:
@@ -358,7 +363,7 @@ class TopPatchesView(QWidget):
         except Exception as exc:  # noqa: BLE001 - IndexStoreError or an OS error: one sentence either way
             self.state.show_error(error_text(exc))
             return False
-        self._reported = None
+        self._reported = ""
         self.state.show_message(f"The damaged index was moved to '{backup}'; a new, empty index is in its place.",
                                 8000, answer=True)
         self.refresh()
@@ -400,7 +405,7 @@ class TopPatchesView(QWidget):
 
     def use_database(self, path: str | os.PathLike) -> None:
         self.settings.setValue(f"{GROUP}/database", str(path))
-        self._reported = None
+        self._reported = ""
         self.refresh()
 
     def _start_dir(self) -> str:
