@@ -231,7 +231,7 @@ def duration(seconds: float) -> str:
     """'0.4 s', '8 s', '2 min 05 s', '1 h 03 min'."""
     if seconds < 9.95:
         return f"{max(0.0, seconds):.1f} s"
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s} s"
     if s < 3600:

@@ -74,8 +74,8 @@ class PatchTile(QFrame):
         lay.addWidget(self.name_label)
         x0, y0, x1, y1 = p.box
         tip = [f"#{p.rank + 1} of channel's top patches: value {p.score:.6g}", p.image,
-               f"feature pixel (y {p.y}, x {p.x}); receptive field x {x0:.0f}..{x1:.0f}, y {y0:.0f}..{y1:.0f} "
-               f"of {p.source_size[0]}×{p.source_size[1]}"]
+               (f"feature pixel (y {p.y}, x {p.x}); receptive field x {x0:.0f}..{x1:.0f}, y {y0:.0f}..{y1:.0f} "
+                f"of {p.source_size[0]}×{p.source_size[1]}")]
         if crop.problem:
             tip.append(crop.problem)
         else:
