@@ -176,6 +176,8 @@ def pipeline_fps(app, opened, video: Path, seconds: float, maps: str = "", maps_
         seen.append(1)
         for k, v in result.timing_ms.items():
             stages.setdefault(k, []).append(v)
+        # how old the frame is when its result reaches the window (from the end of its decoding)
+        stages.setdefault("age", []).append((time.perf_counter() - result.frame.timestamp) * 1000)
 
     state.resultReady.connect(on_result)
     try:

@@ -38,6 +38,10 @@ if "cv2" not in sys.modules:  # a second line of defence only: OpenCV reads it o
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from explorer.core.threads import use_one_opencv_thread  # noqa: E402
+
+use_one_opencv_thread()
+
 from explorer.core.errors import ImageLoadError  # noqa: E402
 from explorer.core.image_header import HeaderError, ImageHeader, read_header, truncated  # noqa: E402
 

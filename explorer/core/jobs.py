@@ -49,8 +49,10 @@ class JobRunner:
     submitted meanwhile) is dropped.
     """
 
-    def __init__(self, name: str = "jobs", on_idle: Callable[[], None] | None = None) -> None:
+    def __init__(self, name: str = "jobs", on_idle: Callable[[], None] | None = None,
+                 background: bool = False) -> None:
         self.name = name
+        self.background = background  # at a lower CPU priority than the live pipeline
         self.on_idle = on_idle  # called in the runner's thread whenever the last waiting job has finished
         self._cond = threading.Condition()
         self._waiting: OrderedDict[str, Job] = OrderedDict()
@@ -128,7 +130,10 @@ class JobRunner:
 
     # -- the thread -------------------------------------------------------------------------------------------
     def _loop(self) -> None:
-        from explorer.core.threads import use_one_thread
+        from explorer.core.threads import BACKGROUND_NICE, lower_priority, use_one_thread
+
+        if self.background:
+            lower_priority(BACKGROUND_NICE)  # layouts and model cards come after the live model
 
         while True:
             with self._cond:

@@ -166,7 +166,7 @@ class _CaptureSource:
         return int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
     def read(self) -> Frame:
-        t0 = time.perf_counter()
+        t0 = time.thread_time()  # the frame's capture cost: this thread's CPU time, not its wait to be scheduled
         with self._lock:
             if self.cap is None:
                 raise SourceError(f"{self.name} is closed")
@@ -194,7 +194,7 @@ class _CaptureSource:
                               "damaged or cut short there")
         rgb = self.pool.get((bgr.shape[0], bgr.shape[1], 3))
         cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB, dst=rgb)
-        frame = Frame(rgb, self.name, self.index, time.perf_counter(), (time.perf_counter() - t0) * 1000)
+        frame = Frame(rgb, self.name, self.index, time.perf_counter(), (time.thread_time() - t0) * 1000)
         self.index += 1
         return frame
 
@@ -240,6 +240,9 @@ class CameraSource(_CaptureSource):
             cap.release()
             raise SourceError(f"no camera at index {index}" if isinstance(index, int)
                               else f"cannot open camera '{index}'")
+        # Latest wins down to the driver: a one-frame buffer (V4L2, DirectShow; ignored where unsupported), so a
+        # frame read late is the newest, not one queued a few frames ago.
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         if resolution is not None:
             # A request: the driver picks its nearest mode; `size` reports what it chose.
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, int(resolution[0]))
@@ -397,6 +400,9 @@ class CaptureThread(threading.Thread):
 
     # -- the loop --
     def run(self) -> None:
+        from explorer.core.threads import CAPTURE_NICE, lower_priority
+
+        lower_priority(CAPTURE_NICE)  # decode in the gaps the model's threads leave (explorer.core.threads)
         period = 1.0 / self.source.fps if self.pace else 0.0
         next_time = time.perf_counter()
         while not self._stop_event.is_set():

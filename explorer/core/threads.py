@@ -72,3 +72,43 @@ def use_one_thread() -> None:
 def _set(torch, n: int) -> None:
     torch.get_num_threads()  # ATen's lazy per-thread initialisation now, so it cannot override `n` later
     torch.set_num_threads(n)
+
+
+def use_one_opencv_thread() -> None:
+    """OpenCV's own thread pool off: its resize and colour conversions run inline in the calling thread.
+
+    OpenCV parallelises cvtColor and resize over a pool of its own threads that wait spinning for work. On 2
+    cores next to the model's OpenMP team that pool cost 1.8 ms of CPU per processed frame of the live
+    pipeline, and the model lost as much (resnet18 on a 640×480 video, CPU time per thread from /proc: the pool
+    thread vanished and the total fell from 40.7 to 37.2 ms a frame). The app's OpenCV calls are small; the
+    parallelism that pays is across frames (the capture thread, decoding threads), not inside one call.
+    Called when explorer.core.images first imports cv2, before any OpenCV call (in a forked child of a process
+    that has used the pool, setNumThreads never returns)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+CAPTURE_NICE = 19   # a capture thread's decoding fits in the gaps the model's threads leave (see below)
+BACKGROUND_NICE = 10  # background jobs (graph layouts, model cards): after the live model and the window
+
+
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority (Linux: setpriority on the thread's id sets that thread alone;
+    threads it starts afterwards inherit it). Elsewhere, or when refused, nothing happens.
+
+    Why for capture: on 2 cores the model's OpenMP team keeps both busy, and a capture thread decoding at equal
+    priority took a core from one of the team's threads in the middle of a parallel region, stalling the other
+    at its barrier: each decode cost the forward pass about its own length again. At nice 19 the decoding runs
+    where the team leaves a gap (between two forward passes, while it waits for a frame), and the pipeline went
+    from 0.81 to 0.90 of a bare forward loop (resnet18 on a 640×480 MJPG file at 86 fps, five paired rounds,
+    /tmp/prof/ab.py in this change's notes). A capture starved for long would fall behind a camera: cameras keep
+    a one-frame driver buffer (explorer.core.sources.CameraSource), so what is read late is still the newest."""
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        import threading
+
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(nice))
+    except (OSError, AttributeError):
+        pass

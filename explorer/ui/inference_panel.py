@@ -40,6 +40,13 @@ FILE_CHOICE = "File…"
 WEIGHTS_FILTER = "PyTorch state_dict (*.pt *.pth *.ckpt *.bin);;All files (*)"
 RANDOM_BANNER = "Random weights (seed {seed}): predictions are meaningless (choose pretrained, bundled or a file)"
 
+# While a stream plays, the readouts under the image change at a rate a person can read: the table 10 times and
+# the timing line 4 times a second. Each word-wrapped label and table update re-lays out the dock (0.4 and
+# 0.3 ms of the UI thread's CPU per frame, measured), on the cores the model needs; what 50 changes a second
+# would show nobody can read anyway. A still, a step or a pause shows its own result at once.
+TABLE_INTERVAL_S = 0.1
+TIMING_INTERVAL_S = 0.25
+
 # the results table's columns per task, from the model's load on (not only from its first result)
 TABLE_HEADERS = {"classification": ["#", "class", "probability"], "segmentation": ["", "class", "pixels"],
                  "detection": ["#", "class", "score"]}
@@ -127,6 +134,7 @@ class InferencePanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setMinimumHeight(120)
         self._greyed = False
+        self._table_at = self._timing_at = 0.0  # when the table and the timing line were last filled
         self._text_brush = self.table.palette().text()
         self.timing_label = QLabel("no model yet")
         self.timing_label.setObjectName("timingLabel")
@@ -183,6 +191,7 @@ class InferencePanel(QWidget):
         state.modelFailed.connect(self._on_model_failed)
         state.sourceChanged.connect(self._on_source)
         state.thresholdChanged.connect(self._on_threshold)
+        state.liveChanged.connect(self._on_live)
         state.fpsChanged.connect(self._on_fps)
         if state.handle is not None:
             self._on_model(state.handle)
@@ -251,7 +260,7 @@ class InferencePanel(QWidget):
             self.timing_label.setText(f"{handle.name}: waiting for the first image…")
 
     def _on_fps(self, _fps: float) -> None:
-        if self.state.result is not None:
+        if self.state.result is not None and not self.state.live:  # while live, _on_result's pace
             self._show_timing(self.state.result)
 
     def _on_threshold(self, value: float) -> None:
@@ -271,9 +280,20 @@ class InferencePanel(QWidget):
         self._show_image(result.frame.image)
         self.detections.set_result(result)
         self.segmentation.set_result(result)
-        self._fill_table(result)
+        live = self.state.live
+        if not live or t0 - self._table_at >= TABLE_INTERVAL_S:
+            self._fill_table(result)
+            self._table_at = t0
         result.timing_ms["draw"] = (time.perf_counter() - t0) * 1000
-        self._show_timing(result)
+        if not live or t0 - self._timing_at >= TIMING_INTERVAL_S:
+            self._show_timing(result)
+            self._timing_at = t0
+
+    def _on_live(self, live: bool) -> None:
+        self.image_item.set_fast(live)
+        if not live and self.state.result is not None:  # paused or ended: the readouts of the frame shown
+            self._fill_table(self.state.result)
+            self._show_timing(self.state.result)
 
     # -- drawing ----------------------------------------------------------------------------------------------
     def _show_image(self, image: Any) -> None:

@@ -51,7 +51,7 @@ class Jobs(QObject):
     def __init__(self, parent: QObject | None = None, name: str = "ui-jobs") -> None:
         super().__init__(parent)
         self._ui = UiCalls(self)
-        self._runner = JobRunner(name, on_idle=lambda: self._ui.post(self._check_idle))
+        self._runner = JobRunner(name, on_idle=lambda: self._ui.post(self._check_idle), background=True)
         self._busy = False
 
     def submit(self, key: str, fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,

@@ -199,8 +199,9 @@ class StatusArea(QObject):
         state.modelLoading.connect(lambda name: (self.busy.setVisible(True), self.message.setText(f"Loading {name}…")))
         state.modelChanged.connect(self._on_model)
         state.modelFailed.connect(lambda _text: self.busy.setVisible(False))
-        # 0 means no rate (a still image, a paused stream, a new model): a dash, not "0.0 fps"
-        state.fpsChanged.connect(lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else "– fps"))
+        state.fpsChanged.connect(self._on_fps)
+        self._fps_at = 0.0
+        self._fps_shown = 0.0
 
     # -- messages ---------------------------------------------------------------------------------------------
     @property
@@ -248,6 +249,15 @@ class StatusArea(QObject):
         self.window.show()
         self.window.raise_()
         self.window.activateWindow()
+
+    def _on_fps(self, fps: float) -> None:
+        """The rate, 4 times a second while a stream plays (a label's new text re-lays out the status bar);
+        0 means no rate (a still image, a paused stream, a new model): a dash, not "0.0 fps"."""
+        now = time.perf_counter()
+        if fps > 0 and self._fps_shown > 0 and now - self._fps_at < 0.25:
+            return  # the first rate of a stream shows at once; the next ones at a readable pace
+        self._fps_at, self._fps_shown = now, fps
+        self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else "– fps")
 
     # -- model ------------------------------------------------------------------------------------------------
     def _on_stage(self, text: str) -> None:
