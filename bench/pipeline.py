@@ -292,9 +292,15 @@ def main() -> int:
     ap.add_argument("--no-loop", action="store_true", help="skip the hand-written loop")
     ap.add_argument("--source-fps", type=float, default=0.0,
                     help="the video's frame rate (0: 1.25× the bare rate, so the source is never the bottleneck)")
+    ap.add_argument("--capture-nice", type=int, default=None,
+                    help="the capture thread's nice level (default: explorer.core.threads.CAPTURE_NICE, 19)")
     ap.add_argument("--prefetch", choices=("auto", "on", "off"), default="auto",
                     help="preprocess the next frame during the forward pass (auto: the pipeline's own choice)")
     args = ap.parse_args()
+    if args.capture_nice is not None:
+        import explorer.core.threads as threads
+
+        threads.CAPTURE_NICE = args.capture_nice
     w, h = (int(v) for v in args.size.lower().split("x"))
     report(measure(args.model, args.device, args.precision, args.seconds, args.repeats, (w, h), args.maps,
                    args.maps_rate, not args.no_loop, {"auto": None, "on": True, "off": False}[args.prefetch],
