@@ -152,11 +152,12 @@ class Row:
 
 
 def _shape_text(n: "GraphNode") -> str:
-    from explorer.core.stats import fmt_shape
+    """Per image, as the window writes shapes (explorer.core.graph_view.shape_text): 64×56×56, N×4."""
+    from explorer.core.graph_view import shape_text
 
     if not n.output_shapes:
         return ""
-    text = fmt_shape(n.output_shapes[0])
+    text = shape_text(n.output_shapes[0])
     return text + (f" (+{len(n.output_shapes) - 1})" if len(n.output_shapes) > 1 else "")
 
 

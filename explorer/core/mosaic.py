@@ -427,6 +427,7 @@ def _colorize(tiles: "torch.Tensor", lo: "torch.Tensor", hi: "torch.Tensor", col
     bias = torch.where(ok, 0.5 - lo.to(tiles.dtype) * scale, torch.full_like(span, empty_bias))
     q, index, packed = _work_buffers(tiles)
     torch.addcmul(bias[:, None, None], tiles, scale[:, None, None], out=q)
+    q.nan_to_num_(nan=0.0, posinf=255.0, neginf=0.0)  # NaN weights give NaN maps: the lowest colour, not an index
     q.clamp_(0.0, 255.0)
     index.copy_(q)  # float -> int32 (truncation of x + 0.5: rounding)
     torch.index_select(_device_lut_rgba(colormap, tiles.device), 0, index.view(-1), out=packed.view(-1))
