@@ -70,3 +70,19 @@ def test_detector_and_yolo_inputs():
     h, w = zoo.get("yolov1-tiny").input_size
     assert yolo.tensor.shape == (1, 3, h, w)
     assert yolo.scale == (w / image.shape[1], h / image.shape[0])
+
+
+@pytest.mark.parametrize("size, crop", [(341, 224), (256, 224), (256, 227), (227, 322), (200, 227), (201, 228)])
+def test_the_crop_offset_is_torchvisions(size, crop):
+    """The first column of the crop, checked with an impulse through torchvision's own center_crop (a crop wider
+    than the image pads it first, by (crop − size) // 2 on the left)."""
+    import torchvision.transforms.functional as F
+
+    from explorer.core.preprocess import crop_start
+
+    start = crop_start(size, crop)
+    column = max(0, start) + 1  # a column of the image that the crop keeps
+    row = torch.zeros(1, 1, size)
+    row[0, 0, column] = 1.0
+    out = F.center_crop(row, [1, crop])
+    assert int(torch.nonzero(out[0, 0])[0]) == column - start  # crop pixel = image pixel − start

@@ -231,3 +231,91 @@ def test_the_session_runs_without_qt():
         "sys.exit(1 if qt else 0)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_closed_sources_frames_never_come_as_the_new_ones(session, tmp_path):
+    """Code review: switching from video A to B delivered A's last result under B's name (and after a broken B,
+    A's frame stayed on screen as B's)."""
+    rec = session.recorder
+    a = write_video(tmp_path / "A.avi", n=40, size=(64, 48), fps=200.0)
+    b = write_video(tmp_path / "B.avi", n=40, size=(96, 72), fps=200.0)
+    session.open_model("resnet18", "random", "cpu")
+    assert rec.ready.wait(60)
+    for _ in range(3):
+        session.open_video(str(a), loop=True)
+        assert wait_for(lambda: any(r.frame.source == "A.avi" for r in rec.results))
+        with rec.lock:
+            rec.results.clear()
+        session.open_video(str(b), loop=True)
+        assert wait_for(lambda: len(rec.results) >= 2)
+        with rec.lock:
+            assert all(r.frame.source == "B.avi" for r in rec.results), [r.frame.source for r in rec.results]
+            rec.results.clear()
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00AVI nothing")
+    session.open_video(str(a), loop=True)
+    assert wait_for(lambda: bool(rec.results))
+    try:
+        session.open_video(str(bad))
+    except Exception:  # noqa: BLE001 - OpenCV may refuse it at once: then A is still open, and that is right
+        return
+    time.sleep(0.5)
+    with rec.lock:
+        rec.results.clear()
+    session.rerun()
+    time.sleep(0.5)
+    assert not rec.results  # nothing of A comes back under the broken video's name
+
+
+def test_wait_idle_returns_after_the_result_reached_the_listener(tmp_path):
+    """Code review: wait_idle returned while the frame was still between the slot and the listener."""
+
+    class Slow(Recorder):
+        def result_ready(self, result, stats):
+            time.sleep(0.2)
+            super().result_ready(result, stats)
+
+    rec = Slow()
+    s = Session(rec, capture_graph=False)
+    try:
+        from explorer.core.opening import open_model
+
+        s.use_model(open_model("alexnet", "random", "cpu", capture=False))
+        for _ in range(3):
+            with rec.lock:
+                rec.results.clear()
+            s.open_image(str(ROOT / "resources" / "images" / "chelsea.jpg"))
+            assert s.wait_idle(60)
+            assert len(rec.results) == 1
+    finally:
+        s.shutdown()
+
+
+def test_opening_a_model_leaves_no_second_openmp_team():
+    """Code review: the model loader imported torch inside its job, after its one-thread setting, and its graph
+    capture left it an OpenMP team for good: every forward pass of the pipeline was 30 % slower. The threads that
+    Python does not know (OpenMP's workers) are only the pipeline's."""
+    code = (
+        "import os, threading, sys\n"
+        "from explorer.core.session import Session, SessionListener\n"
+        "ready = threading.Event()\n"
+        "class L(SessionListener):\n"
+        "    def model_ready(self, opened): ready.set()\n"
+        "    def result_ready(self, r, st): ready.set()\n"
+        "s = Session(L())\n"
+        "def unknown():\n"
+        "    known = {t.native_id for t in threading.enumerate()}\n"
+        "    return {t for t in os.listdir('/proc/self/task') if int(t) not in known}\n"
+        "before = unknown()  # OpenCV's and numpy's own, from their imports\n"
+        "s.open_model('resnet18', 'random', 'cpu')\n"
+        "assert ready.wait(120)\n"
+        "s.open_image('resources/images/chelsea.jpg'); assert s.wait_idle(60)\n"
+        "from explorer.core.threads import compute_threads\n"
+        "print(len(unknown() - before), compute_threads())\n"
+        "s.shutdown()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    others, compute = (int(v) for v in done.stdout.split()[-2:])
+    if compute < 2:
+        pytest.skip("one compute thread: no OpenMP team to count")
+    assert others <= compute - 1, f"{others} threads unknown to Python; the pipeline's team has {compute - 1}"

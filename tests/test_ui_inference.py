@@ -430,3 +430,47 @@ def test_a_video_that_broke_can_be_replayed_and_says_what_happened(panel, qtbot,
     with qtbot.waitSignal(state.error, timeout=10000):
         qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     assert frames and frames[0].index < 10  # from its start again (frames shown at the screen's rate at most)
+
+
+def test_a_frame_the_model_fails_on_is_not_computing_for_good(panel, qtbot, sample_image_path):
+    """Code review: an inference failure (out of memory, a probe that breaks) left the frame 'computing…' and
+    the table greyed for good."""
+    state, bridge = panel.state, panel.bridge
+    open_model_and_wait(qtbot, state, bridge, "resnet18")
+
+    class Broken:
+        name = "broken"
+
+        def attach(self, model):
+            pass
+
+        def detach(self):
+            pass
+
+        def collect(self, ctx):
+            raise RuntimeError("out of memory (a stand-in)")
+
+    bridge.add_probe(Broken(), rerun=False)
+    with qtbot.waitSignal(state.resultFailed, timeout=60000):
+        bridge.open_image(str(sample_image_path))
+    assert not state.pending and panel.table.isEnabled()
+    assert panel.timing_label.text().startswith("no result: ") and "out of memory" in panel.timing_label.text()
+
+
+def test_a_failed_model_open_keeps_the_boxes_of_the_model_that_stays(panel, qtbot, tmp_path):
+    """Code review: a weights file that did not fit wiped the detector's boxes (greyed while loading, never drawn
+    again)."""
+    state, bridge = panel.state, panel.bridge
+    scene = os.path.join(os.path.dirname(__file__), "..", "resources", "scenes", "scene_03.png")
+    bridge.open_image(scene)
+    with qtbot.waitSignal(state.resultReady, timeout=60000):
+        open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
+    state.set_threshold(0.3)
+    drawn = list(panel.detections.shown)
+    assert drawn
+    bad = tmp_path / "alexnet.pt"
+    torch.save(zoo.build("alexnet").state_dict(), bad)
+    with qtbot.waitSignal(state.modelFailed, timeout=60000):
+        bridge.set_weights(str(bad))
+    assert panel.detections.shown == drawn and panel.detections._paths
+    assert not state.pending and state.handle.weights == "bundled"

@@ -230,7 +230,8 @@ def test_a_video_frame_patch_opens_that_frame_as_a_still(qtbot, dock, tmp_path):
     tile = next(t for t in d.view.tiles if t.crop.patch.image == str(video))
     p = tile.crop.patch
     assert tile.name_label.text() == f"clip.avi · frame {p.frame}"
-    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)  # the frame is decoded in the background, then shown
+    qtbot.waitUntil(lambda: d.state.source.path == str(video), timeout=30000)
     assert (d.state.source.path, d.state.source.name) == (str(video), f"clip.avi, frame {p.frame}")
     cap = cv2.VideoCapture(str(video))
     for _ in range(p.frame + 1):

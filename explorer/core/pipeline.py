@@ -47,11 +47,11 @@ class ModelJob:
 
 
 class Pipeline:
-    """The model's thread. Callbacks run in it: on_result(FrameResult, Engine), on_frame(Frame) for frames
-    that went through with no model, on_error(message, frame or None)."""
+    """The model's thread. Callbacks run in it: on_result(FrameResult), on_frame(Frame) for frames that went
+    through with no model, on_error(message, the frame it failed on or None)."""
 
     def __init__(self, probes: ProbeSet, *, on_result: Callable[["FrameResult"], None],
-                 on_frame: Callable[["Frame"], None], on_error: Callable[[str], None],
+                 on_frame: Callable[["Frame"], None], on_error: Callable[[str, "Frame | None"], None],
                  engine_options: dict[str, Any] | None = None) -> None:
         self.probes = probes
         self.on_result = on_result
@@ -62,6 +62,7 @@ class Pipeline:
         self.engine: "Engine | None" = None
         self.handle: "ModelHandle | None" = None
         self.frames_done = 0
+        self.finished = 0  # frames taken from the slot and done with (delivered, failed or passed through)
         self.busy = False
         self.last_error = ""
         self.prefetch: bool | None = None     # None: only with a core to spare (see the module docstring)
@@ -113,6 +114,11 @@ class Pipeline:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waits in the slot and every frame taken from it is done with (its result delivered)."""
+        return self.slot.peek() is None and self.slot.taken == self.finished
+
     # -- the thread -------------------------------------------------------------------------------------------
     def _loop(self) -> None:
         from explorer.core.threads import use_one_thread
@@ -128,11 +134,13 @@ class Pipeline:
                         job = ahead.result()
                     except Exception as exc:  # noqa: BLE001 - a frame that cannot be preprocessed
                         self._report(exc)
+                        self.finished += 1
                     ahead = None
                     if job is not None:
                         self._sync()  # a model requested while the frame was prepared
                         if self.engine is None:
                             self._pass_through(job[1])
+                            self.finished += 1
                             continue
                         if job[0] is not self.engine:  # prepared for the previous model: prepare again
                             job = (self.engine, job[1], None, 0.0)
@@ -144,6 +152,7 @@ class Pipeline:
                     self._sync()  # a model requested while waiting applies to this frame
                     if self.engine is None:
                         self._pass_through(item)
+                        self.finished += 1
                         continue
                     job = (self.engine, item, None, 0.0)
                 engine, frame, prepared, prep_ms = job
@@ -154,7 +163,8 @@ class Pipeline:
                 try:
                     result = engine.run(frame, prepared, prep_ms)
                 except Exception as exc:  # noqa: BLE001 - report and stay usable
-                    self._report(exc)
+                    self._report(exc, frame)
+                    self.finished += 1
                     continue
                 finally:
                     self.busy = False
@@ -165,6 +175,7 @@ class Pipeline:
                 self._forward_ms += a * (t.get("forward", 0.0) + t.get("postprocess", 0.0) - self._forward_ms)
                 self._prep_ms += a * (t.get("preprocess", 0.0) - self._prep_ms)
                 self._call(self.on_result, result)
+                self.finished += 1
         finally:
             self._forward_done.set()
             pool.shutdown(wait=True)
@@ -212,12 +223,12 @@ class Pipeline:
         prepared, ms = engine.prepare(item)
         return engine, item, prepared, ms
 
-    def _report(self, exc: BaseException) -> None:
+    def _report(self, exc: BaseException, frame: "Frame | None" = None) -> None:
         from explorer.core.errors import ExplorerError
 
         text = str(exc) if isinstance(exc, ExplorerError) else f"inference failed: {type(exc).__name__}: {exc}"
         self.last_error = text
-        self._call(self.on_error, text)
+        self._call(self.on_error, text, frame)
 
     def _sync(self) -> None:
         """The model change and the model jobs asked for since the last frame."""
@@ -239,7 +250,7 @@ class Pipeline:
                     self.engine = Engine(handle.model, handle.entry, handle.device, handle.weights,
                                          probes=self.probes, **options)
                 except Exception as exc:  # noqa: BLE001
-                    self._call(self.on_error, f"cannot run {handle.name}: {exc}")
+                    self._call(self.on_error, f"cannot run {handle.name}: {exc}", None)
                     self.engine = None
         while True:
             with self._lock:

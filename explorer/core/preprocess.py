@@ -52,7 +52,18 @@ def _classification_preset(entry: "ZooEntry"):
     if weights is not None:
         preset = weights.transforms()
         if isinstance(preset, ImageClassification):
-            return preset
+            crop_h, crop_w = (int(v) for v in entry.input_size)
+            if [crop_h, crop_w] == list(preset.crop_size) * (2 if len(preset.crop_size) == 1 else 1):
+                return preset
+            # another input size (Model > Input size…, --input): the weights' own preset scaled to it, so that
+            # the model sees what the window says (resize·crop'/crop, their mean, std and interpolation)
+            resized = ImageClassification(crop_size=crop_h,
+                                          resize_size=int(round(crop_h * preset.resize_size[0] / preset.crop_size[0])),
+                                          mean=tuple(preset.mean), std=tuple(preset.std),
+                                          interpolation=preset.interpolation, antialias=preset.antialias)
+            if crop_w != crop_h:
+                resized.crop_size = [crop_h, crop_w]
+            return resized
     # no torchvision weights: the entry's own normalisation (timm's data config), else ImageNet's
     from torchvision.transforms import InterpolationMode
 
@@ -76,6 +87,12 @@ def _segmentation_preset(entry: "ZooEntry"):
         if isinstance(preset, SemanticSegmentation):
             return preset
     return SemanticSegmentation(resize_size=int(entry.input_size[0]))
+
+
+def crop_start(size: int, crop: int) -> int:
+    """Where torchvision's center_crop starts, in the resized image's pixels: int(round((size − crop) / 2));
+    a crop larger than the image pads it by (crop − size) // 2 on the left/top first, so it starts before it."""
+    return int(round((size - crop) / 2.0)) if size >= crop else -((crop - size) // 2)
 
 
 class Preprocessor:
@@ -133,8 +150,7 @@ class Preprocessor:
             else:  # another interpolation, or a crop larger than the image (center_crop pads): the preset itself
                 x = p(chw).unsqueeze(0)
                 crop_h, crop_w = (int(v) for v in x.shape[-2:])
-            # torchvision's center_crop: top = int(round((H - crop) / 2))
-            offset = (float(int(round((rw - crop_w) / 2.0))), float(int(round((rh - crop_h) / 2.0))))
+            offset = (float(crop_start(rw, crop_w)), float(crop_start(rh, crop_h)))
             if self.entry.input_channels == 1:  # a grey-level network: ITU-R BT.601 luma of the normalised RGB
                 x = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
             return Prepared(x, x, (crop_h, crop_w), (rw / w, rh / h), offset)

@@ -22,6 +22,7 @@ class Frame:
     index: int = 0               # frame number within the source
     timestamp: float = 0.0       # time.perf_counter() when captured
     capture_ms: float = 0.0
+    generation: int = 0          # which opening of a source it came from (the Session's count): see Session
 
 
 @dataclass

@@ -47,7 +47,7 @@ class SessionListener:
     def source_warning(self, message: str) -> None: ...
     def frame_shown(self, frame: "Frame") -> None: ...
     def result_ready(self, result: "FrameResult", stats: PipelineStats) -> None: ...
-    def inference_failed(self, message: str) -> None: ...
+    def inference_failed(self, message: str, frame: "Frame | None" = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ class Session:
         self._still: "Frame | None" = None          # the still on screen (an image, a folder's file)
         self._video: tuple[str, bool, bool] | None = None  # (path, pace, loop) of the last video, to replay
         self._deliver = threading.Lock()  # a result and a model change reach the listener in the right order
+        self._info_lock = threading.Lock()  # source_info's read-modify-write: UI thread and capture thread
+        # Each opening of a source gets a number, stamped on its frames (Frame.generation): a frame or result of
+        # a source already closed (still in the slot or the model when another opened) is never delivered as
+        # the new source's.
+        self._generation = 0
         self._fps = 0.0
         self._last_result_time = 0.0
         self.pipeline = Pipeline(self.probes, on_result=self._on_result, on_frame=self._on_frame,
@@ -112,10 +117,17 @@ class Session:
         import torch  # noqa: F401 - the first import takes seconds: here, never in the caller's thread
 
         from explorer.core.opening import open_model
+        from explorer.core.threads import use_one_thread
+
+        # The runner set one thread before the job, when torch was not imported yet (then it does nothing):
+        # without this, the graph capture below ran 2 threads and left this thread an OpenMP team for good,
+        # which made every forward pass of the pipeline 30 % slower (explorer.core.threads).
+        use_one_thread()
 
         return open_model(request.name, request.weights, request.device, seed=request.seed,
-                          capture=self.capture_graph, input_size=request.input_size, progress=self.listener.download_progress,
-                          cancel=job.cancel, stage=self.listener.loading_stage)
+                          capture=self.capture_graph, input_size=request.input_size,
+                          progress=self.listener.download_progress, cancel=job.cancel,
+                          stage=self.listener.loading_stage)
 
     def _loaded(self, opened: "OpenedModel") -> None:
         with self._deliver:
@@ -163,8 +175,16 @@ class Session:
         """Show frame `index` (0-based) of the video `path` as a still image: the top patches of a channel
         (explorer/ui/feature_maps/top_patches.py) open the frame a patch was cut from. Raises SourceError; the
         current source stays then."""
-        source = _VideoFrame(path, index)
-        return self._show_still(source, SourceInfo("image", str(path), f"{source.name}, frame {index}"))
+        return self.show_video_frame(self.decode_video_frame(path, index))
+
+    @staticmethod
+    def decode_video_frame(path: str, index: int) -> "_VideoFrame":
+        """Decode frame `index` of a video (from any thread: a frame deep in a long video takes a while)."""
+        return _VideoFrame(path, index)
+
+    def show_video_frame(self, decoded: "_VideoFrame") -> SourceInfo:
+        """Show a frame decoded by decode_video_frame as a still."""
+        return self._show_still(decoded, SourceInfo("image", decoded.path, f"{decoded.name}, frame {decoded.index}"))
 
     def open_camera(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> SourceInfo:
         source = CameraSource(index, resolution)
@@ -198,21 +218,28 @@ class Session:
         if self.source_info.can_replay:
             self.replay()
             return False
-        if self._capture is None or self.source_info.ended:
-            return True
-        paused = self._capture.toggle_pause()
-        self._set_info(replace(self.source_info, status="paused" if paused else "playing"))
+        capture = self._capture
+        with self._info_lock:
+            info = self.source_info
+            if capture is None or info.ended:
+                return True
+            paused = info.status != "paused"  # the state the user sees decides (a step pauses, then reads one)
+            capture.pause() if paused else capture.resume()
+            self._set_info(replace(info, status="paused" if paused else "playing"))
         if paused:
             self._reset_rate()
         return paused
 
     def step(self) -> None:
         """One more frame of a stream (pausing it first); the next image of a folder."""
-        if self._capture is not None and not self.source_info.ended:
-            self._capture.step()
-            if self.source_info.status != "paused":
-                self._reset_rate()
-                self._set_info(replace(self.source_info, status="paused"))
+        capture = self._capture
+        if capture is not None and not self.source_info.ended:
+            capture.step()
+            with self._info_lock:
+                info = self.source_info
+                if info.status == "playing":  # never over an end or a break the capture thread just reported
+                    self._reset_rate()
+                    self._set_info(replace(info, status="paused"))
         elif isinstance(self._source, FolderSource):
             self.next_item()
 
@@ -237,6 +264,7 @@ class Session:
                           len(source.files))
 
     def _show_frame(self, frame: "Frame") -> None:
+        frame.generation = self._generation
         self._still = frame
         self.listener.frame_shown(frame)
         if self.handle is not None:
@@ -249,6 +277,7 @@ class Session:
         self._close_source()
         capture = CaptureThread(source, pace=pace, loop=loop, slot=self.pipeline.slot,
                                 on_event=lambda status, message: self._stream_stopped(capture, status, message))
+        capture.generation = self._generation
         self._source, self._capture = source, capture
         self._set_info(info)
         capture.start()
@@ -259,9 +288,12 @@ class Session:
         if capture is not self._capture:
             return  # an old stream's last word
         self._reset_rate()
-        self._set_info(replace(self.source_info, status=status, message=message))
+        with self._info_lock:
+            self._set_info(replace(self.source_info, status=status, message=message))
 
     def _close_source(self) -> None:
+        with self._deliver:
+            self._generation += 1
         capture, self._capture = self._capture, None
         if capture is not None:
             capture.on_event = None
@@ -270,6 +302,8 @@ class Session:
             self._source.close()
             self._source = None
         self._still = None
+        self.pipeline.slot.take(0.0)  # a frame of the closed source waiting for the model
+        self.pipeline.last_input = None
         self._reset_rate()
 
     def _set_info(self, info: SourceInfo) -> None:
@@ -307,6 +341,8 @@ class Session:
         with self._deliver:
             if self.pipeline.handle is not self.handle:
                 return  # the previous model's last frame
+            if result.frame.generation != self._generation:
+                return  # a frame of a source closed since (another video, a broken one, an image)
             still = self._still
             if still is not None and result.frame is not still and not self.source_info.streaming:
                 return  # an older still's result, finished after Next: the current one's is coming
@@ -314,11 +350,14 @@ class Session:
 
     def _on_frame(self, frame: "Frame") -> None:
         """A frame that went through without a model (a stream plays before one is open)."""
-        if self.source_info.streaming:
-            self.listener.frame_shown(frame)
+        with self._deliver:
+            if self.source_info.streaming and frame.generation == self._generation:
+                self.listener.frame_shown(frame)
 
-    def _on_error(self, message: str) -> None:
-        self.listener.inference_failed(message)
+    def _on_error(self, message: str, frame: "Frame | None" = None) -> None:
+        if frame is not None and frame.generation != self._generation:
+            return  # a closed source's frame
+        self.listener.inference_failed(message, frame)
 
     def _stats(self) -> PipelineStats:
         now = time.perf_counter()
@@ -339,12 +378,13 @@ class Session:
 
     # -- life -------------------------------------------------------------------------------------------------
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until no model is loading and the pipeline has nothing waiting (tests and scripts)."""
+        """Block until no model is loading and every frame sent to the pipeline has been delivered (tests and
+        scripts)."""
         deadline = time.monotonic() + timeout
         if not self.jobs.wait_idle(timeout):
             return False
         while time.monotonic() < deadline:
-            if not self.pipeline.busy and self.pipeline.slot.peek() is None:
+            if self.pipeline.idle and not self.jobs.busy:
                 return True
             time.sleep(0.005)
         return False
@@ -366,7 +406,7 @@ class _VideoFrame:
 
     def __init__(self, path: str, index: int) -> None:
         video = VideoSource(path)
-        self.name = video.name
+        self.name, self.path, self.index = video.name, str(path), int(index)
         try:
             for _ in range(max(0, int(index))):  # grab() in order: seeking by number is not exact in every container
                 if not video.cap.grab():

@@ -204,6 +204,11 @@ class _CaptureSource:
                 self.cap.release()
                 self.cap = None
 
+    def open_in_this_thread(self) -> None:
+        """For a file: open the decoder again from the calling thread (before the first frame), so that the
+        decoder threads FFmpeg starts for frame-threaded codecs (MPEG-4, H.264, HEVC) inherit this thread's CPU
+        priority (the capture thread's: explorer.core.threads.lower_priority). A camera is left as it is."""
+
 
 class VideoSource(_CaptureSource):
     """A video file decoded by OpenCV."""
@@ -226,6 +231,17 @@ class VideoSource(_CaptureSource):
             raise SourceError(f"cannot open video '{p.name}': OpenCV cannot decode it")
         super().__init__(cap, p.name)
         self.path = p
+
+    def open_in_this_thread(self) -> None:
+        with self._lock:
+            if self.cap is None or self.index:
+                return
+            cap = cv2.VideoCapture(str(self.path))
+            if not cap.isOpened():  # opened a moment ago: keep that one
+                cap.release()
+                return
+            self.cap.release()
+            self.cap = cap
 
 
 class CameraSource(_CaptureSource):
@@ -292,6 +308,7 @@ class LatestSlot(Generic[T]):
         self._woken = False
         self.dropped = 0
         self.put_count = 0
+        self.taken = 0
 
     def put(self, item: T) -> bool:
         """Store `item`; True when it replaced an item nobody had taken (a dropped, stale frame)."""
@@ -312,6 +329,8 @@ class LatestSlot(Generic[T]):
                 self._cond.wait_for(lambda: self._item is not None or self._woken, timeout)
             self._woken = False
             item, self._item = self._item, None
+            if item is not None:
+                self.taken += 1  # with the consumer's own count of what it finished: what is in flight
             return item
 
     def wake(self) -> None:
@@ -343,6 +362,7 @@ class CaptureThread(threading.Thread):
         self.source = source
         # the consumer's own slot (the Session's pipeline takes frames straight from it), or one of its own
         self.slot: LatestSlot[Frame] = slot if slot is not None else LatestSlot()
+        self.generation = 0  # stamped on every frame: the Session drops frames of a source it has closed
         self.pace = pace and not source.live and source.fps > 0
         self.loop = loop
         self.on_event = on_event
@@ -403,6 +423,7 @@ class CaptureThread(threading.Thread):
         from explorer.core.threads import CAPTURE_NICE, lower_priority
 
         lower_priority(CAPTURE_NICE)  # decode in the gaps the model's threads leave (explorer.core.threads)
+        self.source.open_in_this_thread()  # and FFmpeg's decoder threads with it
         period = 1.0 / self.source.fps if self.pace else 0.0
         next_time = time.perf_counter()
         while not self._stop_event.is_set():
@@ -425,6 +446,7 @@ class CaptureThread(threading.Thread):
             except SourceError as exc:
                 self._finish("error", str(exc))
                 return
+            frame.generation = self.generation
             self.frames_read += 1
             self.last_frame = frame
             self.slot.put(frame)
@@ -451,8 +473,9 @@ class CaptureThread(threading.Thread):
     def _finish(self, status: str, message: str) -> None:
         self.status = status
         self.message = message
-        if self.on_event:
-            self.on_event(status, message)
+        on_event = self.on_event  # read once: the Session may clear it from another thread meanwhile
+        if on_event is not None:
+            on_event(status, message)
 
 
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")  # not GIF: it may move

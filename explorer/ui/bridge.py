@@ -68,8 +68,8 @@ class _Listener(SessionListener):
     def result_ready(self, result: "FrameResult", stats: PipelineStats) -> None:
         self.bridge._offer(("result", (result, stats)))
 
-    def inference_failed(self, message: str) -> None:
-        self.ui.post(lambda: self.bridge.state.show_error(message))
+    def inference_failed(self, message: str, frame: "Frame | None" = None) -> None:
+        self.ui.post(lambda: self.bridge.state.result_failed(message, frame))
 
 
 class SessionBridge(QObject):
@@ -114,8 +114,9 @@ class SessionBridge(QObject):
             kind = event[0]
             if kind in ("frame", "result"):
                 self._events = [e for e in self._events if e[0] != kind]
-                if kind == "result":  # the result carries its frame: a waiting bare frame is older
-                    self._events = [e for e in self._events if e[0] != "frame"]
+                if kind == "result":  # the result carries its frame: a bare frame no newer than it is stale
+                    stamp = event[1][0].frame.timestamp
+                    self._events = [e for e in self._events if e[0] != "frame" or e[1].timestamp > stamp]
             self._events.append(event)
             if threading.current_thread() is self._ui_thread and event[0] in ("frame", "source"):
                 urgent = True  # what the user just opened is shown before the call returns
@@ -189,6 +190,9 @@ class SessionBridge(QObject):
                 state.set_model(opened.handle, opened.graph)
                 if opened.graph_error:
                     state.show_message(opened.graph_error, 8000)
+                request = self.session.request
+                if self.session.loading and request is not None:  # asked for another one meanwhile: still busy
+                    state.set_loading(request.name)
             elif kind == "source":
                 was = state.source
                 state.set_source(data)
@@ -204,6 +208,9 @@ class SessionBridge(QObject):
                 state.set_result(result, stats)
 
     def _model_failed(self, message: str, name: str, weights: str) -> None:
+        handle = self.state.handle
+        if handle is not None:  # the device that failed is not the one asked for from now on
+            self.state.request_device(handle.device)
         self.state.model_failed(message)
         self.modelOpenFailed.emit(message, name, weights)
 
@@ -266,9 +273,17 @@ class SessionBridge(QObject):
     def open_video(self, path: str, *, pace: bool = True, loop: bool = False) -> bool:
         return self._try(lambda: self.session.open_video(str(path), pace=pace, loop=loop))
 
-    def open_frame(self, path: str, index: int) -> bool:
-        """Frame `index` of the video `path` as a still (Session.open_frame)."""
-        return self._try(lambda: self.session.open_frame(str(path), int(index)))
+    def open_frame(self, path: str, index: int, on_shown: Callable[[], None] | None = None) -> bool:
+        """Frame `index` of the video `path` as a still. Reaching a frame deep in a long video means decoding
+        every frame before it, so that happens in the background; the frame shows when it is ready, and then
+        `on_shown()` runs (to mark something on it: a new source clears the overlays)."""
+        def show(decoded: Any) -> None:
+            if self._try(lambda: self.session.show_video_frame(decoded)) and on_shown is not None:
+                on_shown()
+
+        self.jobs.submit("open-frame", lambda: self.session.decode_video_frame(str(path), int(index)),
+                         on_done=show, on_error=self.state.show_error)
+        return True
 
     def open_camera(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> bool:
         return self._try(lambda: self.session.open_camera(index, resolution))

@@ -189,6 +189,7 @@ class InferencePanel(QWidget):
         state.modelChanged.connect(self._on_model)
         state.modelLoading.connect(self._on_model_loading)
         state.modelFailed.connect(self._on_model_failed)
+        state.resultFailed.connect(self._on_result_failed)
         state.sourceChanged.connect(self._on_source)
         state.thresholdChanged.connect(self._on_threshold)
         state.liveChanged.connect(self._on_live)
@@ -234,9 +235,13 @@ class InferencePanel(QWidget):
             self._set_pending(True, f"loading {name}…")
 
     def _on_model_failed(self, _text: str) -> None:
-        """The previous model stays, with its weights: the controls say so again, nothing waits for a load."""
+        """The previous model stays, with its weights: the controls say so again, nothing waits for a load, and
+        its boxes or mask are drawn again."""
         self._fill_weights_combo()
         self._set_pending(self.state.pending)
+        if not self.state.pending and self.state.result is not None:
+            self.detections.set_result(self.state.result)
+            self.segmentation.set_result(self.state.result)
         if self.state.result is not None and not self.state.pending:
             self._show_timing(self.state.result)
         elif self.state.handle is None:
@@ -258,6 +263,12 @@ class InferencePanel(QWidget):
         else:
             self._set_pending(False)
             self.timing_label.setText(f"{handle.name}: waiting for the first image…")
+
+    def _on_result_failed(self, text: str) -> None:
+        """No result is coming for the frame on screen: not 'computing…' for good."""
+        if not self.state.pending:
+            self._set_pending(False)
+            self.timing_label.setText(f"no result: {text}")
 
     def _on_fps(self, _fps: float) -> None:
         if self.state.result is not None and not self.state.live:  # while live, _on_result's pace

@@ -75,6 +75,7 @@ class Jobs(QObject):
 
     def cancel(self, key: str) -> None:
         self._runner.cancel(key)
+        self._ui.post(self._check_idle)  # a cancelled job that never ran tells no one it is done
 
     @property
     def busy(self) -> bool:

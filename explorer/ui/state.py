@@ -55,6 +55,7 @@ class AppState(QObject):
     liveChanged = Signal(bool)            # a stream started or stopped playing
     frameChanged = Signal(Frame)          # the frame on screen
     resultReady = Signal(FrameResult)     # the current model's result for the frame on screen
+    resultFailed = Signal(str)            # the model failed on the frame on screen (no result is coming)
     fpsChanged = Signal(float)            # results per second of a playing stream (0: no rate)
     thresholdChanged = Signal(float)      # the detections' score threshold: which boxes views list and draw
     deviceChanged = Signal(str)
@@ -75,6 +76,7 @@ class AppState(QObject):
         self.source: SourceInfo = SourceInfo()
         self.frame: Frame | None = None
         self.result: FrameResult | None = None
+        self.failed: Frame | None = None        # the frame the model failed on (nothing is pending for it)
         self.stats: PipelineStats = PipelineStats()
         self.threshold: float = 0.5
         self.overlays: list[object] = []        # every view's overlay on the source image, with its owner panel
@@ -108,7 +110,7 @@ class AppState(QObject):
     @property
     def pending(self) -> bool:
         """The result on screen is not the current frame's (a new image or model is being computed)."""
-        return self.handle is not None and self.frame is not None and (
+        return self.handle is not None and self.frame is not None and self.failed is not self.frame and (
             self.result is None or self.result.frame is not self.frame)
 
     # -- the model --------------------------------------------------------------------------------------------
@@ -144,9 +146,9 @@ class AppState(QObject):
 
     def set_graph(self, graph: "ModelGraph | None") -> None:
         self.graph = graph
-        self.graphChanged.emit(graph)
         if self.selection and not self._resolve(self.selection.item):
-            self.select("")
+            self.select("")  # first: no view probes a layer the new graph lacks
+        self.graphChanged.emit(graph)
 
     def request_device(self, device: str) -> None:
         self.requested_device = device or "auto"
@@ -215,6 +217,12 @@ class AppState(QObject):
         if stats is not None:
             self.fpsChanged.emit(float(stats.fps) if self.live else 0.0)
         return True
+
+    def result_failed(self, text: str, frame: Frame | None = None) -> None:
+        """The model failed on `frame` (None: it could not run at all): said once, and nothing waits for it."""
+        self.failed = frame if frame is not None else self.frame
+        self.resultFailed.emit(text)
+        self.show_error(text)
 
     def set_threshold(self, value: float) -> None:
         value = min(1.0, max(0.0, float(value)))

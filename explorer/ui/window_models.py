@@ -63,8 +63,11 @@ class ModelMenuMixin:
         dialog = OpenModelDialog(self, self.settings, list(dict.fromkeys(names)), self._last_dir())
         if self.bridge is not None:  # torchvision's catalogue: listing it imports torchvision, so not here
             self.bridge.jobs.submit("torchvision-catalogue", _torchvision_names, dialog.add_names)
-        if dialog.exec() == dialog.DialogCode.Accepted:
-            self.load_model(dialog.spec, input_size=dialog.input_size)
+        accepted = dialog.exec() == dialog.DialogCode.Accepted
+        spec, size = dialog.spec, dialog.input_size
+        dialog.deleteLater()  # one dialog per use, not one more kept for each
+        if accepted:
+            self.load_model(spec, input_size=size)
 
     def _fill_recent_models_menu(self) -> None:
         fill_recent_menu(self.recent_models_menu, self.settings, "recentModels", self.load_model)

@@ -374,17 +374,21 @@ class TopPatchesView(QWidget):
         from explorer.core.patch_index.files import is_video_path
 
         p = crop.patch
-        opened = (self.bridge.open_frame(p.image, p.frame) if is_video_path(p.image)
-                  else self.bridge.open_image(p.image))
-        if not opened:
+        if is_video_path(p.image):  # decoded in the background: marked once it is on screen
+            return self.bridge.open_frame(p.image, p.frame, on_shown=lambda: self._mark_opened(crop))
+        if not self.bridge.open_image(p.image):
             return False
+        self._mark_opened(crop)
+        return True
+
+    def _mark_opened(self, crop: pl.Crop) -> None:
+        p = crop.patch
         self.opened = crop
         self.overlay.show_field(p.field, p.box)  # after the open: a new source clears the overlay first
         self.grid.select(crop)
         self.patchOpened.emit(p.y, p.x)
         self.state.show_message(f"{source_name(crop)}: patch #{p.rank + 1} of channel {self.channel} "
                                 f"(value {p.score:.4g}), its receptive field marked in yellow.", 8000, answer=True)
-        return True
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Index a folder (with its sub-folders)", self._start_dir())
