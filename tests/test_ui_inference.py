@@ -474,3 +474,33 @@ def test_a_failed_model_open_keeps_the_boxes_of_the_model_that_stays(panel, qtbo
         bridge.set_weights(str(bad))
     assert panel.detections.shown == drawn and panel.detections._paths
     assert not state.pending and state.handle.weights == "bundled"
+
+
+def test_a_photo_shown_smaller_than_it_is_is_drawn_where_the_view_is(qtbot, app_state):
+    """New-user trial: photos of 512 px and more stayed black. A shrunk frame is drawn 1:1 in device pixels, and
+    the panel sits inside a window (a child widget paints into the window's backing store, offset): the frame
+    must land in the view, not beside it."""
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    state, bridge = app_state
+    outer = QWidget()
+    layout = QVBoxLayout(outer)
+    layout.setContentsMargins(120, 90, 10, 10)  # the panel well inside its window
+    panel = InferencePanel(state, bridge)
+    layout.addWidget(panel)
+    qtbot.addWidget(outer)
+    outer.resize(700, 800)
+    outer.show()
+    qtbot.waitExposed(outer)
+    astronaut = os.path.join(os.path.dirname(__file__), "..", "resources", "images", "astronaut.jpg")
+    assert bridge.open_image(astronaut)
+    qtbot.wait(100)
+    view = panel.graphics
+    shot = view.grab().toImage()
+    image = state.frame.image
+    # the frame is shrunk to fit: the view's centre shows the photo's centre (the black background is (32, 32, 32))
+    centre = shot.pixelColor(shot.width() // 2, shot.height() // 2)
+    expected = image[image.shape[0] // 2, image.shape[1] // 2]
+    assert max(abs(centre.red() - int(expected[0])), abs(centre.green() - int(expected[1])),
+               abs(centre.blue() - int(expected[2]))) < 40, (centre.name(), expected)
+    assert panel.image_item.mapRectToScene(panel.image_item.boundingRect()).width() < image.shape[1]  # shrunk

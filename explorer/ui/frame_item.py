@@ -78,16 +78,19 @@ class FrameItem(QGraphicsObject):
     def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ARG002
         if self._qimage is None:
             return
-        device = painter.deviceTransform()
-        target = device.mapRect(self._rect)
-        if device.isScaling() and not device.isRotating() and target.width() < self._rect.width():
-            width, height = max(1, round(target.width())), max(1, round(target.height()))
+        # The world transform maps the item to the widget's logical pixels; the device adds the widget's place
+        # in its window (a child widget paints into the window's backing store) and the screen's pixel ratio,
+        # which resetTransform() keeps: so the target is taken in world coordinates, its size in device pixels.
+        world = painter.worldTransform()
+        target = world.mapRect(self._rect)
+        ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        if world.isScaling() and not world.isRotating() and target.width() * ratio < self._rect.width():
+            width, height = max(1, round(target.width() * ratio)), max(1, round(target.height() * ratio))
             image = self.scaled_image(width, height)
-            ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
             image.setDevicePixelRatio(ratio)
             painter.save()
-            painter.resetTransform()  # logical pixels of the device: the image lands 1:1 on device pixels
-            painter.drawImage(QPointF(target.left() / ratio, target.top() / ratio), image)
+            painter.resetTransform()  # the widget's logical pixels: the image lands 1:1 on device pixels
+            painter.drawImage(QPointF(target.left(), target.top()), image)
             painter.restore()
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
