@@ -505,3 +505,17 @@ def test_a_photo_shown_smaller_than_it_is_is_drawn_where_the_view_is(qtbot, app_
     assert max(abs(centre.red() - int(expected[0])), abs(centre.green() - int(expected[1])),
                abs(centre.blue() - int(expected[2]))) < 40, (centre.name(), expected)
     assert panel.image_item.mapRectToScene(panel.image_item.boundingRect()).width() < image.shape[1]  # shrunk
+
+
+def test_a_selected_group_follows_a_model_change(qtbot, app_state):
+    """New-user trial: alexnet's stage1 (ending at features.2) selected, then vgg16: the maps showed vgg16's
+    features.2 (a convolution) while the graph marked vgg16's stage1, which ends at features.4."""
+    state, bridge = app_state
+    open_model_and_wait(qtbot, state, bridge, "alexnet")
+    state.select("features.stage1")
+    assert state.selection.layer == "features.2"
+    layers = []
+    state.layerSelected.connect(layers.append)
+    open_model_and_wait(qtbot, state, bridge, "vgg16")
+    assert state.selection.item == "features.stage1" and state.selection.layer == "features.4"
+    assert layers == ["features.4"]

@@ -145,9 +145,18 @@ class AppState(QObject):
         self.show_error(text)
 
     def set_graph(self, graph: "ModelGraph | None") -> None:
+        """The current model's graph. The selection follows it first (no view probes a layer the new graph
+        lacks): an item the new graph lacks is dropped; one it has may stand for another layer there (alexnet's
+        "features.stage1" ends at features.2, vgg16's at features.4)."""
         self.graph = graph
-        if self.selection and not self._resolve(self.selection.item):
-            self.select("")  # first: no view probes a layer the new graph lacks
+        if self.selection:
+            layer = self._resolve(self.selection.item)
+            if not layer:
+                self.select("")
+            elif layer != self.selection.layer:
+                self.selection = Selection(self.selection.item, layer)
+                self.selectionChanged.emit(self.selection)
+                self.layerSelected.emit(layer)
         self.graphChanged.emit(graph)
 
     def request_device(self, device: str) -> None:
