@@ -431,3 +431,19 @@ def test_other_weights_are_not_shown_and_are_named(qtbot, dock):
     lookup = looked_up(qtbot, d, pl.OTHER_WEIGHTS, 2)
     assert "indexed with other weights (bundled)" in lookup.text and "random (seed 0)" in lookup.text
     assert not d.view.tiles and d.view.index_button.isVisible()
+
+
+def test_a_layer_not_indexed_is_not_said_to_have_other_weights_because_another_layer_has():
+    """New-user trial: with "backbone" indexed (bundled) and "backbone.0" selected, the pane said backbone.0 was
+    'indexed with other weights (bundled), not with bundled'."""
+    from types import SimpleNamespace
+
+    from explorer.ui.feature_maps.patch_lookup import NOT_INDEXED, OTHER_WEIGHTS, _missing
+
+    target = SimpleNamespace(layer="backbone.0", model="fasterrcnn-tiny")
+    indexed = [SimpleNamespace(layer="backbone", weights_label="bundled")]
+    out = _missing(target, "bundled", indexed)
+    assert out.status == NOT_INDEXED and "other weights" not in out.text
+    assert out.text.endswith("Indexed with these weights: backbone.")
+    other = _missing(target, "random (seed 0)", [SimpleNamespace(layer="backbone.0", weights_label="bundled")])
+    assert other.status == OTHER_WEIGHTS and "(bundled), not with random (seed 0)" in other.text

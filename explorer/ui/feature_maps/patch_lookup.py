@@ -118,12 +118,15 @@ def _amount(info: IndexInfo) -> str:
 
 def _missing(t: Target, label: str, indexed: list[IndexInfo]) -> Lookup:
     """Not indexed for these weights: say which weights are (the view offers to index in both cases)."""
-    other = sorted({i.weights_label for i in indexed if i.layer == t.layer}) or sorted(
-        {i.weights_label for i in indexed})
+    other = sorted({i.weights_label for i in indexed if i.layer == t.layer and i.weights_label != label})
     if other:
         return Lookup(t, OTHER_WEIGHTS, f"{t.layer} of {t.model} is indexed with other weights ({', '.join(other)}), "
                                         f"not with {label}: index it for these weights.", weights_label=label)
-    return Lookup(t, NOT_INDEXED, f"{t.layer} of {t.model} is not indexed yet ({label} weights).",
+    # other layers of this model may be indexed with these weights: name them (a user who indexed "backbone"
+    # and selected "backbone.0" was told its weights differed: new-user trial)
+    layers = sorted({i.layer for i in indexed if i.weights_label == label and i.layer != t.layer})
+    also = f" Indexed with these weights: {', '.join(layers[:4])}{' …' if len(layers) > 4 else ''}." if layers else ""
+    return Lookup(t, NOT_INDEXED, f"{t.layer} of {t.model} is not indexed yet ({label} weights).{also}",
                   weights_label=label)
 
 
