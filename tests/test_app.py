@@ -468,3 +468,18 @@ def test_the_title_names_the_model_and_the_file_shown(qtbot, tmp_path):
     assert window.windowTitle() == f"CNN Explorer — {zoo.DEFAULT_MODEL} — folder: a.png (1 of 2)"
     window.bridge.next_item()
     assert window.windowTitle().endswith("folder: b.png (2 of 2)")
+
+
+def test_help_lists_the_keyboard_shortcuts_from_the_menus(qtbot):
+    """New-user trial: Help had only About, and Model > Open model… did not show its shortcut."""
+    from explorer.ui.shortcuts_dialog import VIEW_KEYS, menu_shortcuts
+
+    window = _open_window(qtbot)
+    dialog = window.show_shortcuts()  # Help > Keyboard shortcuts… (F1)
+    rows = menu_shortcuts(window.menuBar())
+    keys = {(where, what): key for where, key, what in rows}
+    assert keys[("File", "Open model")] == keys[("Model", "Open model")] == "Ctrl+Alt+O"
+    assert keys[("View", "Messages")] == "Ctrl+Shift+M" and keys[("Help", "Keyboard shortcuts")] == "F1"
+    assert keys[("Notes", next(w for (m, w) in keys if m == "Notes"))] == "Alt+1"
+    assert dialog.table.rowCount() == len(rows) + len(VIEW_KEYS)
+    dialog.close()

@@ -132,7 +132,7 @@ def test_top_errors_are_one_line(capsys, scenes, tmp_path):
     db = tmp_path / "i.db"
     base = ("top", "fasterrcnn-tiny", "--weights", "bundled", "--db", str(db))
     rc, out, err = run(capsys, *base, "--layer", "backbone", "--channel", "0")
-    assert rc == 1 and "no index database" in err and err.count("\n") == 1 and not db.exists()
+    assert rc == 2 and "no index database" in err and err.count("\n") == 1 and not db.exists()
     assert run(capsys, *index_args(scenes, db))[0] == 0
     for argv, needle in [(("--layer", "backbone", "--channel", "96"), "out of range: backbone has 96 channels"),
                          (("--layer", "backbone.5", "--channel", "0"), "indexed layers: backbone"),
@@ -141,7 +141,7 @@ def test_top_errors_are_one_line(capsys, scenes, tmp_path):
         assert rc != 0 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and needle in err
     rc, out, err = run(capsys, "top", "fasterrcnn-tiny", "--weights", "random", "--db", str(db), "--layer",
                        "backbone", "--channel", "0")
-    assert rc == 1 and "with random (seed 0) weights" in err and "indexed with: bundled" in err
+    assert rc == 2 and "with random (seed 0) weights" in err and "indexed with: bundled" in err
 
 
 def test_ray_option_without_ray_installed(capsys, scenes, tmp_path, monkeypatch):

@@ -142,7 +142,7 @@ def test_predict_on_a_python_model_says_class_n(tmp_path, capsys):
 
 
 def test_not_a_file_and_unknown_names(tmp_path, capsys):
-    assert main(["summary", str(tmp_path / "missing.py")]) == 1
+    assert main(["summary", str(tmp_path / "missing.py")]) == 2  # a file that is not there: what was given
     assert "no such file" in capsys.readouterr().err
     odd = tmp_path / "weights.bin"
     odd.write_bytes(b"\0" * 10)

@@ -519,3 +519,14 @@ def test_a_selected_group_follows_a_model_change(qtbot, app_state):
     open_model_and_wait(qtbot, state, bridge, "vgg16")
     assert state.selection.item == "features.stage1" and state.selection.layer == "features.4"
     assert layers == ["features.4"]
+
+
+def test_the_source_line_says_which_frame_of_a_video_and_when_it_ended(panel, qtbot, tmp_path):
+    """New-user trial: nothing showed the frame number while stepping, nor that the video ended."""
+    state, bridge = panel.state, panel.bridge
+    video = write_video(tmp_path / "clip.avi", n=6, size=(32, 32), fps=100.0)
+    bridge.open_video(str(video))
+    qtbot.waitUntil(lambda: state.source.status == "ended", timeout=10000)
+    qtbot.wait(100)
+    text = panel.source_label.text()
+    assert text.startswith("video: clip.avi — ended · frame ") and text.endswith(" of 6"), text

@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def exit_status(exc: BaseException) -> int:
     """The exit status for an error that ended a command (the rule in this module's docstring)."""
-    from explorer.core.errors import ImageLoadError, ModelInputError, SourceError, UnknownModelError
+    from explorer.core.errors import (ConsentRequired, ImageLoadError, ModelInputError, ModelSpecError, SourceError,
+                                      UnknownModelError)
     from explorer.core.weights import DownloadError, WeightsError
 
     if isinstance(exc, KeyboardInterrupt):
@@ -82,9 +83,11 @@ def exit_status(exc: BaseException) -> int:
     if isinstance(exc, DownloadError):
         return EXIT_FAILURE
     usage: tuple[type[BaseException], ...] = (CLIError, UnknownModelError, ImageLoadError, ModelInputError,
-                                              SourceError, WeightsError)
-    # the layer lookup and anchor settings live in modules that import torch: named by class, not imported
-    if isinstance(exc, usage) or type(exc).__name__ in ("UnknownLayerError", "AnchorConfigError"):
+                                              SourceError, WeightsError, ModelSpecError, ConsentRequired)
+    # the layer lookup, anchor settings and the patch index live in modules that import torch: named by
+    # class, not imported
+    if isinstance(exc, usage) or type(exc).__name__ in ("UnknownLayerError", "AnchorConfigError",
+                                                        "NoIndexError"):
         return EXIT_USAGE
     return EXIT_FAILURE
 

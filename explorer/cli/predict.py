@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     model, is_random = handle.model, handle.weights == "random"
     engine = Engine(model, specs.with_input(entry, shape), device, handle.weights, score_threshold=args.threshold)
     if not args.json:
-        print(f"{args.model} on {device}, weights: {handle.weights}")
+        print(f"{args.model} on {device}, weights: {handle.weights_label}")
         if is_random:
             print(f"warning: {args.model} has {RANDOM_NOTE}", file=sys.stderr)
     for note in entry.notes:

@@ -168,8 +168,8 @@ class Session:
     def open_video(self, path: str, *, pace: bool = True, loop: bool = False) -> SourceInfo:
         source = VideoSource(path)
         self._video = (str(path), pace, loop)
-        return self._start_stream(source, SourceInfo("video", str(path), source.path.name, status="playing"),
-                                  pace=pace, loop=loop)
+        return self._start_stream(source, SourceInfo("video", str(path), source.path.name, count=source.frame_count,
+                                                     status="playing"), pace=pace, loop=loop)
 
     def open_frame(self, path: str, index: int) -> SourceInfo:
         """Show frame `index` (0-based) of the video `path` as a still image: the top patches of a channel
@@ -271,7 +271,7 @@ class Session:
             self.pipeline.submit(frame)
 
     def _report_skip(self, item: SkippedFile) -> None:
-        self.listener.source_warning(f"skipped {item.message}")
+        self.listener.source_warning(f"skipped: {item.message}")
 
     def _start_stream(self, source: Any, info: SourceInfo, *, pace: bool, loop: bool = False) -> SourceInfo:
         self._close_source()

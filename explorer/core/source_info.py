@@ -14,7 +14,7 @@ class SourceInfo:
     path: str = ""            # the file, folder or camera ("camera:0")
     name: str = ""            # what is shown now: the image's file name (a folder's current file), the video's
     position: int = -1        # a folder: index of the file shown in `count` files (0-based)
-    count: int = 0
+    count: int = 0            # a folder's files, a video's frames (0: unknown)
     status: str = ""          # streams: "playing", "paused", "ended" (a video's end), "error" (it broke)
     message: str = ""         # why a stream stopped
 
@@ -45,7 +45,17 @@ class SourceInfo:
         text = f"{self.kind}: {self.name or self.path}"
         if self.kind == "folder" and self.count:
             text += f" ({self.position + 1} of {self.count})"
+        if self.streaming and self.status in ("paused", "ended"):
+            text += f" — {self.status}"
+        elif self.streaming and self.status == "error":
+            text += " — broken"
         return text
+
+    def frame_text(self, index: int) -> str:
+        """The frame shown, for a stream: 'frame 12 of 300' (a camera, or a file that does not say: 'frame 12')."""
+        if not self.streaming:
+            return ""
+        return f"frame {index + 1}" + (f" of {self.count}" if self.kind == "video" and self.count else "")
 
 
 @dataclass(frozen=True)

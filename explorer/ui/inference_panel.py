@@ -134,7 +134,7 @@ class InferencePanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setMinimumHeight(120)
         self._greyed = False
-        self._table_at = self._timing_at = 0.0  # when the table and the timing line were last filled
+        self._table_at = self._timing_at = self._source_at = 0.0  # when the readouts were last filled
         self._text_brush = self.table.palette().text()
         self.timing_label = QLabel("no model yet")
         self.timing_label.setObjectName("timingLabel")
@@ -210,7 +210,7 @@ class InferencePanel(QWidget):
         return self.state.pending
 
     def _on_source(self, info: "SourceInfo") -> None:
-        self.source_label.setText(info.describe)
+        self._show_source()
         self.source_label.setToolTip(info.path)
         folder = info.kind == "folder"
         stream = info.streaming and not info.ended
@@ -225,8 +225,20 @@ class InferencePanel(QWidget):
         else:
             self.pause_button.setText("Pause")
 
+    def _show_source(self) -> None:
+        """The source line: what is open, where in it (folder n of N, a video's frame), and how it plays."""
+        info, frame = self.state.source, self.state.frame
+        text = info.describe
+        if info.streaming and frame is not None:
+            text += f" · {info.frame_text(frame.index)}"
+        self.source_label.setText(text)
+
     def _on_frame(self, frame: "Frame") -> None:
         self._show_image(frame.image)
+        now = time.perf_counter()
+        if self.state.source.streaming and (not self.state.live or now - self._source_at >= TIMING_INTERVAL_S):
+            self._source_at = now
+            self._show_source()
         if self.state.pending:
             self._set_pending(True, "computing…")
 
@@ -305,6 +317,7 @@ class InferencePanel(QWidget):
         if not live and self.state.result is not None:  # paused or ended: the readouts of the frame shown
             self._fill_table(self.state.result)
             self._show_timing(self.state.result)
+        self._show_source()
 
     # -- drawing ----------------------------------------------------------------------------------------------
     def _show_image(self, image: Any) -> None:

@@ -158,7 +158,7 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self._add_action(file_menu, "Open &folder…", self.choose_folder, "Ctrl+Shift+O")
         self._add_action(file_menu, "Open &video…", self.choose_video, "Ctrl+Shift+V")
         self._add_action(file_menu, "Open &camera…", self.choose_camera, "Ctrl+Shift+C")
-        self._add_action(file_menu, "Open &model…", self.choose_model, "Ctrl+Alt+O")
+        self.open_model_action = self._add_action(file_menu, "Open &model…", self.choose_model, "Ctrl+Alt+O")
         self.recent_menu = file_menu.addMenu("&Recent files")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
@@ -187,7 +187,7 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
             sub.addAction(action)
             self.model_actions[name] = action
         self.model_menu.addSeparator()
-        self._add_action(self.model_menu, "&Open model…", self.choose_model)
+        self.model_menu.addAction(self.open_model_action)  # one action in both menus: its shortcut shows in both
         self.recent_models_menu = self.model_menu.addMenu("&Recent models")
         self.recent_models_menu.aboutToShow.connect(self._fill_recent_models_menu)
         self._add_action(self.model_menu, "&Input size…", self.choose_input_size)
@@ -209,6 +209,7 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self.notes_menu = menu.addMenu("&Notes")  # filled with the panels, after the first paint
 
         help_menu = menu.addMenu("&Help")
+        self._add_action(help_menu, "&Keyboard shortcuts…", self.show_shortcuts, "F1")
         self._add_action(help_menu, "&About CNN Explorer", self.show_about)
 
     def _add_action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -304,18 +305,21 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         ok = bool(self._with_bridge(lambda b: b.open_image(str(path)), opens=True))
         if ok and remember:
             push_recent(self.settings, str(Path(path).resolve()))
+            self.status.dismiss()  # the user's open worked: an earlier failure is not news any more
         return ok
 
     def open_folder(self, path: str) -> bool:
         ok = bool(self._with_bridge(lambda b: b.open_folder(str(path)), opens=True))
         if ok:
             push_recent(self.settings, str(Path(path).resolve()))
+            self.status.dismiss()  # an earlier failure is not news any more (skipped files are reported after)
         return ok
 
     def open_video(self, path: str) -> bool:
         ok = bool(self._with_bridge(lambda b: b.open_video(str(path)), opens=True))
         if ok:
             push_recent(self.settings, str(Path(path).resolve()))
+            self.status.dismiss()
         return ok
 
     def open_camera(self, index: int) -> bool:
@@ -458,6 +462,16 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         if dock is not None:
             dock.show()
             dock.raise_()
+
+    def show_shortcuts(self) -> QWidget:
+        from explorer.ui.shortcuts_dialog import ShortcutsDialog
+
+        self._fill_notes_menu()  # menus filled when they open: their keys are part of the list
+        self._fill_view_menu()
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def show_about(self) -> None:
         QMessageBox.about(

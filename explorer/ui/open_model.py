@@ -61,8 +61,9 @@ def ask_consent(parent: QWidget | None, spec: str, settings: QSettings) -> bool:
     key = _fingerprint(path) if os.path.exists(path) else path
     trusted = read_list(settings, TRUSTED_KEY)
     if key not in trusted:
+        text = reason.replace("`", "").replace(f"'{Path(path).name}'", f"'{path}'", 1)  # the whole path: which file
         box = QMessageBox(QMessageBox.Icon.Warning, "Open a model that runs code",
-                          f"{reason[:1].upper()}{reason[1:]}.\n\nOpen it?", parent=parent)
+                          f"{text[:1].upper()}{text[1:]}.\n\nOpen it?", parent=parent)
         box.setObjectName("consentBox")
         yes = box.addButton("Open it", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)

@@ -212,9 +212,11 @@ class StatusArea(QObject):
         self.first_error = self.first_error or text
         entry = self.log.add("error", text)
         self.error.show_error(text + (f"  (×{entry.count})" if entry.count > 1 else ""))
+        self.message.setVisible(False)  # the error takes the whole width; notes wait behind it anyway
 
     def dismiss(self) -> None:
         self.error.setVisible(False)
+        self.message.setVisible(True)
         if self._waiting_note is not None:
             note, self._waiting_note = self._waiting_note, None
             self._show_note(*note)
@@ -225,6 +227,7 @@ class StatusArea(QObject):
         if answer:
             self._waiting_note = None
             self.error.setVisible(False)
+            self.message.setVisible(True)
         if self.error_in_sight:
             self._waiting_note = (text, ms)  # the newest one: it would replace any earlier one anyway
             return

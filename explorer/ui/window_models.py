@@ -81,14 +81,17 @@ class ModelMenuMixin:
         if handle is None or self.bridge is None:
             return
         h, w = handle.entry.input_size
-        text, ok = QInputDialog.getText(self, "Input size", f"Input size of {handle.name} (H×W):", text=f"{h}x{w}")
-        if not ok:
-            return
-        try:
-            size = parse_size(text)
-        except ValueError as exc:
-            self.state.show_error(str(exc))
-            return
+        text, prompt = f"{h}x{w}", f"Input size of {handle.name} (H×W, C×H×W or one number):"
+        while True:  # a wrong entry is said in the dialog, which stays to be corrected
+            text, ok = QInputDialog.getText(self, "Input size", prompt, text=text)
+            if not ok:
+                return
+            try:
+                size = parse_size(text)
+            except ValueError as exc:
+                prompt = f"{exc}.\nInput size of {handle.name} (H×W):"
+                continue
+            break
         if size is not None:
             self.bridge.set_input_size(size)
 

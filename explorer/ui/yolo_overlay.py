@@ -315,6 +315,10 @@ def cell_text(overlay: YoloOverlay, cell: tuple[int, int] | None) -> str:
         lines.append(f"box {b}: x {num(x)}, y {num(y)}, {wh} {num(sw)}, {num(sh)}, <b>confidence {num(conf)}</b> "
                      f"→ ({num(bx[0], 0)}, {num(bx[1], 0)})–({num(bx[2], 0)}, {num(bx[3], 0)}) px")
     c = int(np.argmax(g.probs[row, col]))
-    lines.append(f"most probable class: {overlay.label(c)} ({num(g.probs[row, col, c])}); class-specific score "
+    p = float(g.probs[row, col, c])
+    # YOLOv1 regresses its class probabilities with a sum of squared errors, not a softmax: the raw outputs
+    # may leave [0, 1] (the paper's Pr(class|object) is what they are trained towards)
+    raw = " (raw output: not bounded to 0–1)" if not 0.0 <= p <= 1.0 else ""
+    lines.append(f"most probable class: {overlay.label(c)} ({num(p)}{raw}); class-specific score "
                  f"= Pr(class|object) × confidence = {num(g.class_scores()[row, col, :, c].max())} (best box)")
     return "<br>".join(lines)

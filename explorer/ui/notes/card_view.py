@@ -29,7 +29,8 @@ def card_html(card: "CardData") -> str:
     link = f" <a href='{card.url}'>{card.url}</a>" if card.url else ""
     source = f" <span style='color:#5f6368'>({card.source} at {card.input_size[1]}×{card.input_size[0]})</span>" \
         if card.source else ""
-    return (f"<p><b>{card.family}</b> · {card.task} · {card.year}</p>"
+    year = f" · {card.year}" if card.year else ""  # a model from elsewhere has no paper year to show
+    return (f"<p><b>{card.family}</b> · {card.task}{year}</p>"
             f"<p><b>Paper:</b> {card.paper}.{link}</p>"
             f"<p><b>Key idea:</b> {card.key_idea}</p>"
             f"<p><b>Parameters:</b> {card.params_text} &nbsp; <b>MACs:</b> {card.macs_text}{source}</p>")
@@ -148,7 +149,7 @@ class CardView(NotesView):
         r = list(self.cards).index(name)
         card = self.cards[name]
         unknown = "failed" if name in self.failed else "…"
-        values = (card.name, str(card.year), card.family, card.key_idea,
+        values = (card.name, str(card.year) if card.year else "–", card.family, card.key_idea,
                   unknown if card.params is None else f"{card.params / 1e6:.1f} M",
                   unknown if card.macs is None else f"{card.macs / 1e9:.2f} G")
         for c, text in enumerate(values):
