@@ -418,3 +418,29 @@ def test_fasterrcnn_tiny_blank_image_output_is_not_0x4():
     assert [s[1:] for s in out.output_shapes] == [tuple(t.shape[1:]) for t in detections.values()]
     text = shape_text(out.output_shapes[0])
     assert "N" in text and text != shape_text(tuple(detections["boxes"].shape)) and "0×4" not in text
+
+
+def test_global_pooling_written_as_a_mean_is_a_node():
+    """New-user trial: a network of one's own whose head pools with `x.mean((2, 3))` showed the Linear right
+    after the last map, with no step between (the mean was not recorded)."""
+    import torch
+    from torch import nn
+
+    from explorer.core.capture import capture_graph
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            y = torch.relu(self.conv(x))
+            return self.head(y.mean((2, 3))) + 0 * y.amax((2, 3), keepdim=True).flatten(1).sum(1, keepdim=True)
+
+    graph = capture_graph(Net().eval(), "net", (3, 16, 16))
+    ops = {n.op: n for n in graph.nodes}
+    assert ops["mean"].kind == "pool" and ops["mean"].output_shapes == [(1, 8)]
+    assert ops["mean"].receptive_field is None  # the whole image
+    assert "amax" in ops and ops["amax"].output_shapes == [(1, 8, 1, 1)]
+    assert graph.predecessors("head") == [ops["mean"].id]

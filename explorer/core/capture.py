@@ -49,7 +49,7 @@ from explorer.core.graph_lookup import (  # noqa: F401 - re-exported: other modu
     UnknownLayerError, find_node, find_output_node, is_module_call,
 )
 from explorer.core.capture_ops import (  # noqa: F401 - re-exported: other modules import them from here
-    _ARITH, _CAT, _ACTIVATIONS, _POOLS, _UPSAMPLE, _ROI, _NMS, _NORMS, _FLATTEN, _RESHAPE, _LINEAR, _CONV,
+    _ARITH, _CAT, _ACTIVATIONS, _GLOBAL_REDUCE, _POOLS, _UPSAMPLE, _ROI, _NMS, _NORMS, _FLATTEN, _RESHAPE, _LINEAR, _CONV,
     _IGNORE, METHOD_STEPS, MethodStep, _Info, _normalise, _op_kind, _shape, _tensors, flatten_outputs, module_kind,
 )
 
@@ -313,6 +313,10 @@ class _Recorder:
             return tracked[0][0].dim() >= 4 and tracked[0][0].dim() != out0.dim()
         if op in _RESHAPE:
             return tracked[0][0].dim() >= 4 and out0.dim() <= 2
+        if op in _GLOBAL_REDUCE:  # global pooling written by hand: (N, C, H, W) -> (N, C) or (N, C, 1, 1)
+            src = tracked[0][0]
+            return (src.dim() >= 4 and tuple(out0.shape[:2]) == tuple(src.shape[:2])
+                    and all(int(d) == 1 for d in out0.shape[2:]))
         return op in _ACTIVATIONS or op in _POOLS or op in _UPSAMPLE or op in _ROI or op in _NMS \
             or op in _NORMS or op in _LINEAR or op in _CONV
 
@@ -350,7 +354,9 @@ class _Recorder:
             flat = tracked[0][1].flat_from if out_shapes[0] == in_shapes[0] else None
         elif kind == "pool":
             in_sp = in_shapes[0][2:] if in_shapes else ()
-            if op.startswith("adaptive") and rf_in is not None:
+            if op in _GLOBAL_REDUCE:
+                rf = None  # every output sees the whole image (as after global pooling)
+            elif op.startswith("adaptive") and rf_in is not None:
                 rf = stats.adaptive_rf(rf_in, in_sp, out_shapes[0][2:])
             else:
                 rf = stats.pool_call_rf(rf_in, args, kwargs, "max" if "max" in op else "avg")

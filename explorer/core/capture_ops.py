@@ -28,6 +28,9 @@ _POOLS = {"max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", 
           "max_pool2d_with_indices", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
           "adaptive_max_pool2d_with_indices"}
+# global pooling written as a reduction (`x.mean((2, 3))`, `x.amax((-2, -1))`): a node when it takes a feature
+# map's spatial dimensions away and keeps its batch and channels (the capture checks the shapes)
+_GLOBAL_REDUCE = {"mean", "amax"}
 _UPSAMPLE = {"interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "upsample_nearest2d",
              "upsample_bilinear2d", "pixel_shuffle", "grid_sample"}
 _ROI = {"roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool"}
@@ -112,7 +115,7 @@ def _op_kind(op: str) -> str:
         return "merge"
     if op in _ACTIVATIONS:
         return "activation"
-    if op in _POOLS:
+    if op in _POOLS or op in _GLOBAL_REDUCE:
         return "pool"
     if op in _UPSAMPLE:
         return "upsample"
