@@ -52,6 +52,25 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
     raise CLIError(f"invalid input size '{text}': expected {INPUT_FORMS}")
 
 
+def parse_image_size(text: str) -> tuple[int, int] | None:
+    """A model's input size as the window takes it: 'H×W', 'C×H×W' or one number N (N×N) → (H, W); '' → None.
+    Raises CLIError with one sentence (the window's Input size… dialog and `main.py --input` share it)."""
+    text = text.strip().lower().replace("×", "x").replace(" ", "")
+    if not text:
+        return None
+    try:
+        dims = [int(p) for p in text.split("x")]
+    except ValueError:
+        raise CLIError(f"'{text}' is not a size: write H×W (e.g. 320x320), C×H×W or one number") from None
+    if len(dims) == 3:
+        dims = dims[1:]
+    if len(dims) == 1:
+        dims = dims * 2
+    if len(dims) != 2 or not all(8 <= d <= 4096 for d in dims):
+        raise CLIError(f"'{text}' is not a size from 8 to 4096 pixels: write H×W, C×H×W or one number")
+    return dims[0], dims[1]
+
+
 WEIGHTS_HELP = ("random | pretrained | bundled | PATH to a state_dict (default: the model's default: bundled "
                 "where shipped, else pretrained when cached, else random)")
 DEVICE_HELP = "auto (CUDA, else MPS, else CPU) | cpu | cuda | cuda:N | mps"
@@ -60,11 +79,6 @@ SEED_HELP = f"seed of random weights (default {DEFAULT_SEED}: the same maps and 
 
 def add_weights_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     parser.add_argument("--weights", default=default, help=WEIGHTS_HELP)
-
-
-def add_device_option(parser: argparse.ArgumentParser, default: str | None = "auto",
-                      choices: list[str] | None = None) -> None:
-    parser.add_argument("--device", default=default, choices=choices, help=DEVICE_HELP)
 
 
 def add_seed_option(parser: argparse.ArgumentParser) -> None:

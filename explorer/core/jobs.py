@@ -101,10 +101,6 @@ class JobRunner:
             if self._running is not None and self._running.key == key:
                 self._running.cancel.set()
 
-    def is_current(self, job: Job) -> bool:
-        with self._cond:
-            return self._newest.get(job.key) == job.ticket
-
     @property
     def busy(self) -> bool:
         with self._cond:

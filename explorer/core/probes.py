@@ -66,6 +66,8 @@ class AttachedProbes:
 
     def sync(self, wanted: ProbeSet) -> list["Probe"]:
         """Attach what is wanted and not attached, detach the rest; returns the probes to collect."""
+        if wanted.version == self._version:  # every frame asks; the set rarely changes: no lock, no copy
+            return list(self._attached.values())
         version, probes = wanted.snapshot()
         if version != self._version:
             for name, probe in list(self._attached.items()):

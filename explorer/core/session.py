@@ -68,7 +68,6 @@ class Session:
         self.listener = listener or SessionListener()
         self.probes = ProbeSet()
         self.handle: "ModelHandle | None" = None
-        self.graph: Any = None
         self.source_info = SourceInfo()
         self.capture_graph = capture_graph
         self.jobs = JobRunner("model-loader")
@@ -86,7 +85,7 @@ class Session:
         self._fps = 0.0
         self._last_result_time = 0.0
         self.pipeline = Pipeline(self.probes, on_result=self._on_result, on_frame=self._on_frame,
-                                             on_error=self._on_error, engine_options=engine_options)
+                                 on_error=self._on_error, engine_options=engine_options)
 
     # -- models -----------------------------------------------------------------------------------------------
     def open_model(self, name: str, weights: str = "", device: str = "auto", seed: int | None = 0,
@@ -132,7 +131,6 @@ class Session:
     def _loaded(self, opened: "OpenedModel") -> None:
         with self._deliver:
             self.handle = opened.handle
-            self.graph = opened.graph
             self._reset_rate()
             self.pipeline.set_model(opened.handle)
             self.listener.model_ready(opened)
@@ -168,23 +166,20 @@ class Session:
     def open_video(self, path: str, *, pace: bool = True, loop: bool = False) -> SourceInfo:
         source = VideoSource(path)
         self._video = (str(path), pace, loop)
-        return self._start_stream(source, SourceInfo("video", str(path), source.path.name, count=source.frame_count,
-                                                     status="playing"), pace=pace, loop=loop)
-
-    def open_frame(self, path: str, index: int) -> SourceInfo:
-        """Show frame `index` (0-based) of the video `path` as a still image: the top patches of a channel
-        (explorer/ui/feature_maps/top_patches.py) open the frame a patch was cut from. Raises SourceError; the
-        current source stays then."""
-        return self.show_video_frame(self.decode_video_frame(path, index))
+        info = SourceInfo("video", str(path), source.path.name, count=source.frame_count, status="playing")
+        return self._start_stream(source, info, pace=pace, loop=loop)
 
     @staticmethod
     def decode_video_frame(path: str, index: int) -> "_VideoFrame":
-        """Decode frame `index` of a video (from any thread: a frame deep in a long video takes a while)."""
+        """Decode frame `index` (0-based) of a video, for show_video_frame: the top patches of a channel open
+        the frame a patch was cut from. From any thread (a frame deep in a long video takes a while); raises
+        SourceError."""
         return _VideoFrame(path, index)
 
     def show_video_frame(self, decoded: "_VideoFrame") -> SourceInfo:
         """Show a frame decoded by decode_video_frame as a still."""
-        return self._show_still(decoded, SourceInfo("image", decoded.path, f"{decoded.name}, frame {decoded.index}"))
+        info = SourceInfo("image", decoded.path, f"{decoded.name}, frame {decoded.index}")
+        return self._show_still(decoded, info)
 
     def open_camera(self, index: int | str = 0, resolution: tuple[int, int] | None = None) -> SourceInfo:
         source = CameraSource(index, resolution)
@@ -400,7 +395,7 @@ __all__ = ["ModelRequest", "PipelineStats", "Session", "SessionListener", "Sourc
 
 
 class _VideoFrame:
-    """One frame of a video file held as a still (Session.open_frame); the file is closed once it is read."""
+    """One frame of a video file held as a still (Session.decode_video_frame); the file is closed once read."""
 
     kind = "image"
 
@@ -408,7 +403,7 @@ class _VideoFrame:
         video = VideoSource(path)
         self.name, self.path, self.index = video.name, str(path), int(index)
         try:
-            for _ in range(max(0, int(index))):  # grab() in order: seeking by number is not exact in every container
+            for _ in range(max(0, int(index))):  # grab() in order: seeking is not exact in every container
                 if not video.cap.grab():
                     raise SourceError(f"'{video.name}' has no frame {index} (it ended before)")
             video.index = int(index)

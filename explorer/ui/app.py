@@ -83,15 +83,12 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _input_size(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    from explorer.arguments import parse_size
+    from explorer.arguments import parse_image_size
 
-    dims = parse_size(text)
-    dims = dims[1:] if len(dims) == 3 else dims * 2 if len(dims) == 1 else dims
-    if len(dims) != 2:
-        raise CLIError(f"--input: invalid size '{text}': expected HxW, CxHxW or one number")
-    return int(dims[0]), int(dims[1])
+    try:
+        return parse_image_size(text or "")
+    except CLIError as exc:
+        raise CLIError(f"--input: {exc}") from None
 
 
 def _check_weights(spec: str, entry: "zoo.ZooEntry | None") -> None:

@@ -14,7 +14,6 @@ stays as it was.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +91,6 @@ class SessionBridge(QObject):
         self._lock = threading.Lock()
         self._events: list[tuple[str, Any]] = []
         self._posted = False
-        self._last_drain = 0.0
         self._timer = QTimer(self)  # the poll at the screen's refresh rate (see _offer)
         self._timer.timeout.connect(self._tick)
         self._polling = False
@@ -165,7 +163,6 @@ class SessionBridge(QObject):
         rate = screen.refreshRate() if screen is not None else 60.0
         return 1000.0 / rate if rate and rate > 1 else 1000.0 / 60.0
 
-    @Slot()
     def _drain(self) -> None:
         if self._draining:  # a view reacting to one event asked for more: the loop below takes them
             return
@@ -177,7 +174,6 @@ class SessionBridge(QObject):
                     self._posted = False
                 if not events:
                     break
-                self._last_drain = time.perf_counter()
                 self._hand_over(events)
         finally:
             self._draining = False

@@ -134,7 +134,8 @@ class InferencePanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setMinimumHeight(120)
         self._greyed = False
-        self._table_at = self._timing_at = self._source_at = 0.0  # when the readouts were last filled
+        self._filled_at: dict[str, float] = {}  # when each readout was last filled (see _due)
+        self._headers = ""  # the task whose column names the table shows
         self._text_brush = self.table.palette().text()
         self.timing_label = QLabel("no model yet")
         self.timing_label.setObjectName("timingLabel")
@@ -235,9 +236,7 @@ class InferencePanel(QWidget):
 
     def _on_frame(self, frame: "Frame") -> None:
         self._show_image(frame.image)
-        now = time.perf_counter()
-        if self.state.source.streaming and (not self.state.live or now - self._source_at >= TIMING_INTERVAL_S):
-            self._source_at = now
+        if self.state.source.streaming and self._due("source", TIMING_INTERVAL_S, time.perf_counter()):
             self._show_source()
         if self.state.pending:
             self._set_pending(True, "computing…")
@@ -251,10 +250,9 @@ class InferencePanel(QWidget):
         its boxes or mask are drawn again."""
         self._fill_weights_combo()
         self._set_pending(self.state.pending)
-        if not self.state.pending and self.state.result is not None:
+        if self.state.result is not None and not self.state.pending:
             self.detections.set_result(self.state.result)
             self.segmentation.set_result(self.state.result)
-        if self.state.result is not None and not self.state.pending:
             self._show_timing(self.state.result)
         elif self.state.handle is None:
             self.timing_label.setText("no model")
@@ -269,7 +267,7 @@ class InferencePanel(QWidget):
         self.threshold_row.setVisible(handle.task == "detection")
         self._fill_weights_combo()
         self.table.setRowCount(0)
-        self.table.setHorizontalHeaderLabels(TABLE_HEADERS.get(handle.task, TABLE_HEADERS["detection"]))
+        self._set_headers(handle.task if handle.task in TABLE_HEADERS else "detection")
         if self.state.frame is not None:
             self._set_pending(True, f"{handle.name}: computing the first result…")
         else:
@@ -303,14 +301,19 @@ class InferencePanel(QWidget):
         self._show_image(result.frame.image)
         self.detections.set_result(result)
         self.segmentation.set_result(result)
-        live = self.state.live
-        if not live or t0 - self._table_at >= TABLE_INTERVAL_S:
+        if self._due("table", TABLE_INTERVAL_S, t0):
             self._fill_table(result)
-            self._table_at = t0
         result.timing_ms["draw"] = (time.perf_counter() - t0) * 1000
-        if not live or t0 - self._timing_at >= TIMING_INTERVAL_S:
+        if self._due("timing", TIMING_INTERVAL_S, t0):
             self._show_timing(result)
-            self._timing_at = t0
+
+    def _due(self, readout: str, interval: float, now: float) -> bool:
+        """Whether a readout may change now: at once, unless a stream plays and it changed less than
+        `interval` seconds ago (TABLE_INTERVAL_S above)."""
+        if self.state.live and now - self._filled_at.get(readout, 0.0) < interval:
+            return False
+        self._filled_at[readout] = now
+        return True
 
     def _on_live(self, live: bool) -> None:
         self.image_item.set_fast(live)
@@ -356,10 +359,10 @@ class InferencePanel(QWidget):
     def _fill_table(self, result: "FrameResult") -> None:
         rows: list[tuple[str, str, str, QColor | None]] = []
         if result.topk is not None:
-            self.table.setHorizontalHeaderLabels(TABLE_HEADERS["classification"])
+            self._set_headers("classification")
             rows = [(str(i), c.label, f"{c.score:.3f}", None) for i, c in enumerate(result.topk, 1)]
         elif result.segmentation is not None:
-            self.table.setHorizontalHeaderLabels(TABLE_HEADERS["segmentation"])
+            self._set_headers("segmentation")
             seg = result.segmentation
             palette = voc_palette()
             for name, share in zip(seg.classes, seg.shares):  # the engine orders them: largest share first
@@ -367,7 +370,7 @@ class InferencePanel(QWidget):
                 r, g, b = (int(v) for v in palette[idx])
                 rows.append(("■", name, f"{100.0 * share:.1f}%", QColor(r, g, b)))
         elif result.boxes is not None:
-            self.table.setHorizontalHeaderLabels(TABLE_HEADERS["detection"])
+            self._set_headers("detection")
             shown = [d for d in result.boxes if d.score >= self.state.threshold]
             rows = [(str(i), d.label, f"{d.score:.3f}", box_colour(d.class_index)) for i, d in enumerate(shown, 1)]
             if not rows:
@@ -387,6 +390,11 @@ class InferencePanel(QWidget):
                     item.setText(text)
                 if col == 0:
                     item.setForeground(QBrush(colour) if colour is not None else self._text_brush)
+
+    def _set_headers(self, task: str) -> None:
+        if task != self._headers:  # header items are made anew by each call: only on a change, not per frame
+            self._headers = task
+            self.table.setHorizontalHeaderLabels(TABLE_HEADERS[task])
 
     # -- weights ----------------------------------------------------------------------------------------------
     def _fill_weights_combo(self) -> None:

@@ -19,29 +19,12 @@ from PySide6.QtCore import QSettings, QStringListModel, Qt
 from PySide6.QtWidgets import (QCompleter, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
+from explorer.arguments import CLIError, parse_image_size
 from explorer.ui.settings import read_list
 
 MODEL_FILTER = ("Models (*.py *.pt *.pth *.ts *.jit *.pt2 *.onnx);;Python (*.py);;TorchScript (*.pt *.pth *.ts *.jit);;"
                 "torch.export (*.pt2);;ONNX (*.onnx);;All files (*)")
 TRUSTED_KEY = "trustedModelFiles"
-
-
-def parse_size(text: str) -> tuple[int, int] | None:
-    """'320', '320x240', '3x320x240' (C×H×W) → (H, W); '' → None. Raises ValueError with a sentence."""
-    text = text.strip().lower().replace("×", "x").replace(" ", "")
-    if not text:
-        return None
-    try:
-        dims = [int(p) for p in text.split("x")]
-    except ValueError:
-        raise ValueError(f"'{text}' is not a size: write H×W (e.g. 320x320), C×H×W or one number") from None
-    if len(dims) == 3:
-        dims = dims[1:]
-    if len(dims) == 1:
-        dims = dims * 2
-    if len(dims) != 2 or not all(8 <= d <= 4096 for d in dims):
-        raise ValueError(f"'{text}' is not a size from 8 to 4096 pixels: write H×W, C×H×W or one number")
-    return dims[0], dims[1]
 
 
 def _fingerprint(path: str) -> str:
@@ -150,8 +133,8 @@ class OpenModelDialog(QDialog):
                     raise ValueError(f"unknown model '{spec}': write a zoo name (the Model menu lists them), "
                                      f"or {model_specs.SPEC_FORMS}")
                 model_specs.parse(spec)
-            self.input_size = parse_size(self.size_edit.text())
-        except (ValueError, ExplorerError) as exc:
+            self.input_size = parse_image_size(self.size_edit.text())
+        except (ValueError, ExplorerError, CLIError) as exc:
             self.error.setText(str(exc))
             return
         self.spec = spec

@@ -3,9 +3,10 @@ list cannot drift from what the keys do), plus the views' own keys."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDialog, QHeaderView, QMenuBar, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QMenuBar, QPushButton, QTableWidgetItem, QVBoxLayout, QWidget
+
+from explorer.ui.dialog_parts import close_on_keys, readout_table
 
 # keys handled inside views rather than by menu commands
 VIEW_KEYS = [
@@ -43,21 +44,14 @@ class ShortcutsDialog(QDialog):
         self.setObjectName("shortcutsDialog")
         self.resize(560, 520)
         rows = menu_shortcuts(bar) + VIEW_KEYS
-        self.table = QTableWidget(len(rows), 3)
-        self.table.setHorizontalHeaderLabels(["where", "keys", "what"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = readout_table(["where", "keys", "what"])
+        self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(close)
-        for keys in (QKeySequence.StandardKey.Close, QKeySequence("Esc")):
-            QShortcut(keys, self, activated=self.close)
+        close_on_keys(self)

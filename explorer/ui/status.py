@@ -17,10 +17,11 @@ import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QStatusBar,
-                               QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QStatusBar, QTableWidgetItem,
+                               QToolButton, QVBoxLayout, QWidget)
 
+from explorer.ui.dialog_parts import close_on_keys, readout_table
 from explorer.ui.elided_label import ElidedLabel
 from explorer.ui.state import AppState
 
@@ -75,15 +76,8 @@ class MessagesWindow(QDialog):
         self.setObjectName("messagesWindow")
         self.resize(760, 360)
         self.log = log
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["time", "", "message"])
-        self.table.verticalHeader().setVisible(False)
+        self.table = readout_table(["time", "", "message"])
         self.table.setWordWrap(True)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         copy = QPushButton("Copy all")
         copy.clicked.connect(self.copy_all)
         clear = QPushButton("Clear")
@@ -97,8 +91,7 @@ class MessagesWindow(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        for keys in (QKeySequence.StandardKey.Close, QKeySequence("Esc")):
-            QShortcut(keys, self, activated=self.close)
+        close_on_keys(self)
         log.changed.connect(self.refresh)
         self.refresh()
 

@@ -75,7 +75,7 @@ class ModelMenuMixin:
     def choose_input_size(self) -> None:
         """Model > Input size…: capture the model (and preprocess a model without a preset of its own) at
         another size."""
-        from explorer.ui.open_model import parse_size
+        from explorer.arguments import CLIError, parse_image_size
 
         handle = self.state.handle
         if handle is None or self.bridge is None:
@@ -87,8 +87,8 @@ class ModelMenuMixin:
             if not ok:
                 return
             try:
-                size = parse_size(text)
-            except ValueError as exc:
+                size = parse_image_size(text)
+            except CLIError as exc:
                 prompt = f"{exc}.\nInput size of {handle.name} (H×W):"
                 continue
             break

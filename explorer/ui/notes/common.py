@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPen, QPixmap, QShortcut
+from PySide6.QtGui import QColor, QFont, QImage, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
+
+from explorer.ui.dialog_parts import close_on_keys
 
 if TYPE_CHECKING:
     from torch import nn
@@ -121,11 +123,7 @@ class NotesView(QWidget):
         self.jobs = NotesJobs(bridge, self, type(self).__name__)
         if self.TITLE:
             self.setWindowTitle(self.TITLE)
-        # Esc, Ctrl+W and the platform's own Close (Ctrl+F4 on Linux and Windows, which is not Ctrl+W)
-        keys = {QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W"), *QKeySequence.keyBindings(
-            QKeySequence.StandardKey.Close)}
-        for key in keys:
-            QShortcut(key, self, activated=self.close, context=Qt.ShortcutContext.WindowShortcut)
+        close_on_keys(self)
         bridge.closing.connect(self.jobs.cancel)
 
     @property
