@@ -111,10 +111,6 @@ class Pipeline:
             self._thread.join(timeout)
 
     @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    @property
     def idle(self) -> bool:
         """Nothing waits in the slot and every frame taken from it is done with (its result delivered)."""
         return self.slot.peek() is None and self.slot.taken == self.finished
