@@ -530,3 +530,23 @@ def test_the_source_line_says_which_frame_of_a_video_and_when_it_ended(panel, qt
     qtbot.wait(100)
     text = panel.source_label.text()
     assert text.startswith("video: clip.avi — ended · frame ") and text.endswith(" of 6"), text
+
+
+def test_the_random_weights_banner_does_not_move_the_controls(panel, qtbot):
+    """The banner shows with random weights and goes with others; the buttons stay where they were (they used
+    to move down by the banner's height under the user's pointer: new-user trial)."""
+    panel.show()
+    qtbot.waitExposed(panel)
+
+    def pause_y():
+        panel.layout().activate()
+        return panel.pause_button.mapTo(panel, panel.pause_button.rect().topLeft()).y()
+
+    panel._on_model(fake_handle("resnet18", "pretrained"))
+    assert panel.banner.isHidden()
+    without = pause_y()
+    panel._on_model(fake_handle("resnet18", "random"))
+    assert panel.banner.isVisible() and panel.banner.height() > 10
+    assert pause_y() == without
+    banner_top = panel.banner.mapTo(panel, panel.banner.rect().topLeft()).y()
+    assert banner_top > without  # under the controls, over the image

@@ -177,10 +177,12 @@ class InferencePanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.model_note)
+        # The controls first: the banner and the note come and go with the model, and above the buttons they
+        # moved them by their height under the user's pointer (new-user trial); under them the image gives way.
         layout.addLayout(controls)
         layout.addWidget(self.threshold_row)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.model_note)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.source_label)
         layout.addWidget(self.timing_label)
