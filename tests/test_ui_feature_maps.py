@@ -227,6 +227,33 @@ def test_overlay_gradcam_and_gradient_view(qtbot, dock):
     assert fm.feature_pixel is None and not ring.isVisible()
 
 
+def test_clear_keeps_the_overlay_ticked_and_a_chosen_channel_brings_it_back(qtbot, dock):
+    """New-user trial: Clear also unticked Overlay. Clear takes the pictures off the image and leaves the user's
+    preference alone; the next frame draws no channel; choosing a channel (or ticking Overlay again) does."""
+    fm = _select(qtbot, dock, "features.0")
+    c = fm.controls
+    c.overlay_check.setChecked(True)
+    fm.select_channel(5)
+    fm.select_feature_pixel(10, 12)
+    assert fm.overlay.channel_item.isVisible() and fm.overlay.field_item.isVisible()
+    qtbot.mouseClick(c.clear_button, Qt.MouseButton.LeftButton)
+    assert c.overlay_check.isChecked()                        # the preference stays
+    assert not fm.overlay.channel_item.isVisible() and not fm.overlay.field_item.isVisible()
+    assert fm.channel == 5 and fm.channel_view.view.item.image is not None  # the large channel stays
+    before = dock.state.result
+    assert dock.bridge.rerun()                                # a new frame's maps: still nothing on the image
+    qtbot.waitUntil(lambda: dock.state.result is not before and _has_maps(fm, dock.state.result),
+                    timeout=RESULT_TIMEOUT)
+    _settle(qtbot, dock, 200)
+    assert c.overlay_check.isChecked() and not fm.overlay.channel_item.isVisible()
+    fm.select_channel(7)                                      # a channel chosen again: on the image at once
+    assert fm.overlay.channel_item.isVisible()
+    fm.clear_overlay()
+    c.overlay_check.setChecked(False)
+    c.overlay_check.setChecked(True)                          # ticked again: the channel shown comes back too
+    assert fm.overlay.channel_item.isVisible()
+
+
 def test_a_fully_connected_layer_has_no_overlay_and_no_receptive_field(qtbot, dock):
     """alexnet's classifier.1 (Linear, 4096 outputs as 1×1 maps) has no place on the image: Overlay draws
     nothing there and says why, a pixel outside its 1×1 maps is refused, and a Grad-CAM that cannot run there

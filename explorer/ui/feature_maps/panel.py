@@ -71,6 +71,7 @@ class FeatureMapsPanel(QWidget):
         self.mosaic: Mosaic | None = None
         self.channel: int | None = None                  # the channel shown large
         self.feature_pixel: tuple[int, int] | None = None
+        self.overlay_cleared = False  # Clear: no channel on the image until one is chosen again (Overlay stays on)
         self.last_result: FrameResult | None = None
         self._hover: tuple[str, int, int, int] | None = None  # the info line describes this hover: redo per frame
         self._caught_up_frame: Any = None  # the frame last run again: never twice (a layer may not run at all)
@@ -96,7 +97,7 @@ class FeatureMapsPanel(QWidget):
         c.output_combo.activated.connect(lambda i: self.set_output(c.output_combo.itemData(i)))
         c.mosaicChanged.connect(self._on_options_changed)
         c.rate_combo.currentIndexChanged.connect(lambda _i: self._apply_rate())
-        c.overlay_check.toggled.connect(lambda _on: self._update_overlay_channel())
+        c.overlay_check.toggled.connect(self._on_overlay_toggled)
         c.opacity_slider.valueChanged.connect(lambda _v: self.overlay.set_opacity(c.opacity))
         c.gradcam_button.clicked.connect(lambda: self.request_gradcam())
         c.clear_button.clicked.connect(self.clear_overlay)
@@ -435,6 +436,7 @@ class FeatureMapsPanel(QWidget):
         """Show `channel` large (and over the input when the overlay is on)."""
         self.channel = channel
         self.feature_pixel = None
+        self.overlay_cleared = False
         self.overlay.hide_field()
         self.top_patches.set_target(self.probe.layer if self.probe is not None else "", channel,
                                     self.frame.output_key if self.frame is not None else "")
@@ -478,9 +480,15 @@ class FeatureMapsPanel(QWidget):
         assert frame is not None and frame.input_size is not None and frame.geometry is not None
         return backbone_size(frame.input_size, frame.geometry, frame.tensor_geometry)
 
+    def _on_overlay_toggled(self, on: bool) -> None:
+        if on:  # ticked again after a Clear: the user asks for the channel on the image
+            self.overlay_cleared = False
+        self._update_overlay_channel()
+
     def _update_overlay_channel(self) -> None:
         frame = self.frame
-        if not self.controls.overlay_check.isChecked() or frame is None or self.channel is None:
+        if (not self.controls.overlay_check.isChecked() or frame is None or self.channel is None
+                or self.overlay_cleared):
             self.overlay.hide_channel()
             return
         field, placed = self._field()
@@ -522,8 +530,10 @@ class FeatureMapsPanel(QWidget):
         return ff.source_box
 
     def clear_overlay(self) -> None:
+        """Clear: take the channel, heat map and receptive field off the image. Overlay keeps its tick (the
+        user's preference); the channel comes back on the image when a channel is chosen again."""
         self.overlay.clear()
-        self.controls.overlay_check.setChecked(False)
+        self.overlay_cleared = True
         self._set_info("")
 
     def _on_overlay_cleared(self) -> None:
