@@ -329,7 +329,7 @@ def test_options_pins_and_exports(qtbot, dock, tmp_path):
 
 
 ABSURD = [10 ** 12, -10 ** 12, "nan", "inf", "-5", "a string", ["a", "list"], "", 3.5]
-KEYS = ["order", "topK", "norm", "low", "high", "colormap", "opacity", "liveRate"]
+KEYS = ["order", "topK", "norm", "low", "high", "colormap", "opacity", "liveRate", "gradient"]
 
 
 @pytest.mark.parametrize("absurd", ABSURD, ids=[repr(v)[:12] for v in ABSURD])
@@ -349,6 +349,7 @@ def test_any_stored_option_opens_the_dock_with_clamped_values(qtbot, app_state, 
     assert 0 <= c.opacity_slider.value() <= 100 and 0 <= c.topk_spin.value() <= 4096
     assert c.order_combo.currentText() == "index" and c.norm_combo.currentText() == "channel"
     assert c.colormap_combo.currentText() == "auto" and c.live_rate in (0, 5, 10, 20)
+    assert not c.gradient_check.isChecked()                   # no absurd value reads as "on"
     for spin in (c.lo_spin, c.hi_spin):
         assert np.isfinite(spin.value()) and abs(spin.value()) <= 1e6
     if absurd == 10 ** 12:
@@ -375,6 +376,31 @@ def test_a_hand_edited_settings_file_is_read_through_the_validated_readers(qtbot
     assert (c.topk_spin.value(), c.lo_spin.value(), c.hi_spin.value()) == (0, 0.0, 3.5)
     assert c.opacity_slider.value() == 100 and c.live_rate == 10    # 7/s is not offered: the default
     assert c.lo_spin.isVisibleTo(fm) and c.hi_spin.isVisibleTo(fm)  # norm fixed: its range is shown
+
+
+def test_the_gradient_view_is_remembered_across_restarts(qtbot, app_state):
+    """New-user trial: every option of the dock came back after a restart but Gradient. Ticked, it is written to
+    the settings file; a new dock (the next start) opens with it ticked, and unticked after it was unticked."""
+    from explorer.ui.settings import settings_path
+
+    fm = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(fm)
+    fm.resize(1200, 400)
+    fm.show()
+    qtbot.waitExposed(fm)
+    assert not fm.controls.gradient_check.isChecked()         # a first start: off
+    qtbot.mouseClick(fm.controls.gradient_check, Qt.MouseButton.LeftButton)
+    assert fm.controls.gradient_check.isChecked()
+    fm.settings.sync()
+    assert "gradient=true" in settings_path().read_text()
+    again = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(again)
+    assert again.controls.gradient_check.isChecked()
+    again.controls.gradient_check.click()                     # (this one is not on screen)
+    again.settings.sync()
+    third = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(third)
+    assert not third.controls.gradient_check.isChecked()
 
 
 def test_output_picker_for_a_multi_output_module(qtbot, app_state):

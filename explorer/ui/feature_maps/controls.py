@@ -120,6 +120,7 @@ class Controls(FlowBox):
             spin.valueChanged.connect(self._on_mosaic_control)
         self.opacity_slider.valueChanged.connect(self.optionsEdited)
         self.rate_combo.currentIndexChanged.connect(self.optionsEdited)
+        self.gradient_check.toggled.connect(self.optionsEdited)
 
     def _on_mosaic_control(self, *_args: Any) -> None:
         fixed = self.norm_combo.currentText() == "fixed"
@@ -141,7 +142,7 @@ class Controls(FlowBox):
     def dock_options(self) -> DockOptions:
         return DockOptions(self.order_combo.currentText(), self.topk_spin.value(), self.norm_combo.currentText(),
                            self.lo_spin.value(), self.hi_spin.value(), self.colormap_combo.currentText(),
-                           self.opacity_slider.value(), self.live_rate)
+                           self.opacity_slider.value(), self.live_rate, self.gradient_check.isChecked())
 
     def set_dock_options(self, options: DockOptions) -> None:
         """Show `options` (already validated: explorer.ui.feature_maps.options.load_options)."""
@@ -154,6 +155,7 @@ class Controls(FlowBox):
         self.opacity_slider.setValue(options.opacity)
         index = self.rate_combo.findData(options.live_rate)
         self.rate_combo.setCurrentIndex(index if index >= 0 else self.rate_combo.findData(DockOptions().live_rate))
+        self.gradient_check.setChecked(options.gradient)
 
     def mosaic_options(self) -> MosaicOptions:
         """The drawing options as chosen (the view's fit is the panel's to add)."""

@@ -1,4 +1,5 @@
-"""The dock's remembered options: how the maps are drawn, the overlay's opacity and the live refresh rate.
+"""The dock's remembered options: how the maps are drawn, the overlay's opacity, the live refresh rate and
+whether the gradient view is on.
 
 Every stored value goes through a validated reader (explorer.ui.settings): a hand-edited or damaged settings
 file (opacity=1000000000000, topK=-5, low=nan, colormap=[a, b]) gives the nearest allowed value or the
@@ -11,7 +12,7 @@ from typing import Any
 
 from explorer.core.mosaic import COLORMAPS, NORMS, ORDERS
 
-from explorer.ui.settings import read_choice, read_float, read_int
+from explorer.ui.settings import read_bool, read_choice, read_float, read_int
 
 GROUP = "featureMaps"
 RATE_KEY = f"{GROUP}/liveRate"
@@ -34,6 +35,7 @@ class DockOptions:
     colormap: str = "auto"
     opacity: int = 60            # the overlay's, in percent
     live_rate: int = DEFAULT_LIVE_RATE
+    gradient: bool = False       # the gradient view: a click in the large map also shows |∂A/∂input|
 
 
 def load_options(settings: Any) -> DockOptions:
@@ -53,6 +55,7 @@ def load_options(settings: Any) -> DockOptions:
         colormap=read_choice(settings, f"{GROUP}/colormap", COLORMAP_CHOICES, d.colormap),
         opacity=read_int(settings, f"{GROUP}/opacity", d.opacity, 0, 100),
         live_rate=rate,
+        gradient=read_bool(settings, f"{GROUP}/gradient", d.gradient),
     )
 
 
@@ -61,6 +64,6 @@ def save_options(settings: Any, options: DockOptions) -> None:
         return
     for name, value in (("order", options.order), ("topK", options.top_k), ("norm", options.norm),
                         ("low", options.low), ("high", options.high), ("colormap", options.colormap),
-                        ("opacity", options.opacity)):
+                        ("opacity", options.opacity), ("gradient", options.gradient)):
         settings.setValue(f"{GROUP}/{name}", value)
     settings.setValue(RATE_KEY, options.live_rate)
