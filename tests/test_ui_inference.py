@@ -10,6 +10,7 @@ import os
 
 import cv2
 import numpy as np
+import pyqtgraph as pg
 import pytest
 import torch
 from PySide6.QtCore import Qt
@@ -550,3 +551,26 @@ def test_the_random_weights_banner_does_not_move_the_controls(panel, qtbot):
     assert pause_y() == without
     banner_top = panel.banner.mapTo(panel, panel.banner.rect().topLeft()).y()
     assert banner_top > without  # under the controls, over the image
+
+
+@pytest.mark.parametrize("zoom", [1.0, 4.0])
+def test_the_frame_is_painted_with_its_own_colours_shrunk_and_enlarged(panel, qtbot, tmp_path, zoom):
+    """The frame is converted for the blit (RGB → the backing store's B, G, R, 255); a swapped channel would
+    paint red as blue. Checked on the window's pixels, fitted (shrunk) and zoomed in (enlarged)."""
+    from explorer.core.sources import frame_from_array
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[:, :320] = (200, 30, 40)
+    image[:, 320:] = (20, 60, 210)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.state.set_frame(frame_from_array(image))
+    if zoom != 1.0:
+        panel.view_box.scaleBy((1 / zoom, 1 / zoom), center=(320, 240))
+    qtbot.wait(50)
+    shot = panel.graphics.grab().toImage()
+    for x_src, colour in ((300, (200, 30, 40)), (340, (20, 60, 210))):
+        scene = panel.view_box.mapViewToScene(pg.Point(x_src, 240))
+        at = panel.graphics.mapFromScene(scene)
+        pixel = shot.pixelColor(at.x(), at.y())
+        assert (pixel.red(), pixel.green(), pixel.blue()) == pytest.approx(colour, abs=2)
