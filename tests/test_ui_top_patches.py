@@ -198,7 +198,8 @@ def test_clicking_a_patch_opens_its_image_with_the_field_the_dock_draws(qtbot, d
     d = dock
     index_and_wait(qtbot, d, lambda: d.view.start_index(d.root))
     show_channel(qtbot, d, 12)
-    tile = d.view.tiles[1]
+    # an image of a sub-folder is not a file of the folder that is open: it opens on its own
+    tile = next(t for t in d.view.tiles[1:] if Path(t.crop.patch.image).parent.name == "sub")
     p = tile.crop.patch
     qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
     assert d.state.source.kind == "image" and d.state.source.path == p.image
@@ -217,6 +218,32 @@ def test_clicking_a_patch_opens_its_image_with_the_field_the_dock_draws(qtbot, d
     assert float(np.asarray(activation[12]).max()) == pytest.approx(p.score, rel=1e-5, abs=1e-6)
     assert d.fm.select_feature_pixel(p.y, p.x) == pytest.approx(p.field)
     assert overlay.field_box == pytest.approx(p.field)
+    assert not d.errors
+
+
+def test_a_patch_of_the_open_folder_moves_the_folder_to_its_file(qtbot, dock):
+    """New-user trial: clicking a patch replaced the open folder with its one image, and the user lost their place.
+    A patch cut from a file of the open folder moves the folder to that file: the source stays the folder ("n of
+    N"), the field is marked, and Next steps on from there."""
+    d = dock
+    index_and_wait(qtbot, d, lambda: d.view.start_index(d.root))
+    show_channel(qtbot, d, 12)
+    files = sorted(p.name for p in d.root.iterdir() if p.is_file())  # as the folder lists them (broken.jpg too)
+    tile = next(t for t in reversed(d.view.tiles) if Path(t.crop.patch.image).parent == d.root
+                and files.index(Path(t.crop.patch.image).name) != d.state.source.position)
+    p = tile.crop.patch
+    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+    source = d.state.source
+    assert (source.kind, source.path) == ("folder", str(d.root))
+    assert (source.name, source.position, source.count) == (Path(p.image).name, files.index(Path(p.image).name),
+                                                         len(files))
+    assert d.state.frame.source == p.image
+    assert d.fm.overlay.field_box == pytest.approx(p.field) and d.fm.overlay.field_item.isVisible()
+    assert tile.selected and d.fm.feature_pixel == (p.y, p.x)
+    qtbot.waitUntil(lambda: d.state.result is not None and d.state.result.frame.source == p.image, timeout=TIMEOUT)
+    d.bridge.next_item()                                  # the user's place in the folder is kept
+    following = [n for n in files[files.index(Path(p.image).name) + 1:] + files if n != "broken.jpg"][0]
+    assert (d.state.source.kind, d.state.source.path, d.state.source.name) == ("folder", str(d.root), following)
     assert not d.errors
 
 

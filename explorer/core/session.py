@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from explorer.core.errors import SourceError
@@ -207,6 +208,22 @@ class Session:
     def previous_item(self) -> None:
         if isinstance(self._source, FolderSource):
             self._show_folder_frame(self._source.previous())
+
+    def show_folder_file(self, path: str) -> bool:
+        """Move the open folder to its image `path` (the folder stays the source, "n of N"): a top patch cut from
+        a file of that folder. False, and nothing done, when no folder is open or `path` is not one of its files."""
+        source = self._source
+        if not isinstance(source, FolderSource):
+            return False
+        target = Path(path).resolve()
+        if target.parent != source.path.resolve():
+            return False
+        index = next((i for i, f in enumerate(source.files) if f.name == target.name), None)
+        if index is None:
+            return False
+        source.position = index - 1  # next() steps onto it (and past it only if it no longer decodes)
+        self._show_folder_frame(source.next())
+        return True
 
     def toggle_pause(self) -> bool:
         """Pause or resume a stream (a video that ended plays again); True when paused afterwards."""

@@ -290,6 +290,10 @@ class SessionBridge(QObject):
     def previous_item(self) -> None:
         self.session.previous_item()
 
+    def show_folder_file(self, path: str) -> bool:
+        """Move the open folder to its image `path`; False (nothing done) when it is not a file of the open folder."""
+        return self.session.show_folder_file(str(path))
+
     def toggle_pause(self) -> bool:
         return self.session.toggle_pause()
 

@@ -370,13 +370,14 @@ class TopPatchesView(QWidget):
         return True
 
     def open_patch(self, crop: pl.Crop) -> bool:
-        """Open the patch's image (a video's frame as a still) with the receptive field marked on it."""
+        """Open the patch's image (a video's frame as a still) with the receptive field marked on it. An image of
+        the folder that is open moves the folder to it instead, so the user keeps their place in the folder."""
         from explorer.core.patch_index.files import is_video_path
 
         p = crop.patch
         if is_video_path(p.image):  # decoded in the background: marked once it is on screen
             return self.bridge.open_frame(p.image, p.frame, on_shown=lambda: self._mark_opened(crop))
-        if not self.bridge.open_image(p.image):
+        if not self.bridge.show_folder_file(p.image) and not self.bridge.open_image(p.image):
             return False
         self._mark_opened(crop)
         return True
