@@ -478,3 +478,25 @@ def test_walk_is_recursive_sorted_and_skips_hidden(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     assert [p.relative_to(tmp_path).as_posix() for p in walk_images(tmp_path)] == ["a/b/c.PNG", "a/z.jpg", "b.png"]
+
+
+def test_the_default_index_follows_the_settings_folder(tiny, tmp_path, monkeypatch, _isolated_settings):
+    """New-user trial: CNN_EXPLORER_SETTINGS_DIR moved the settings but not the index, so a portable setup (or a
+    test) still wrote ~/.local/share/cnn-explorer. With no --db and no CNN_EXPLORER_DATA_DIR, the index is a file
+    of the settings folder; CNN_EXPLORER_DATA_DIR, when set, still names the index's own folder."""
+    from explorer.core.patch_index import default_db_path
+
+    monkeypatch.delenv("CNN_EXPLORER_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # where the index went before (never the home)
+    root = tmp_path / "photos"
+    write_folder(root, SIZES[:2], seed=4)
+    summary = index_source(root, request(["backbone"], tiny), None, opened=tiny)  # no database named
+    beside = _isolated_settings / "patch-index.sqlite"
+    assert summary.frames_indexed == 2 and beside.is_file() and not (tmp_path / "xdg").exists()
+    assert default_db_path() == beside
+    assert len(top(tiny, "backbone", 0, None).patches) == 2          # and it is read from there too
+    monkeypatch.setenv("CNN_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    assert default_db_path() == tmp_path / "data" / "patch-index.sqlite"
+    monkeypatch.delenv("CNN_EXPLORER_DATA_DIR")
+    monkeypatch.delenv("CNN_EXPLORER_SETTINGS_DIR")
+    assert default_db_path() == tmp_path / "xdg" / "cnn-explorer" / "patch-index.sqlite"

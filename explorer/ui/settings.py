@@ -14,12 +14,13 @@ are accepted.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, QStandardPaths
+
+from explorer.core.app_dirs import settings_dir_override
 
 MAX_RECENT = 10
 # Qt's widgets take C ints (QSpinBox, QSlider, QComboBox.setCurrentIndex): Python ints beyond them overflow
@@ -32,11 +33,13 @@ if TYPE_CHECKING:
 
 
 def settings_path() -> Path:
-    folder = os.environ.get("CNN_EXPLORER_SETTINGS_DIR")
-    if not folder:
-        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation) or "."
-        folder = str(Path(folder) / "cnn-explorer")
-    return Path(folder) / "settings.ini"
+    """settings.ini in $CNN_EXPLORER_SETTINGS_DIR (explorer.core.app_dirs: the default patch index follows it
+    too), else in Qt's config folder for the app."""
+    folder = settings_dir_override()
+    if folder is None:
+        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation) or "."
+        folder = Path(base) / "cnn-explorer"
+    return folder / "settings.ini"
 
 
 def open_settings() -> QSettings:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from explorer.core.app_dirs import settings_dir_override
 from explorer.core.patch_index.errors import (IndexCorruptError, IndexLockedError, IndexMismatchError,
                                               IndexStoreError, IndexWriteError, NoIndexError)
 from explorer.core.receptive import FieldGeometry
@@ -186,10 +187,15 @@ def translate(exc: sqlite3.Error, path: Path, doing: str) -> IndexStoreError:
 
 def default_db_path() -> Path:
     """Where the app and the command line keep the index unless told otherwise: $CNN_EXPLORER_DATA_DIR, else
-    $XDG_DATA_HOME/cnn-explorer, else ~/.local/share/cnn-explorer; the file is patch-index.sqlite."""
+    the folder $CNN_EXPLORER_SETTINGS_DIR moves the settings to (explorer.core.app_dirs: a portable setup, or a
+    test, keeps its index beside its settings), else $XDG_DATA_HOME/cnn-explorer, else
+    ~/.local/share/cnn-explorer; the file is patch-index.sqlite."""
     base = os.environ.get("CNN_EXPLORER_DATA_DIR")
     if base:
         return Path(base) / "patch-index.sqlite"
+    settings_dir = settings_dir_override()
+    if settings_dir is not None:
+        return settings_dir / "patch-index.sqlite"
     xdg = os.environ.get("XDG_DATA_HOME")
     root = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return root / "cnn-explorer" / "patch-index.sqlite"
