@@ -38,8 +38,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="a layer to index (module path or graph node name); repeat for several")
     p.add_argument("--top", type=int, default=None, metavar="K", help="activations kept per channel (default 9)")
     p.add_argument("--db", default=None, metavar="PATH",
-                   help="index database file (default: ~/.local/share/cnn-explorer/patch-index.sqlite, or "
-                        "$CNN_EXPLORER_DATA_DIR/patch-index.sqlite)")
+                   help="index database file (default: $CNN_EXPLORER_DATA_DIR/patch-index.sqlite, else "
+                        "$CNN_EXPLORER_SETTINGS_DIR/patch-index.sqlite, else "
+                        "$XDG_DATA_HOME or ~/.local/share, then cnn-explorer/patch-index.sqlite)")
     p.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     add_seed_option(p)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
