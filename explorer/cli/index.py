@@ -40,7 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--db", default=None, metavar="PATH",
                    help="index database file (default: $CNN_EXPLORER_DATA_DIR/patch-index.sqlite, else "
                         "$CNN_EXPLORER_SETTINGS_DIR/patch-index.sqlite, else "
-                        "$XDG_DATA_HOME or ~/.local/share, then cnn-explorer/patch-index.sqlite)")
+                        "~/.local/share/cnn-explorer/patch-index.sqlite, $XDG_DATA_HOME standing for ~/.local/share)")
     p.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     add_seed_option(p)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
