@@ -540,7 +540,9 @@ def test_the_first_view_is_readable(qtbot, app_state, name):
         assert not p.minimap.isVisible()
     else:
         assert p.minimap.isVisible() and p.minimap.visible_rect() == seen
-        assert p.canvas.viewport().geometry().contains(p.minimap.geometry())
+        # beside the view, in a column of its own inside the canvas: it covers no box
+        assert p.canvas.rect().contains(p.minimap.geometry())
+        assert not p.canvas.viewport().geometry().intersects(p.minimap.geometry())
         # the overview shows all of the graph
         shown = p.minimap.mapToScene(p.minimap.viewport().rect()).boundingRect()
         assert shown.adjusted(-1, -1, 1, 1).contains(whole)
@@ -603,7 +605,7 @@ def test_every_toolbar_control_is_reachable_at_the_windows_widths(qtbot, width, 
         qtbot.waitUntil(lambda: not controls_on_screen(panel), timeout=5000)
     except Exception:
         raise AssertionError(controls_on_screen(panel))
-    assert len(panel.toolbar.controls()) == 8
+    assert len(panel.toolbar.controls()) == 9
     assert panel.toolbar.export_button.menu().actions()                     # Export opens its menu
 
 
@@ -631,3 +633,134 @@ def test_the_colouring_is_remembered_but_time_is_never_restored(qtbot, app_state
     assert again.overlay == "macs" and again.toolbar.overlay_combo.currentData() == "macs"
     open_settings().setValue("graph/colour", "time")      # a hand-edited or unknown value: the default
     assert shown_panel(qtbot, app_state).overlay == "kind"
+
+
+# ------------------------------------------------------------------ new-user trial: overview, names, input size
+def boxes_under(p: GraphPanel, widget) -> list[str]:
+    """Boxes whose part on screen lies under `widget` (a child of the canvas)."""
+    canvas, hits = p.canvas, []
+    vp = canvas.viewport().geometry()
+    for bid, box in p.boxes.items():
+        rect = canvas.mapFromScene(box.sceneBoundingRect()).boundingRect().translated(vp.topLeft())
+        if rect.intersected(vp).intersects(widget.geometry()):
+            hits.append(bid)
+    return hits
+
+
+def test_the_overview_never_covers_the_graph_and_goes_in_a_small_pane(qtbot, app_state):
+    """New-user trial: in a small pane the overview floated over the graph's top-right corner and hid the boxes
+    under it (resnet18's stem at 400×360). It now takes a column of its own beside the view (the canvas's
+    viewport margin), so every box the view can scroll to can be seen and clicked; below MIN_VIEW it is not
+    shown at all, and the toolbar's Overview button switches it off (remembered)."""
+    _, graph = captured("resnet18", 224)
+    p = shown_panel(qtbot, app_state, (400, 360))
+    app_state[0].set_graph(graph)
+    wait(qtbot, p)
+    p.expand("layer1")
+    wait(qtbot, p)
+    mini, canvas = p.minimap, p.canvas
+    assert mini.isVisible() and not in_view(p, "output")                  # the graph overflows: it helps
+    assert not canvas.viewport().geometry().intersects(mini.geometry())
+    assert canvas.rect().contains(mini.geometry()) and boxes_under(p, mini) == []
+    # the box nearest the overview's corner takes a click
+    canvas.horizontalScrollBar().setValue(canvas.horizontalScrollBar().maximum())
+    qtbot.waitUntil(lambda: mini.isVisible(), timeout=2000)
+    stem = p.boxes["stem"].sceneBoundingRect()
+    right_end = canvas.mapFromScene(QPointF(stem.right() - 6, stem.center().y()))
+    assert canvas.viewport().rect().contains(right_end) and boxes_under(p, mini) == []
+    qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=right_end)
+    assert p.state.selection.item == "stem"
+    # the same graph in a pane below the minimum size: no overview, the graph keeps the whole width
+    from explorer.ui.graph_view.minimap import MIN_VIEW
+
+    p.resize(MIN_VIEW[0] - 30, 300)
+    qtbot.waitUntil(lambda: not mini.isVisible(), timeout=5000)
+    assert mini.column == 0 and canvas.viewport().width() >= canvas.width() - canvas.verticalScrollBar().width() - 4
+    # back to room for it; the user switches it off, and a new panel remembers that
+    p.resize(400, 360)
+    qtbot.waitUntil(lambda: mini.isVisible(), timeout=5000)
+    button = p.toolbar.buttons[p.toolbar.act_overview]
+    assert button.isVisible() and p.toolbar.act_overview.isChecked()
+    qtbot.mouseClick(button, Qt.LeftButton)
+    assert not mini.isVisible() and mini.column == 0
+    again = shown_panel(qtbot, app_state, (400, 360))
+    wait(qtbot, again)
+    assert not again.toolbar.act_overview.isChecked() and not again.minimap.isVisible()
+    qtbot.mouseClick(button, Qt.LeftButton)
+    assert mini.isVisible() and boxes_under(p, mini) == []
+
+
+def test_zooming_in_brings_the_overview_without_undoing_the_zoom(qtbot, panel):
+    """The overview's column comes when a wheel zoom makes the graph overflow; the column resizes the view, which
+    is no new size for the first view's automatic fit (it would undo the user's zoom)."""
+    canvas = panel.canvas
+    assert not panel.minimap.isVisible()                                   # resnet18 at 64 px fits at 1000×800
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    target = box_point(panel, "layer2")
+    ev = QWheelEvent(QPointF(target), QPointF(canvas.viewport().mapToGlobal(target)), P(0, 0), P(0, 720),
+                     Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    zoom = canvas.zoom
+    QApplication_send(canvas.viewport(), ev)
+    qtbot.waitUntil(lambda: panel.minimap.isVisible(), timeout=2000)
+    assert canvas.zoom == pytest.approx(zoom * 1.0015 ** 720)
+    assert boxes_under(panel, panel.minimap) == []
+
+
+def test_block_names_are_readable_never_a_bare_index(qtbot, panel):
+    """New-user trial: the blocks of an expanded layer1 read "0  ×2" and "1  2/2" (a Sequential's index and the
+    run of identical blocks). A box names a module by its path from the nearest named module and says its
+    place in a run; an expanded block's title bar too."""
+    panel.expand("layer1")
+    wait(qtbot, panel)
+    first, second = panel.boxes["layer1.0"], panel.boxes["layer1.1"]
+    assert first.lines()[:2] == ["layer1.0 · 1 of 2", "BasicBlock"] and second.title() == "layer1.1 · 2 of 2"
+    assert "1 of 2 identical BasicBlock blocks in a row" in first.toolTip()
+    panel.expand("layer1.0")
+    wait(qtbot, panel)
+    assert panel.boxes["layer1.0"].container
+    assert panel.boxes["layer1.0"].title() == "▾ layer1.0 (BasicBlock) · 1 of 2"
+    assert panel.boxes["layer1"].title() == "▾ layer1 (Sequential)"
+    panel.expand_all()
+    wait(qtbot, panel)
+    for bid, box in panel.boxes.items():
+        name = box.title().removeprefix("▾ ").split(" ")[0]
+        assert not name.isdigit(), (bid, box.title())
+    # the index of a top-level Sequential model is named with its type
+    from explorer.core.graph_view import TreeItem
+    from explorer.ui.graph_view.items import display_name
+
+    assert display_name(TreeItem("3", "3", "BasicBlock", "block", "")) == "BasicBlock 3"
+    assert display_name(TreeItem("features.1.0", "0", "MBConv", "block", "features.1")) == "features.1.0"
+    # readable on screen: the title is drawn whole at the first view's zoom
+    panel.collapse_all()
+    wait(qtbot, panel)
+    panel.expand("layer1")
+    wait(qtbot, panel)
+    box = panel.boxes["layer1.0"]
+    from PySide6.QtGui import QFontMetricsF
+
+    from explorer.ui.graph_view.style import font
+
+    assert QFontMetricsF(font(True)).horizontalAdvance(box.title()) <= box.w - 10
+
+
+def test_the_graph_says_which_input_its_shapes_are_for(qtbot, app_state):
+    """New-user trial: FCN's graph is captured at its entry's 520×520 while its live feature maps follow each
+    frame's own size (fully convolutional, no crop), and nothing said so. A caption above the graph names the
+    input the shapes are for, for every model, and for FCN adds that live frames keep their own size."""
+    state, bridge = app_state
+    p = shown_panel(qtbot, app_state, CENTRE)
+    state.set_graph(captured("resnet18", 64)[1])
+    wait(qtbot, p)
+    assert p.caption.isVisible() and p.caption.text() == "Shapes for a 3×64×64 input"
+    assert p.caption.geometry().bottom() < p.canvas.geometry().top()      # above the graph, on screen
+    handle = open_model_and_wait(qtbot, state, bridge, "fcn_resnet50")
+    wait(qtbot, p)
+    assert tuple(handle.entry.input_size) == (520, 520) and state.graph.model_name == "fcn_resnet50"
+    assert p.caption.text() == "Shapes for a 3×520×520 input · live frames keep their own size"
+    assert "fully convolutional" in p.caption.toolTip() and "3×520×520" in p.caption.toolTip()
+    assert p.boxes["input"].lines()[1] == "input  3×520×520"                # the same size as the input box
+    state.set_graph(None)
+    assert not p.caption.isVisible()

@@ -3,6 +3,10 @@
 Items hold their tree item and their look (fill, text colour, selected, matched); they know nothing of the
 panel or the window. Text is skipped where it would be too small to read (the minimap, a far zoom), as Qt's
 "40000 chips" example does with `levelOfDetailFromTransform`.
+
+Names (new-user trial: layer1's first BasicBlock read "0  ×2", and once expanded "0 (BasicBlock)"): a module in
+a Sequential is named by its index alone, so a box names it by its path from the nearest named module
+("layer1.0", "features.1.0"), and a run of identical sibling blocks says each one's place in it ("1 of 2").
 """
 
 from __future__ import annotations
@@ -17,11 +21,45 @@ from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem
 
 from explorer.core.graph_view import TreeItem, shape_text
-from explorer.core.layout import box_lines, container_title
+from explorer.core.layout import box_lines
 from explorer.ui.graph_view.style import (EDGE, KIND_COLORS, LABEL_PX, MATCH, SELECTED, TEXT_LOD_PX, font)
 
 LINE_PX = 14.0     # text line height inside a box (core.layout.LINE_H sizes the boxes for it)
 HEADER_PX = 20.0   # an expanded block's title bar
+
+
+def display_name(item: TreeItem) -> str:
+    """The item's name as a reader can place it: its own name, or where that is a bare index in a Sequential,
+    its path from the nearest named module ("layer1.0"); an index at the top of a Sequential model is named
+    with its type ("BasicBlock 0")."""
+    if not item.label.isdigit():
+        return item.label
+    parts = item.id.split(".")
+    start = len(parts) - 1
+    while start > 0 and parts[start].isdigit():
+        start -= 1
+    if parts[start].isdigit():
+        return f"{item.type} {item.id}"
+    return ".".join(parts[start:])
+
+
+def repeat_text(item: TreeItem) -> str:
+    """A block's place in a run of identical siblings ("1 of 2"), '' outside one."""
+    return f"{item.repeat_index + 1} of {item.repeat}" if item.is_block and item.repeat > 1 else ""
+
+
+def box_title(item: TreeItem) -> str:
+    """A box's first line: the name, and for a block in a run of identical ones, its place in the run."""
+    run = repeat_text(item)
+    return f"{display_name(item)} · {run}" if run else display_name(item)
+
+
+def frame_title(item: TreeItem) -> str:
+    """An expanded block's title bar: the name, its type where that says more, its place in a run."""
+    name = display_name(item)
+    title = name if item.type in (item.label, name) or item.virtual else f"{name} ({item.type})"
+    run = repeat_text(item)
+    return f"{title} · {run}" if run else title
 
 
 def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
@@ -52,6 +90,8 @@ class BoxItem(QGraphicsItem):
     def set_tooltip(self, extra: str = "") -> None:
         it = self.item
         lines = [f"<b>{html.escape(it.id or it.label)}</b>", html.escape(it.type)]
+        if repeat_text(it):
+            lines.append(f"{repeat_text(it)} identical {html.escape(it.type)} blocks in a row")
         if it.output_shape:
             lines.append(f"output {shape_text(it.output_shape)}")
         lines.append(f"{it.params:,} params · {it.macs:,} MACs")
@@ -69,6 +109,14 @@ class BoxItem(QGraphicsItem):
             self.w, self.h, self.container = width, height, container
             self.setZValue(0 if container else 2)
             self.set_tooltip()
+
+    def lines(self) -> list[str]:
+        """The text a collapsed block or a call shows, line by line."""
+        return [box_title(self.item), *box_lines(self.item)[1:]]
+
+    def title(self) -> str:
+        """The bold first line, or an expanded block's title bar."""
+        return "▾ " + frame_title(self.item) if self.container else box_title(self.item)
 
     def set_look(self, fill: QColor, text: QColor) -> None:
         if fill != self.fill or text != self.text_color:
@@ -109,7 +157,7 @@ class BoxItem(QGraphicsItem):
             return
         painter.setPen(self.text_color)
         y = 4.0
-        for i, line in enumerate(box_lines(it)):
+        for i, line in enumerate(self.lines()):
             f = font(i == 0)
             painter.setFont(f)
             shown = QFontMetricsF(f).elidedText(line, Qt.ElideRight, self.w - 10)
@@ -129,7 +177,7 @@ class BoxItem(QGraphicsItem):
             return
         painter.setPen(QColor("#263238"))
         painter.setFont(font(True))
-        title = "▾ " + container_title(self.item)
+        title = self.title()
         painter.drawText(header.adjusted(6, 0, -4, 0), Qt.AlignVCenter | Qt.AlignLeft,
                          QFontMetricsF(painter.font()).elidedText(title, Qt.ElideRight, self.w - 10))
 

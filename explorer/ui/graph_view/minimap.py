@@ -1,24 +1,35 @@
 """The overview: the whole graph small, with the main view's rectangle on it; click or drag to move there.
 
 A second QGraphicsView over the same scene (as Netron's and Model Explorer's overviews are a second rendering
-of the one graph), so it follows every layout, colour and selection by itself. It floats in the top-right
-corner of the graph's view and shows only while the graph does not fit in that view: the first view of a big
-network opens at a readable zoom, at the input end, and this says where that is in the whole.
+of the one graph), so it follows every layout, colour and selection by itself.
+
+Where it goes (new-user trial: floating in the view's top-right corner, it hid the boxes under it in a small
+pane, and a click there moved the view instead of selecting them): the overview never covers the graph. As an
+editor's minimap does, it gets a column of its own at the right of the graph's view, between the view and its
+scroll bar: the canvas reserves that column with QAbstractScrollArea's viewport margins, so every box the view
+can scroll to can be seen and clicked. The column is there only while it helps:
+
+- the graph overflows the view at the current zoom (the whole graph in sight needs no overview), judged on the
+  canvas's width *without* the column, so that adding or removing the column never flips the decision;
+- the canvas is at least MIN_VIEW (a smaller pane keeps all of its width for the graph);
+- the user has not switched it off (the toolbar's Overview button, remembered).
+
+The column is at most MAX_WIDTH px and MAX_SHARE of the canvas's width, with MARGIN px around the overview.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
-MAX_WIDTH = 120      # px, and at most MAX_SHARE of the view's width: the graph keeps most of its view
-MAX_SHARE = 0.25
-MAX_HEIGHT = 0.65    # of the view's height
-MIN_WIDTH = 40
-MARGIN = 8
+MAX_WIDTH = 110      # px of the overview, and at most MAX_SHARE of the canvas's width
+MAX_SHARE = 0.2
+MIN_WIDTH = 48
+MARGIN = 6           # px around the overview in its column
+MIN_VIEW = (320, 200)   # px: a smaller canvas shows no overview
 
 
 class Minimap(QGraphicsView):
@@ -30,7 +41,10 @@ class Minimap(QGraphicsView):
         super().__init__(canvas.scene(), canvas)
         self.canvas = canvas
         self.area = QRectF()
-        self._room = False              # the canvas is big enough to spare a corner for the overview
+        self.enabled = True             # the user's switch (toolbar: Overview)
+        self.column = 0                 # px the canvas reserves at its right for the overview (0: none)
+        self._placing = False           # reserving the column resizes the canvas, which calls place() again
+        self._pending = False           # a place() is queued (a zoom or scroll changed the overflow)
         self.setObjectName("graphMinimap")
         self.setInteractive(False)      # no clicks reach the boxes: a click here moves the main view
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -39,7 +53,7 @@ class Minimap(QGraphicsView):
         self.setStyleSheet("QGraphicsView#graphMinimap { border: 1px solid #90a4ae; background: #fafafa; }")
         self.setRenderHints(QPainter.Antialiasing)
         self.setCursor(Qt.PointingHandCursor)
-        self.setToolTip("Overview: click or drag to move the view")
+        self.setToolTip("Overview: click or drag to move the view (the toolbar's Overview button hides it)")
         self.setFocusPolicy(Qt.NoFocus)
         self.hide()
         canvas.viewMoved.connect(self.follow)
@@ -49,31 +63,71 @@ class Minimap(QGraphicsView):
         self.area = QRectF(area)
         self.place()
 
-    def place(self) -> None:
-        """Size to the graph's proportions in the canvas's top-right corner; show only if the graph is cut."""
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = bool(on)
+        self.place()
+
+    # -- when and where -------------------------------------------------------------------------------------
+    def full_size(self) -> QSize:
+        """The canvas's viewport as it would be without the overview's column."""
         vp = self.canvas.viewport()
-        self._room = not self.area.isEmpty() and vp.width() >= 4 * MIN_WIDTH and vp.height() >= 120
-        if not self._room:
-            self.hide()
+        return QSize(vp.width() + self.column, vp.height())
+
+    def overflows(self) -> bool:
+        """Part of the graph lies beyond the canvas (without the column) at the current zoom."""
+        zoom = self.canvas.transform().m11()
+        full = self.full_size()
+        return self.area.width() * zoom > full.width() + 0.5 or self.area.height() * zoom > full.height() + 0.5
+
+    def wanted_column(self) -> int:
+        """The column's width the canvas should reserve now: 0 where no overview shows."""
+        full = self.full_size()
+        if (not self.enabled or self.area.isEmpty() or full.width() < MIN_VIEW[0] or full.height() < MIN_VIEW[1]
+                or not self.overflows()):
+            return 0
+        return int(max(MIN_WIDTH, min(MAX_WIDTH, full.width() * MAX_SHARE))) + 2 * MARGIN
+
+    def place(self) -> None:
+        """Reserve (or give back) the overview's column and fit the overview in it, sized to the graph's
+        proportions, at the top."""
+        if self._placing:
             return
-        max_h = max(60.0, vp.height() * MAX_HEIGHT)
-        aspect = self.area.width() / self.area.height()
-        w = min(MAX_WIDTH, vp.width() * MAX_SHARE, max_h * aspect)
-        h = w / aspect if aspect else max_h
-        if h > max_h:
-            h, w = max_h, max_h * aspect
-        w = max(w, MIN_WIDTH)
-        origin = vp.mapTo(self.canvas, vp.rect().topRight())
-        self.setGeometry(int(origin.x() - w - MARGIN), int(origin.y() + MARGIN), int(w) + 2, int(h) + 2)
-        self.fitInView(self.area, Qt.KeepAspectRatio)
-        self.follow()
+        self._placing = True
+        try:
+            column = self.wanted_column()
+            if column != self.column:
+                self.column = column
+                self.canvas.setViewportMargins(0, 0, column, 0)   # resizes the viewport (and calls back here)
+            if not column:
+                self.hide()
+                return
+            vp = self.canvas.viewport().geometry()              # in the canvas's coordinates
+            w = column - 2 * MARGIN
+            aspect = self.area.width() / max(self.area.height(), 1.0)
+            h = min(max(vp.height() - 2 * MARGIN, 40), max(w / max(aspect, 1e-6), 40))
+            self.setGeometry(vp.right() + 1 + MARGIN, vp.top() + MARGIN, w, int(h))
+            self.fitInView(self.area, Qt.KeepAspectRatio)
+            self.show()
+            self.viewport().update()
+        finally:
+            self._placing = False
 
     def follow(self) -> None:
-        """The main view moved: show the overview while part of the graph is out of sight, and redraw its
-        rectangle."""
-        self.setVisible(self._room and not self.whole_graph_seen())
-        if self.isVisible():
+        """The main view moved or zoomed: the overview comes or goes with the overflow (once the event that
+        zoomed is over: the column resizes the view, which must not happen inside its own transform change),
+        and redraws its rectangle."""
+        if self._placing:
+            return
+        if self.wanted_column() != self.column or self.isVisible() != bool(self.column):
+            if not self._pending:
+                self._pending = True
+                QTimer.singleShot(0, self, self._queued_place)
+        elif self.isVisible():
             self.viewport().update()
+
+    def _queued_place(self) -> None:
+        self._pending = False
+        self.place()
 
     def whole_graph_seen(self) -> bool:
         return self.visible_rect().adjusted(-1, -1, 1, 1).contains(self.area)

@@ -7,7 +7,8 @@ and `state.select`, and marks what `state.selection` says.
 
 The first view is readable (issue 21): it is fitted only down to the zoom where the labels are
 style.MIN_TEXT_PX tall on screen; a bigger graph opens at that zoom at its input end, and the overview
-(minimap.Minimap) shows where the view is in the whole.
+(minimap.Minimap), in a column of its own beside the view, shows where the view is in the whole. A caption
+above the view says which input the shapes are for (caption.caption).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QGraphicsScene, QHBoxLayout, QVBoxLayout, QWidget
 
@@ -24,6 +25,7 @@ from explorer.core.layout import GraphLayout, LayoutEngine
 from explorer.ui.elided_label import ElidedLabel
 from explorer.ui.graph_view import export, navigation
 from explorer.ui.graph_view.canvas import GraphCanvas
+from explorer.ui.graph_view.caption import caption
 from explorer.ui.graph_view.colouring import colour_boxes, overlay_value
 from explorer.ui.graph_view.items import BoxItem, EdgeItem
 from explorer.ui.graph_view.legend import Legend
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from explorer.ui.bridge import SessionBridge
 
 COLOUR_KEY = "graph/colour"                 # the colouring chosen last (time is never restored: it runs the model)
+OVERVIEW_KEY = "graph/overview"             # "on" or "off": the toolbar's Overview switch
 STORED_COLOURS = ("kind", "params", "macs")
 FIT_MARGIN = 12       # view pixels around a fitted graph
 MAX_FIT_ZOOM = 1.25   # a small graph is not blown up past this when fitted
@@ -74,6 +77,7 @@ class GraphPanel(QWidget):
         self._anchor: tuple[str, QPointF] | None = None
         self._time_token = 0
         self._edge_queue: list = []
+        self._fitted_size = QSize()                # the canvas's size (without the overview) at the last fit
 
         self.scene = QGraphicsScene(self)
         self.scene.setItemIndexMethod(QGraphicsScene.NoIndex)   # items move on every layout; no BSP rebuilds
@@ -83,10 +87,16 @@ class GraphPanel(QWidget):
         self.legend = Legend(self)
         self.status = ElidedLabel("", min_chars=14)  # its changing text must not resize the window's docks
         self.status.setStyleSheet("color: #546e7a")
+        self.caption = ElidedLabel("", min_chars=10)   # which input the shapes are for
+        self.caption.setObjectName("graphCaption")
+        self.caption.setStyleSheet("color: #455a64")
+        self.caption.setContentsMargins(6, 0, 4, 0)
+        self.caption.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.caption)
         layout.addWidget(self.canvas, 1)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 4, 0)
@@ -98,6 +108,8 @@ class GraphPanel(QWidget):
         colour = read_choice(self.settings, COLOUR_KEY, STORED_COLOURS, "kind")
         if colour != self.overlay:
             self.set_overlay(colour)
+        if read_choice(self.settings, OVERVIEW_KEY, ("on", "off"), "on") == "off":
+            self.set_overview(False)
         if state.graph is not None:
             self.set_graph(state.graph)
 
@@ -106,6 +118,7 @@ class GraphPanel(QWidget):
         tb.act_expand_all.triggered.connect(self.expand_all)
         tb.act_collapse_all.triggered.connect(self.collapse_all)
         tb.act_fit.triggered.connect(self.fit)
+        tb.act_overview.toggled.connect(self.set_overview)
         tb.act_prev.triggered.connect(self.previous_match)
         tb.act_next.triggered.connect(self.next_match)
         tb.search_box.textChanged.connect(self._search_changed)
@@ -126,6 +139,19 @@ class GraphPanel(QWidget):
         self.state.selectionChanged.connect(self._on_selection)
         self.bridge.closing.connect(lambda: self.bridge.jobs.cancel(self._layout_key))
 
+    def set_overview(self, on: bool) -> None:
+        """The user's switch for the overview (remembered); it shows only while the graph overflows."""
+        self.toolbar.act_overview.setChecked(on)
+        self.minimap.set_enabled(on)
+        if read_choice(self.settings, OVERVIEW_KEY, ("on", "off"), "on") != ("on" if on else "off"):
+            self.settings.setValue(OVERVIEW_KEY, "on" if on else "off")
+
+    def _show_caption(self) -> None:
+        text, tip = caption(self.graph, self.state.handle)
+        self.caption.setText(text)
+        self.caption.setToolTip(tip)
+        self.caption.setVisible(bool(text))
+
     def focus_search(self) -> None:
         self.toolbar.search_box.setFocus()
         self.toolbar.search_box.selectAll()
@@ -143,6 +169,7 @@ class GraphPanel(QWidget):
         self.times = None          # another model (or the same on another device): its times are not these
         self._time_token += 1      # and a timing still running is of the previous one
         self.minimap.set_area(QRectF())
+        self._show_caption()
         if graph is None:
             self.view = self.engine = None
             self.bridge.jobs.cancel(self._layout_key)
@@ -236,7 +263,7 @@ class GraphPanel(QWidget):
         if self._center_next and self._center_next in self.boxes:
             self._bring_into_view(self._center_next)
         self._center_next = None
-        self.minimap.follow()
+        self.minimap.place()
         self.layoutReady.emit()
 
     def _add_edges(self) -> None:
@@ -259,7 +286,10 @@ class GraphPanel(QWidget):
         for that opens at its input end, and the overview shows the rest."""
         if self.layout_result is None:
             return
-        area, vp = self.area(), self.canvas.viewport().rect()
+        # The canvas's size without the overview's column: a graph that fits there needs no overview, one that
+        # does not opens at the readable zoom whether the column is there yet or not.
+        area, vp = self.area(), self.minimap.full_size()
+        self._fitted_size = vp
         scale = min((vp.width() - 2 * FIT_MARGIN) / max(area.width(), 1.0),
                     (vp.height() - 2 * FIT_MARGIN) / max(area.height(), 1.0), MAX_FIT_ZOOM)
         if scale >= readable_scale():
@@ -284,8 +314,8 @@ class GraphPanel(QWidget):
 
     def _on_resized(self) -> None:
         """The first view (the panel gets its size after the model's layout arrived) fits the new size, until
-        the user has moved it."""
-        if self._auto_fit and self.layout_result is not None:
+        the user has moved it. The overview's column coming or going is no new size: the fit allowed for it."""
+        if self._auto_fit and self.layout_result is not None and self.minimap.full_size() != self._fitted_size:
             self.fit()
 
     def _scroll_by(self, dx: float, dy: float) -> None:

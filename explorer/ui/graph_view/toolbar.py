@@ -37,6 +37,11 @@ class GraphToolbar(FlowBox):
         self.act_collapse_all = QAction("Collapse all", self)
         self.act_fit = QAction("Fit (F)", self)
         self.act_fit.setToolTip("Fit the graph in view, as far as its labels stay readable (F)")
+        self.act_overview = QAction("Overview", self)
+        self.act_overview.setCheckable(True)
+        self.act_overview.setChecked(True)
+        self.act_overview.setToolTip("Show an overview of the whole graph beside the view while the graph does "
+                                     "not fit in it")
         self.act_prev = QAction("◀", self)
         self.act_prev.setToolTip("Previous match (Shift+F3)")
         self.act_next = QAction("▶", self)
@@ -65,10 +70,10 @@ class GraphToolbar(FlowBox):
         self.export_button.setMenu(self.export_menu)
 
         self.buttons = {a: _button(a) for a in (self.act_expand_all, self.act_collapse_all, self.act_fit,
-                                                self.act_prev, self.act_next)}
+                                                self.act_overview, self.act_prev, self.act_next)}
         flow = self.flow
         flow.addWidget(group(*(self.buttons[a] for a in (self.act_expand_all, self.act_collapse_all,
-                                                         self.act_fit)), spacing=0))
+                                                         self.act_fit, self.act_overview)), spacing=0))
         flow.addWidget(group(self.search_box, self.buttons[self.act_prev], self.buttons[self.act_next],
                              self.match_label, spacing=2))
         flow.addWidget(group(QLabel("Colour:"), self.overlay_combo))
