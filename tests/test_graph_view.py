@@ -209,11 +209,17 @@ def test_densenets_stem_is_one_group():
 
 
 def test_box_lines_give_each_repeat_its_place():
-    """A run of identical blocks: the first box says ×N, the others their place in the run, in the title line
-    (the boxes are sized for it; a separate corner mark overlapped the title)."""
-    from explorer.core.layout import box_lines
+    """A run of identical blocks: each box says its place in the run, in the title line (the boxes are sized
+    for it; a separate corner mark overlapped the title), after a name a reader can place: a bare index in a
+    Sequential is named by its path from the named module (new-user trial: it read "1  ×2")."""
+    from explorer.core.layout import box_lines, box_size, frame_title
 
     tree = BlockTree.build(toy_resnet())
-    assert box_lines(tree.items["layer1.1"])[0] == "1  ×2"
-    assert box_lines(tree.items["layer1.2"])[0] == "2  2/2"
-    assert box_lines(tree.items["layer1.0"])[0] == "0"
+    assert box_lines(tree.items["layer1.1"])[0] == "layer1.1 · 1 of 2"
+    assert box_lines(tree.items["layer1.2"])[0] == "layer1.2 · 2 of 2"
+    assert box_lines(tree.items["layer1.0"])[0] == "layer1.0"
+    title = frame_title(tree.items["layer1.1"])
+    assert title.startswith("layer1.1 (") and title.endswith(" · 1 of 2")
+    # the box is as wide as its longest line (the layout sizes it from the same text it shows)
+    lines = box_lines(tree.items["layer1.1"])
+    assert box_size(tree.items["layer1.1"])[0] >= min(260.0, max(len(s) for s in lines) * 6.9 + 16)

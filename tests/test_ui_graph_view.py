@@ -729,7 +729,7 @@ def test_block_names_are_readable_never_a_bare_index(qtbot, panel):
         assert not name.isdigit(), (bid, box.title())
     # the index of a top-level Sequential model is named with its type
     from explorer.core.graph_view import TreeItem
-    from explorer.ui.graph_view.items import display_name
+    from explorer.core.layout import display_name
 
     assert display_name(TreeItem("3", "3", "BasicBlock", "block", "")) == "BasicBlock 3"
     assert display_name(TreeItem("features.1.0", "0", "MBConv", "block", "features.1")) == "features.1.0"

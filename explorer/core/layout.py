@@ -40,18 +40,52 @@ LINE_H = 14.0
 
 
 def box_lines(item: TreeItem) -> list[str]:
-    """The text a box shows: calls show op, output shape and parameters; collapsed blocks their totals."""
+    """The text a box shows: its title (box_title), then for a call its op and output shape and parameters;
+    for a collapsed block its summary, shape and totals."""
     if item.is_block:
         kids = item.children
-        # a run of identical blocks: the first says how many, the others their place ("2/3")
-        run = "" if item.repeat < 2 else (f"  ×{item.repeat}" if item.repeat_index == 0
-                                          else f"  {item.repeat_index + 1}/{item.repeat}")
-        title = item.label + run
-        return [title, item.summary or item.type, shape_text(item.output_shape),
+        return [box_title(item), item.summary or item.type, shape_text(item.output_shape),
                 f"{count_text(item.params)} params · {count_text(item.macs)} MACs" if kids else ""]
     third = f"{count_text(item.params)} params" if item.params else (
         f"{count_text(item.macs)} MACs" if item.macs else "")
-    return [item.label, f"{item.type}  {shape_text(item.output_shape)}", third]
+    return [box_title(item), f"{item.type}  {shape_text(item.output_shape)}", third]
+
+
+# Names (new-user trial: layer1's first BasicBlock read "0  ×2", and once expanded "0 (BasicBlock)"): a module in
+# a Sequential is named by its index alone, so a box names it by its path from the nearest named module
+# ("layer1.0", "features.1.0"), and a run of identical sibling blocks says each one's place in it ("1 of 2").
+def display_name(item: TreeItem) -> str:
+    """The item's name as a reader can place it: its own name, or where that is a bare index in a Sequential,
+    its path from the nearest named module ("layer1.0"); an index at the top of a Sequential model is named
+    with its type ("BasicBlock 0")."""
+    if not item.label.isdigit():
+        return item.label
+    parts = item.id.split(".")
+    start = len(parts) - 1
+    while start > 0 and parts[start].isdigit():
+        start -= 1
+    if parts[start].isdigit():
+        return f"{item.type} {item.id}"
+    return ".".join(parts[start:])
+
+
+def repeat_text(item: TreeItem) -> str:
+    """A block's place in a run of identical siblings ("1 of 2"), '' outside one."""
+    return f"{item.repeat_index + 1} of {item.repeat}" if item.is_block and item.repeat > 1 else ""
+
+
+def box_title(item: TreeItem) -> str:
+    """A box's first line: the name, and for a block in a run of identical ones, its place in the run."""
+    run = repeat_text(item)
+    return f"{display_name(item)} · {run}" if run else display_name(item)
+
+
+def frame_title(item: TreeItem) -> str:
+    """An expanded block's title bar: the name, its type where that says more, its place in a run."""
+    name = display_name(item)
+    title = name if item.type in (item.label, name) or item.virtual else f"{name} ({item.type})"
+    run = repeat_text(item)
+    return f"{title} · {run}" if run else title
 
 
 def box_size(item: TreeItem) -> tuple[float, float]:
@@ -59,10 +93,6 @@ def box_size(item: TreeItem) -> tuple[float, float]:
     width = max(len(s) for s in lines) * CHAR_W + 16
     # Blocks get room for their composition bar under the text.
     return float(min(max(width, 96.0), 260.0)), len(lines) * LINE_H + (14.0 if item.is_block else 8.0)
-
-
-def container_title(item: TreeItem) -> str:
-    return f"{item.label} ({item.type})" if item.label != item.type else item.label
 
 
 @dataclass
@@ -462,7 +492,7 @@ class LayoutEngine:
 
     def _container_size(self, block: str, expanded: set[str], memo: dict | None = None) -> tuple[float, float]:
         pl, _ = self._placement(block, expanded, memo)
-        title_w = len(container_title(self.tree.items[block])) * CHAR_W + 16
+        title_w = len("▾ " + frame_title(self.tree.items[block])) * CHAR_W + 16
         return max(pl.width + 2 * PAD_X, title_w), HEADER + pl.height + PAD_BOTTOM
 
     def layout(self, view: GraphView) -> GraphLayout:

@@ -4,9 +4,7 @@ Items hold their tree item and their look (fill, text colour, selected, matched)
 panel or the window. Text is skipped where it would be too small to read (the minimap, a far zoom), as Qt's
 "40000 chips" example does with `levelOfDetailFromTransform`.
 
-Names (new-user trial: layer1's first BasicBlock read "0  ×2", and once expanded "0 (BasicBlock)"): a module in
-a Sequential is named by its index alone, so a box names it by its path from the nearest named module
-("layer1.0", "features.1.0"), and a run of identical sibling blocks says each one's place in it ("1 of 2").
+Names and titles come from explorer.core.layout (box_title, frame_title), which sizes the boxes for them.
 """
 
 from __future__ import annotations
@@ -21,45 +19,11 @@ from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem
 
 from explorer.core.graph_view import TreeItem, shape_text
-from explorer.core.layout import box_lines
+from explorer.core.layout import box_lines, box_title, frame_title, repeat_text
 from explorer.ui.graph_view.style import (EDGE, KIND_COLORS, LABEL_PX, MATCH, SELECTED, TEXT_LOD_PX, font)
 
 LINE_PX = 14.0     # text line height inside a box (core.layout.LINE_H sizes the boxes for it)
 HEADER_PX = 20.0   # an expanded block's title bar
-
-
-def display_name(item: TreeItem) -> str:
-    """The item's name as a reader can place it: its own name, or where that is a bare index in a Sequential,
-    its path from the nearest named module ("layer1.0"); an index at the top of a Sequential model is named
-    with its type ("BasicBlock 0")."""
-    if not item.label.isdigit():
-        return item.label
-    parts = item.id.split(".")
-    start = len(parts) - 1
-    while start > 0 and parts[start].isdigit():
-        start -= 1
-    if parts[start].isdigit():
-        return f"{item.type} {item.id}"
-    return ".".join(parts[start:])
-
-
-def repeat_text(item: TreeItem) -> str:
-    """A block's place in a run of identical siblings ("1 of 2"), '' outside one."""
-    return f"{item.repeat_index + 1} of {item.repeat}" if item.is_block and item.repeat > 1 else ""
-
-
-def box_title(item: TreeItem) -> str:
-    """A box's first line: the name, and for a block in a run of identical ones, its place in the run."""
-    run = repeat_text(item)
-    return f"{display_name(item)} · {run}" if run else display_name(item)
-
-
-def frame_title(item: TreeItem) -> str:
-    """An expanded block's title bar: the name, its type where that says more, its place in a run."""
-    name = display_name(item)
-    title = name if item.type in (item.label, name) or item.virtual else f"{name} ({item.type})"
-    run = repeat_text(item)
-    return f"{title} · {run}" if run else title
 
 
 def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
@@ -112,7 +76,7 @@ class BoxItem(QGraphicsItem):
 
     def lines(self) -> list[str]:
         """The text a collapsed block or a call shows, line by line."""
-        return [box_title(self.item), *box_lines(self.item)[1:]]
+        return box_lines(self.item)
 
     def title(self) -> str:
         """The bold first line, or an expanded block's title bar."""
