@@ -15,10 +15,12 @@ again) so that a shared machine's load hits them alike; medians are compared.
   whose repaints Qt paces itself. Counted: results the pipeline delivered per second.
 - pipeline with maps: the same, plus the feature-map dock on `--maps` (conv1) refreshing at 10/s, as a user
   watching the maps of a webcam would have it.
+- session: the Session alone (capture thread and pipeline thread, no window): what the pipeline costs without
+  the display, so that the display's own share shows.
 - loop: the 25 lines a user would write instead: cv2.VideoCapture → cv2.cvtColor → the weights' torchvision
   preset → model → top-5 → cv2.putText, every frame of the same video, in one thread.
 
-Prints `bare_fps`, `pipeline_fps`, `maps_fps`, `loop_fps`, their ratios to bare, and `overhead_ms`: the cost per
+Prints `bare_fps`, `pipeline_fps`, `maps_fps`, `session_fps`, `loop_fps`, their ratios to bare, and `overhead_ms`: the cost per
 frame outside the forward pass, 1000/fps − 1000/bare_fps, for the pipeline and for the loop. Targets (issue 18,
 this 2-core CPU, resnet18 at 640×480): pipeline_fps ≥ loop_fps, pipeline overhead ≤ 3 ms, maps ratio ≥ 0.9 of
 the pipeline's.
@@ -198,6 +200,25 @@ def pipeline_fps(app, opened, video: Path, seconds: float, maps: str = "", maps_
     return fps, {k: statistics.median(v[-50:]) for k, v in stages.items() if v}
 
 
+def session_fps(opened, video: Path, seconds: float, engine_options: dict | None = None) -> float:
+    """The app's core alone: the Session's capture thread and pipeline thread with no window (its listener
+    does nothing). Against pipeline_fps, what the window's display costs on the same cores."""
+    from explorer.core.session import Session
+
+    session = Session(capture_graph=False, engine_options=engine_options)
+    session.use_model(opened)
+    try:
+        session.open_video(str(video), loop=True)
+        t_end = time.perf_counter() + 60
+        while session.pipeline.frames_done < 3 and time.perf_counter() < t_end:  # warm-up, as pipeline_fps
+            time.sleep(0.05)
+        start, t0 = session.pipeline.frames_done, time.perf_counter()
+        time.sleep(seconds)
+        return (session.pipeline.frames_done - start) / (time.perf_counter() - t0)
+    finally:
+        session.shutdown()
+
+
 def measure(model_name: str = "resnet18", device: str = "auto", precision: str = "fp32", seconds: float = 5.0,
             repeats: int = 3, size: tuple[int, int] = (640, 480), maps: str = "conv1", maps_rate: int = 10,
             loop: bool = True, prefetch: bool | None = None, source_fps: float = 0.0,
@@ -228,7 +249,7 @@ def measure(model_name: str = "resnet18", device: str = "auto", precision: str =
     options = {"precision": precision, "channels_last": channels_last}
     if channels_last and cuda and isinstance(x, torch.Tensor):
         x = x.contiguous(memory_format=torch.channels_last)  # as the engine feeds it (the model is converted there)
-    runs: dict[str, list[float]] = {"bare": [], "pipeline": [], "maps": [], "loop": []}
+    runs: dict[str, list[float]] = {"bare": [], "pipeline": [], "maps": [], "session": [], "loop": []}
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         probe = in_compute_thread(lambda: bare_fps(model, x, min(3.0, seconds), autocast))
@@ -243,6 +264,7 @@ def measure(model_name: str = "resnet18", device: str = "auto", precision: str =
             if maps:
                 runs["maps"].append(pipeline_fps(app, opened, video, seconds, maps, maps_rate, options,
                                                  prefetch)[0])
+            runs["session"].append(session_fps(opened, video, seconds, options))
             if loop and entry.preprocess == "imagenet" and precision == "fp32":
                 runs["loop"].append(in_compute_thread(lambda: loop_fps(model, entry, video, seconds, device)))
     med = {k: statistics.median(v) for k, v in runs.items() if v}
@@ -273,6 +295,10 @@ def report(m: dict) -> None:
     if "maps" in med:
         print(f"maps_fps {med['maps']:.2f}   ratio {med['maps'] / bare:.3f}   "
               f"({m['maps']} maps at {m['maps_rate']}/s: {med['maps'] / med['pipeline']:.3f} of the pipeline's)")
+    if "session" in med:
+        print(f"session_fps {med['session']:.2f}   ratio {med['session'] / bare:.3f}   "
+              f"overhead_ms {overhead_ms(med['session'], bare):.2f}   (no window: the display costs "
+              f"{overhead_ms(med['pipeline'], bare) - overhead_ms(med['session'], bare):.2f} ms a frame)")
     if "loop" in med:
         print(f"loop_fps {med['loop']:.2f}   ratio {med['loop'] / bare:.3f}   "
               f"overhead_ms {overhead_ms(med['loop'], bare):.2f}")
