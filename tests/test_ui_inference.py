@@ -553,10 +553,11 @@ def test_the_random_weights_banner_does_not_move_the_controls(panel, qtbot):
     assert banner_top > without  # under the controls, over the image
 
 
-@pytest.mark.parametrize("zoom", [1.0, 4.0])
-def test_the_frame_is_painted_with_its_own_colours_shrunk_and_enlarged(panel, qtbot, tmp_path, zoom):
+@pytest.mark.parametrize("zoom, live", [(1.0, False), (1.0, True), (4.0, False)])
+def test_the_frame_is_painted_with_its_own_colours_shrunk_and_enlarged(panel, qtbot, tmp_path, zoom, live):
     """The frame is converted for the blit (RGB → the backing store's B, G, R, 255); a swapped channel would
-    paint red as blue. Checked on the window's pixels, fitted (shrunk) and zoomed in (enlarged)."""
+    paint red as blue. Checked on the window's pixels, fitted (shrunk: smooth for a still, nearest while a
+    stream plays) and zoomed in (enlarged)."""
     from explorer.core.sources import frame_from_array
 
     image = np.zeros((480, 640, 3), np.uint8)
@@ -564,6 +565,7 @@ def test_the_frame_is_painted_with_its_own_colours_shrunk_and_enlarged(panel, qt
     image[:, 320:] = (20, 60, 210)
     panel.show()
     qtbot.waitExposed(panel)
+    panel.image_item.set_fast(live)
     panel.state.set_frame(frame_from_array(image))
     if zoom != 1.0:
         panel.view_box.scaleBy((1 / zoom, 1 / zoom), center=(320, 240))

@@ -34,7 +34,7 @@ class FrameItem(QGraphicsObject):
         self._rect = QRectF()
         self._scaled: tuple[tuple[int, int], np.ndarray, QImage] | None = None  # (size, pixels, image) of this frame
         self._whole: tuple[np.ndarray, QImage] | None = None  # the frame at its own size, to draw enlarged
-        # While a stream plays, a shrunk frame is scaled nearest-neighbour (0.17 ms against 0.27 bilinear, on the
+        # While a stream plays, a shrunk frame is scaled nearest-neighbour (0.08 ms against 0.27 bilinear, on the
         # core the model's threads need); a still or a paused frame, which a user looks at, is scaled smoothly.
         self.fast = False
 
@@ -69,9 +69,12 @@ class FrameItem(QGraphicsObject):
         """The frame at width×height device pixels, made once per frame and size (OpenCV, GIL released)."""
         if self._scaled is None or self._scaled[0] != (width, height):
             h, w = self.image.shape[:2]
-            area = width * 2 <= w or height * 2 <= h
-            interpolation = cv2.INTER_NEAREST if self.fast else cv2.INTER_AREA if area else cv2.INTER_LINEAR
-            pixels = _blit_layout(cv2.resize(self.image, (width, height), interpolation=interpolation))
+            if self.fast:  # 4 bytes a pixel resize faster than 3: convert first (0.02 + 0.06 ms, against 0.15)
+                pixels = cv2.resize(_blit_layout(self.image), (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+            else:
+                area = width * 2 <= w or height * 2 <= h
+                interpolation = cv2.INTER_AREA if area else cv2.INTER_LINEAR
+                pixels = _blit_layout(cv2.resize(self.image, (width, height), interpolation=interpolation))
             image = QImage(pixels.data, width, height, int(pixels.strides[0]), QImage.Format.Format_RGB32)
             self._scaled = ((width, height), pixels, image)
         return self._scaled[2]
