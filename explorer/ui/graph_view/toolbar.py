@@ -73,7 +73,10 @@ class GraphToolbar(FlowBox):
                                                 self.act_overview, self.act_prev, self.act_next)}
         flow = self.flow
         flow.addWidget(group(*(self.buttons[a] for a in (self.act_expand_all, self.act_collapse_all,
-                                                         self.act_fit, self.act_overview)), spacing=0))
+                                                         self.act_fit)), spacing=0))
+        # an item of its own: in one group with the three above it made the toolbar, and so the graph, 290 px
+        # wide at least, which took the image's room in a 720 px window
+        flow.addWidget(self.buttons[self.act_overview])
         flow.addWidget(group(self.search_box, self.buttons[self.act_prev], self.buttons[self.act_next],
                              self.match_label, spacing=2))
         flow.addWidget(group(QLabel("Colour:"), self.overlay_combo))
