@@ -500,3 +500,20 @@ def test_the_default_index_follows_the_settings_folder(tiny, tmp_path, monkeypat
     monkeypatch.delenv("CNN_EXPLORER_DATA_DIR")
     monkeypatch.delenv("CNN_EXPLORER_SETTINGS_DIR")
     assert default_db_path() == tmp_path / "xdg" / "cnn-explorer" / "patch-index.sqlite"
+
+
+def test_a_reader_never_writes_an_empty_file_that_an_indexing_run_is_starting(tmp_path):
+    """An indexing run creates the file, then writes its schema; a reader (the dock's lookup, `top`) opening it
+    in between used to write the schema too, racing the run for the lock (the run then failed as 'locked').
+    A reader now says nothing is indexed yet and leaves the file as it is."""
+    from explorer.core.patch_index import NoIndexError, PatchStore
+
+    db = tmp_path / "new.sqlite"
+    db.touch()  # what sqlite3.connect leaves before the schema is written
+    with pytest.raises(NoIndexError, match="nothing is indexed"):
+        PatchStore(db, create=False)
+    assert db.stat().st_size == 0
+    with PatchStore(db) as store:  # the run itself writes the schema
+        assert store.list_indexes() == []
+    with PatchStore(db, create=False) as store:  # and from then on readers read it
+        assert store.list_indexes() == []

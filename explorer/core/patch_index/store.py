@@ -227,7 +227,7 @@ class PatchStore:
             # autocommit: transactions are opened explicitly (BEGIN IMMEDIATE) where writes happen
             self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None,
                                         check_same_thread=False)
-            self._prepare(check)
+            self._prepare(check, create)
         except sqlite3.Error as exc:
             self.close()
             raise translate(exc, self.path, "opening") from None
@@ -236,13 +236,17 @@ class PatchStore:
             raise
 
     # -- opening ----------------------------------------------------------------------------------------------
-    def _prepare(self, check: bool) -> None:
+    def _prepare(self, check: bool, create: bool) -> None:
         c = self._c
         app_id = c.execute("PRAGMA application_id").fetchone()[0]
         tables = c.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if app_id != APPLICATION_ID:
             if tables:
                 raise corrupt(self.path, "an SQLite database of another program")
+            if not create:
+                # an empty file: an indexing run has just created it and is writing its schema. A reader that
+                # wrote the schema too raced that run for the lock, and the run could fail as "locked"
+                raise NoIndexError(f"nothing is indexed in '{self.path}' yet")
             self._create_schema()
             return
         version = c.execute("PRAGMA user_version").fetchone()[0]
