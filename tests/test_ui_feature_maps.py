@@ -329,7 +329,7 @@ def test_options_pins_and_exports(qtbot, dock, tmp_path):
 
 
 ABSURD = [10 ** 12, -10 ** 12, "nan", "inf", "-5", "a string", ["a", "list"], "", 3.5]
-KEYS = ["order", "topK", "norm", "low", "high", "colormap", "opacity", "liveRate", "gradient"]
+KEYS = ["order", "topK", "norm", "low", "high", "colormap", "opacity", "liveRate", "gradient", "overlay"]
 
 
 @pytest.mark.parametrize("absurd", ABSURD, ids=[repr(v)[:12] for v in ABSURD])
@@ -349,7 +349,7 @@ def test_any_stored_option_opens_the_dock_with_clamped_values(qtbot, app_state, 
     assert 0 <= c.opacity_slider.value() <= 100 and 0 <= c.topk_spin.value() <= 4096
     assert c.order_combo.currentText() == "index" and c.norm_combo.currentText() == "channel"
     assert c.colormap_combo.currentText() == "auto" and c.live_rate in (0, 5, 10, 20)
-    assert not c.gradient_check.isChecked()                   # no absurd value reads as "on"
+    assert not c.gradient_check.isChecked() and not c.overlay_check.isChecked()  # no absurd value reads as "on"
     for spin in (c.lo_spin, c.hi_spin):
         assert np.isfinite(spin.value()) and abs(spin.value()) <= 1e6
     if absurd == 10 ** 12:
@@ -401,6 +401,35 @@ def test_the_gradient_view_is_remembered_across_restarts(qtbot, app_state):
     third = FeatureMapsPanel(*app_state)
     qtbot.addWidget(third)
     assert not third.controls.gradient_check.isChecked()
+
+
+def test_overlay_is_remembered_across_restarts_and_clear_leaves_it_remembered(qtbot, app_state):
+    """Finding: every option of the dock came back after a restart but Overlay. Ticked, it is written to the
+    settings file (featureMaps/overlay, as Gradient); a new dock opens with it ticked; Clear (which leaves the tick)
+    leaves it remembered; unticked, the next dock opens without it."""
+    from explorer.ui.settings import settings_path
+
+    fm = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(fm)
+    fm.resize(1200, 400)
+    fm.show()
+    qtbot.waitExposed(fm)
+    assert not fm.controls.overlay_check.isChecked()          # a first start: off
+    qtbot.mouseClick(fm.controls.overlay_check, Qt.MouseButton.LeftButton)
+    assert fm.controls.overlay_check.isChecked()
+    qtbot.mouseClick(fm.controls.clear_button, Qt.MouseButton.LeftButton)
+    assert fm.controls.overlay_check.isChecked()              # Clear leaves the preference alone
+    fm.settings.sync()
+    assert "overlay=true" in settings_path().read_text()
+    again = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(again)
+    assert again.controls.overlay_check.isChecked()
+    again.controls.overlay_check.click()                      # (this one is not on screen)
+    again.settings.sync()
+    assert "overlay=false" in settings_path().read_text()
+    third = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(third)
+    assert not third.controls.overlay_check.isChecked()
 
 
 def test_output_picker_for_a_multi_output_module(qtbot, app_state):

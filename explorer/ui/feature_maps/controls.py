@@ -121,6 +121,7 @@ class Controls(FlowBox):
         self.opacity_slider.valueChanged.connect(self.optionsEdited)
         self.rate_combo.currentIndexChanged.connect(self.optionsEdited)
         self.gradient_check.toggled.connect(self.optionsEdited)
+        self.overlay_check.toggled.connect(self.optionsEdited)
 
     def _on_mosaic_control(self, *_args: Any) -> None:
         fixed = self.norm_combo.currentText() == "fixed"
@@ -142,7 +143,8 @@ class Controls(FlowBox):
     def dock_options(self) -> DockOptions:
         return DockOptions(self.order_combo.currentText(), self.topk_spin.value(), self.norm_combo.currentText(),
                            self.lo_spin.value(), self.hi_spin.value(), self.colormap_combo.currentText(),
-                           self.opacity_slider.value(), self.live_rate, self.gradient_check.isChecked())
+                           self.opacity_slider.value(), self.live_rate, self.gradient_check.isChecked(),
+                           self.overlay_check.isChecked())
 
     def set_dock_options(self, options: DockOptions) -> None:
         """Show `options` (already validated: explorer.ui.feature_maps.options.load_options)."""
@@ -156,6 +158,7 @@ class Controls(FlowBox):
         index = self.rate_combo.findData(options.live_rate)
         self.rate_combo.setCurrentIndex(index if index >= 0 else self.rate_combo.findData(DockOptions().live_rate))
         self.gradient_check.setChecked(options.gradient)
+        self.overlay_check.setChecked(options.overlay)
 
     def mosaic_options(self) -> MosaicOptions:
         """The drawing options as chosen (the view's fit is the panel's to add)."""

@@ -1,5 +1,5 @@
-"""The dock's remembered options: how the maps are drawn, the overlay's opacity, the live refresh rate and
-whether the gradient view is on.
+"""The dock's remembered options: how the maps are drawn, whether the channel is overlaid on the image and at
+what opacity, the live refresh rate and whether the gradient view is on.
 
 Every stored value goes through a validated reader (explorer.ui.settings): a hand-edited or damaged settings
 file (opacity=1000000000000, topK=-5, low=nan, colormap=[a, b]) gives the nearest allowed value or the
@@ -36,6 +36,7 @@ class DockOptions:
     opacity: int = 60            # the overlay's, in percent
     live_rate: int = DEFAULT_LIVE_RATE
     gradient: bool = False       # the gradient view: a click in the large map also shows |∂A/∂input|
+    overlay: bool = False        # Overlay: the large channel laid over the input image
 
 
 def load_options(settings: Any) -> DockOptions:
@@ -56,6 +57,7 @@ def load_options(settings: Any) -> DockOptions:
         opacity=read_int(settings, f"{GROUP}/opacity", d.opacity, 0, 100),
         live_rate=rate,
         gradient=read_bool(settings, f"{GROUP}/gradient", d.gradient),
+        overlay=read_bool(settings, f"{GROUP}/overlay", d.overlay),
     )
 
 
@@ -64,6 +66,7 @@ def save_options(settings: Any, options: DockOptions) -> None:
         return
     for name, value in (("order", options.order), ("topK", options.top_k), ("norm", options.norm),
                         ("low", options.low), ("high", options.high), ("colormap", options.colormap),
-                        ("opacity", options.opacity), ("gradient", options.gradient)):
+                        ("opacity", options.opacity), ("gradient", options.gradient),
+                        ("overlay", options.overlay)):
         settings.setValue(f"{GROUP}/{name}", value)
     settings.setValue(RATE_KEY, options.live_rate)
