@@ -221,6 +221,58 @@ def test_clicking_a_patch_opens_its_image_with_the_field_the_dock_draws(qtbot, d
     assert not d.errors
 
 
+def test_clear_takes_the_opened_patchs_frame_away_with_its_field(qtbot, dock):
+    """Finding: after Clear the opened tile kept its yellow frame, with no field marked on the image any more.
+    Clear takes the field and the tile's frame away together (also once the grid is looked up again); the next
+    patch opened is framed again."""
+    d = dock
+    index_and_wait(qtbot, d, lambda: d.view.start_index(d.root))
+    show_channel(qtbot, d, 12)
+    tile = d.view.tiles[1]
+    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+    overlay = d.fm.overlay
+    assert tile.selected and overlay.field_item.isVisible()
+    qtbot.mouseClick(d.fm.controls.clear_button, Qt.MouseButton.LeftButton)
+    assert not overlay.field_item.isVisible()
+    assert not any(t.selected for t in d.view.tiles)          # the pane agrees with the image
+    before = d.view.lookup
+    d.view.refresh()                                          # the grid built again frames no tile either
+    qtbot.waitUntil(lambda: d.view.lookup is not before and d.view.lookup.status == pl.SHOWN, timeout=TIMEOUT)
+    assert d.view.tiles and not any(t.selected for t in d.view.tiles)
+    tile = d.view.tiles[2]
+    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)        # opened again: framed again
+    assert tile.selected and overlay.field_item.isVisible()
+    assert d.fm.feature_pixel == (tile.crop.patch.y, tile.crop.patch.x)
+    assert not d.errors
+
+
+def test_clear_takes_the_marked_in_yellow_note_off_the_status_bar(qtbot, dock):
+    """Finding: after Clear the status bar kept "… its receptive field marked in yellow." for its 8 s, with
+    nothing marked. Clear empties it (the window's own status bar on the same state); a note said after the mark
+    is not Clear's to take away."""
+    from PySide6.QtWidgets import QStatusBar
+
+    from explorer.ui.status import StatusArea
+
+    d = dock
+    bar = QStatusBar()
+    qtbot.addWidget(bar)
+    status = StatusArea(bar, d.state)
+    index_and_wait(qtbot, d, lambda: d.view.start_index(d.root))
+    show_channel(qtbot, d, 12)
+    clear = d.fm.controls.clear_button
+    qtbot.mouseClick(d.view.tiles[1], Qt.MouseButton.LeftButton)
+    assert status.current.endswith("its receptive field marked in yellow.")
+    qtbot.mouseClick(clear, Qt.MouseButton.LeftButton)
+    assert status.current == ""
+    qtbot.mouseClick(d.view.tiles[2], Qt.MouseButton.LeftButton)
+    assert status.current.endswith("its receptive field marked in yellow.")
+    d.state.show_message("Mosaic written to /tmp/m.png", 4000, answer=True)
+    qtbot.mouseClick(clear, Qt.MouseButton.LeftButton)
+    assert status.current == "Mosaic written to /tmp/m.png"  # a newer note stays
+    assert not d.errors
+
+
 def test_a_patch_of_the_open_folder_moves_the_folder_to_its_file(qtbot, dock):
     """New-user trial: clicking a patch replaced the open folder with its one image, and the user lost their place.
     A patch cut from a file of the open folder moves the folder to that file: the source stays the folder ("n of

@@ -535,11 +535,14 @@ class FeatureMapsPanel(QWidget):
         self.overlay.clear()
         self.overlay_cleared = True
         self._set_info("")
+        self.top_patches.unsay_marked()
 
     def _on_overlay_cleared(self) -> None:
-        """The pictures on the image are gone (Clear, a new layer, model or source): so are their marks here."""
+        """The pictures on the image are gone (Clear, a new layer, model or source): so are their marks here (the
+        ring in the large channel, the opened patch's frame)."""
         self.feature_pixel = None
         self.channel_view.show_pixel(None)
+        self.top_patches.forget_opened()
         self.explainer.forget()
 
     # -- Grad-CAM and gradients (explain.py) -----------------------------------------------------------------

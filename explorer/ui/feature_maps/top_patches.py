@@ -6,7 +6,9 @@ patch index (explorer.core.patch_index) keeps them per (model, weights, layer) i
 for the dock's layer and clicked channel, the current model's and weights' entries only (patch_lookup), offers to
 index the current folder or video when there are none (indexing: a background run with progress, ETA and
 Cancel), to rebuild a damaged database, and opens a patch's image with its receptive field marked by the dock's
-own overlay (FeatureOverlay.show_field: the same box the dock draws for a clicked feature pixel).
+own overlay (FeatureOverlay.show_field: the same box the dock draws for a clicked feature pixel). When that field
+leaves the image (Clear, a new model or source: forget_opened), the opened tile loses its yellow frame; Clear also
+takes the status bar's "… marked in yellow" away (unsay_marked).
 
 Remembered: K, the database file and the last folder indexed (settings group "topPatches").
 """
@@ -14,6 +16,7 @@ Remembered: K, the database file and the last folder indexed (settings group "to
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +43,7 @@ MAX_K = 64
 K_CHOICES = (4, 9, 16, 25, 36, 64)
 JOB_KEY = "top-patches"
 REFRESH_WHILE_INDEXING_S = 3.0
+MARKED_NOTE_MS = 8000  # how long the status bar says which patch is marked on the image
 LIVE_SETTLE_MS = 500  # a stream's play or pause that lasts this long moves a run to another thread count  # the grid follows a run's saves (it shows only what is committed)
 HINTS = {  # what the empty grid says, by state (a problem is said by the line above it)
     pl.NOT_INDEXED: "Indexing runs the model once over every image of a folder (sub-folders too) or every frame of "
@@ -69,6 +73,9 @@ class TopPatchesView(QWidget):
         self.lookup: pl.Lookup | None = None
         self.opened: pl.Crop | None = None   # the patch whose image was opened last
         self._reported = ""                  # the problem said last in the status bar: said once
+        self._marked_note = ""               # "… marked in yellow": said for the opened patch, until this time
+        self._marked_until = 0.0
+        self._last_note = ""                 # the status bar's note said last (by anyone)
         self._checked: set[tuple] = set()    # database versions that passed quick_check
         self._last_refresh = 0.0
         self._live = state.live
@@ -87,6 +94,7 @@ class TopPatchesView(QWidget):
         state.modelChanged.connect(lambda _h: self.refresh())
         state.sourceChanged.connect(lambda _info: self._update_actions())
         state.liveChanged.connect(self._on_live)
+        state.message.connect(self._on_note)
         bridge.closing.connect(self.runner.stop)
         self.refresh()
 
@@ -388,8 +396,26 @@ class TopPatchesView(QWidget):
         self.overlay.show_field(p.field, p.box)  # after the open: a new source clears the overlay first
         self.grid.select(crop)
         self.patchOpened.emit(p.y, p.x)
-        self.state.show_message(f"{source_name(crop)}: patch #{p.rank + 1} of channel {self.channel} "
-                                f"(value {p.score:.4g}), its receptive field marked in yellow.", 8000, answer=True)
+        self._marked_note = (f"{source_name(crop)}: patch #{p.rank + 1} of channel {self.channel} "
+                             f"(value {p.score:.4g}), its receptive field marked in yellow.")
+        self._marked_until = time.monotonic() + MARKED_NOTE_MS / 1000
+        self.state.show_message(self._marked_note, MARKED_NOTE_MS, answer=True)
+
+    def forget_opened(self) -> None:
+        """The opened patch's field is off the image (Clear, a new model or source): its tile loses the yellow
+        frame, as the image lost the field."""
+        self.opened = None
+        self.grid.select(None)
+
+    def unsay_marked(self) -> None:
+        """Clear: the status bar's "… marked in yellow" goes while it is still what the bar says (a newer note, or
+        one whose time is up, is left alone). Not on a new source: opening the next patch says its own at once."""
+        if self._marked_note and self._last_note == self._marked_note and time.monotonic() < self._marked_until:
+            self.state.show_message("", 0)  # an empty note: the status bar's message area is emptied
+        self._marked_note = ""
+
+    def _on_note(self, text: str, *_args: Any) -> None:
+        self._last_note = text
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Index a folder (with its sub-folders)", self._start_dir())
