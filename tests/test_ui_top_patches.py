@@ -265,6 +265,7 @@ def test_clear_takes_the_marked_in_yellow_note_off_the_status_bar(qtbot, dock):
     assert status.current.endswith("its receptive field marked in yellow.")
     qtbot.mouseClick(clear, Qt.MouseButton.LeftButton)
     assert status.current == ""
+    assert [m.text for m in status.log.entries if not m.text] == []  # emptying the bar logs no blank message
     qtbot.mouseClick(d.view.tiles[2], Qt.MouseButton.LeftButton)
     assert status.current.endswith("its receptive field marked in yellow.")
     d.state.show_message("Mosaic written to /tmp/m.png", 4000, answer=True)

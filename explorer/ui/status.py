@@ -215,8 +215,10 @@ class StatusArea(QObject):
             self._show_note(*note)
 
     def show_message(self, text: str, ms: int = 5000, answer: bool = False) -> None:
-        """A note waits while an error is in sight (unless it answers the user's action: then it replaces it)."""
-        self.log.add("note", text)
+        """A note waits while an error is in sight (unless it answers the user's action: then it replaces it).
+        An empty note takes the current one off the bar and is not logged (View > Messages lists what was said)."""
+        if text:
+            self.log.add("note", text)
         if answer:
             self._waiting_note = None
             self.error.setVisible(False)
