@@ -509,3 +509,44 @@ def test_overlays_show_with_their_tab_and_go_with_the_model_or_source(qtbot, app
     assert rpn is None and "configured anchors" in caption
     assert dots == np.prod(A.config_anchor_set(A.AnchorConfig(), state.frame.image.shape[:2]).feature_size)
     qtbot.waitUntil(lambda: not bridge.has_probe(PROBE_NAME), timeout=5000)   # no RPN: no probe
+
+
+def test_panel_writes_sizes_height_by_width_and_says_which_input_it_counts(qtbot, app_state, docked):
+    """New-user trial: the dock wrote the model input width×height ("model input 224×149 (padded 224×160)")
+    beside a map, and a graph, in H×W; and it counted the anchors of the live frame while the graph shows its
+    anchor generator's output for the graph's 3×224×224 input, without saying so. Every size is H×W now, as
+    torchvision's GeneralizedRCNNTransform makes it (resize, then pad to a multiple of 32), and the count says
+    which input it is for."""
+    state, bridge = app_state
+    docked.front(qtbot, "anchorsDock")
+    panel, o = docked.anchors, docked.anchors.overlay
+    handle = open_model_and_wait(qtbot, state, bridge, "fasterrcnn-tiny", "bundled")
+    assert state.graph is not None and tuple(state.graph.input_shape) == (3, 224, 224)
+    chelsea = Path(__file__).resolve().parents[1] / "resources" / "images" / "chelsea.jpg"   # 300×451 (H×W)
+    _open_image(qtbot, state, bridge, chelsea)
+    qtbot.waitUntil(lambda: o.rpn is not None and o._rpn_frame is state.frame, timeout=60000)
+    # the reference: the model's own transform and torchvision's AnchorGenerator on its feature map
+    model = handle.model
+    with torch.inference_mode():
+        images, _ = model.transform([torch.from_numpy(state.frame.image).permute(2, 0, 1).float() / 255])
+        out = model.backbone(images.tensors)
+        features = list(out.values()) if isinstance(out, dict) else [out]
+        ref = model.rpn.anchor_generator(images, features)[0]
+    h, w = images.image_sizes[0]
+    ph, pw = images.tensors.shape[-2:]
+    fh, fw = features[0].shape[-2:]
+    assert (h, w) == (149, 224) and (ph, pw) == (160, 224) and (fh, fw) == (10, 14)   # 300×451 × 224/451
+    assert o.rpn.image_size == (h, w) and o.rpn.padded_size == (ph, pw)
+    np.testing.assert_allclose(o.rpn.anchors, ref.numpy(), atol=1e-4)
+    text = panel.tensors.text()
+    assert f"model input {h}×{w} (H×W), padded to {ph}×{pw}" in text
+    assert f"{w}×{h}" not in text and f"{pw}×{ph}" not in text
+    assert f"<td>{fh}×{fw}</td>" in text and f"96×{fh}×{fw}" in text
+    caption = panel.caption.text()
+    assert caption.startswith(f"{fh}×{fw}×9 = {len(ref):,} anchors (the model's RPN)")
+    assert f"for this frame's {h}×{w} input; the graph's shapes are for its 3×224×224 input" in caption
+    # a frame of the graph's own size: the counts agree, only the input is named
+    _open_image(qtbot, state, bridge, SCENE)
+    qtbot.waitUntil(lambda: o.rpn is not None and o._rpn_frame is state.frame, timeout=60000)
+    assert "model input 224×224 (H×W), k = 9" in panel.tensors.text()
+    assert panel.caption.text() == "14×14×9 = 1,764 anchors (the model's RPN) for this frame's 224×224 input"

@@ -93,6 +93,9 @@ class AnchorsOverlay(OverlayBase):
         self.all_levels = True          # position mode on an FPN model: the anchors of every level at the point
         self.show_before = True
         self.show_after = True
+        # (C, H, W) of the input the model's graph was captured with (the panel sets it): the graph's anchor
+        # generator output is for that size, the count here for the frame's
+        self.graph_input: tuple[int, ...] | None = None
 
         self.grid_dots = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(255, 255, 255, 150), pxMode=True)
         self.heat = pg.ImageItem(axisOrder="row-major")
@@ -226,7 +229,19 @@ class AnchorsOverlay(OverlayBase):
         h, w = aset.feature_size
         src = "the model's RPN" if self.rpn is not None else f"configured anchors, stride {self.config.stride}"
         lvl = f", level {aset.level}" if self.rpn is not None and len(self.rpn.levels) > 1 else ""
-        self.caption = f"{h}×{w}×{aset.k} = {aset.count:,} anchors ({src}{lvl})"
+        self.caption = f"{h}×{w}×{aset.k} = {aset.count:,} anchors ({src}{lvl}){self._input_note()}"
+
+    def _input_note(self) -> str:
+        """Which input the count is for: the frame's size after the model's transform (H×W). The graph's
+        anchor generator shows its count for the graph's own input, which differs for another frame size."""
+        if self.rpn is None:
+            return ""
+        h, w = self.rpn.image_size
+        note = f" for this frame's {h}×{w} input"
+        g = self.graph_input
+        if g and len(g) >= 2 and self.image_size is not None and tuple(g[-2:]) != self.image_size:
+            note += f"; the graph's shapes are for its {'×'.join(map(str, g))} input"
+        return note
 
     def _draw_position(self, aset: A.AnchorSet) -> None:
         grid = (aset.feature_size, aset.centres[0].tolist() if len(aset.centres) else None)
@@ -289,7 +304,7 @@ class AnchorsOverlay(OverlayBase):
         self.shape_curve.setData(x, y, connect=connect, pen=anchor_pen(a % ns, a // ns, width=2, alpha=230))
         self.shape_curve.setVisible(True)
         size, ratio = aset.shape_of(a)
-        text = f"{size:g} px, h:w {ratio_text(ratio)}: at all {fh * fw:,} positions (every {nx}×{ny}-th drawn)"
+        text = f"{size:g} px, h:w {ratio_text(ratio)}: at all {fh * fw:,} positions (every {ny}×{nx}-th drawn)"
         self.legend_rows = [(SIZE_COLOURS[(a % ns) % len(SIZE_COLOURS)], RATIO_STYLES[(a // ns) % len(RATIO_STYLES)],
                              text)]
 
@@ -313,7 +328,7 @@ class AnchorsOverlay(OverlayBase):
                   f"{lo:.3f} everywhere (an untrained RPN scores every anchor alike)")
         self.caption = (f"Objectness of the {size:g} px, h:w {ratio_text(ratio)} anchor at {heat.cells[0]}×"
                         f"{heat.cells[1]} positions: {spread}. "
-                        f"Each square is one feature cell ({sx}×{sy} model pixels); its anchors are centred on "
+                        f"Each square is one feature cell ({sy}×{sx} model pixels); its anchors are centred on "
                         "its top-left corner (the dots), where torchvision's AnchorGenerator puts them.")
         stops = ((0.0, f"{lo:.3f}"), (0.5, f"{(lo + hi) / 2:.3f}"), (1.0, f"{hi:.3f} objectness"))
         self.legend_rows = [(tuple(int(v) for v in HEAT_MAP.map(t, mode="byte")[:3]), "square", text)

@@ -160,8 +160,10 @@ class AnchorsPanel(QWidget):
         state.modelChanged.connect(self._on_model)
         state.resultReady.connect(self._on_result)
         state.frameChanged.connect(self._on_frame)
+        state.graphChanged.connect(self._on_graph)
         bridge.closing.connect(self._remove_probe)
         state.add_overlay(self.overlay)
+        self.overlay.graph_input = self._graph_input(state.graph)
         if state.handle is not None:
             self._on_model(state.handle)
         if state.result is not None:
@@ -202,6 +204,18 @@ class AnchorsPanel(QWidget):
         self._fill_shapes()
         o.redraw()
         self._update_texts(o)
+
+    @staticmethod
+    def _graph_input(graph: Any) -> tuple[int, ...] | None:
+        shape = getattr(graph, "input_shape", None)
+        return tuple(int(v) for v in shape) if shape else None
+
+    def _on_graph(self, graph: Any) -> None:
+        """The graph's input size: the caption says when its anchor count is for another size than the frame's."""
+        graph_input = self._graph_input(graph)
+        if graph_input != self.overlay.graph_input:
+            self.overlay.graph_input = graph_input
+            self.overlay.redraw()
 
     def _on_result(self, result: "FrameResult") -> None:
         self.overlay.set_result(result)
@@ -339,18 +353,26 @@ class AnchorsPanel(QWidget):
 
     @staticmethod
     def _tensor_text(rpn: "RPNOutput | None", model_has_rpn: bool) -> str:
+        """The RPN head's tensors; every size H×W (C×H×W), as the graph and the rest of the app write them."""
         if rpn is None and model_has_rpn:
             return "The head's tensors come with the model's first result on an image."
         if rpn is None:
             return ("Load a Faster R-CNN model (fasterrcnn_vgg16, fasterrcnn-tiny, fasterrcnn_resnet50_fpn…) to "
                     "see its RPN head's tensors.")
+
+        def stride(lv: Any) -> str:
+            sy, sx = lv.stride
+            return f"{sx}" if sx == sy else f"{sy}×{sx}"
+
         rows = "".join(
-            f"<tr><td>{lv.index}</td><td>{lv.feature_size[0]}×{lv.feature_size[1]}</td><td>{lv.stride[1]}</td>"
+            f"<tr><td>{lv.index}</td><td>{lv.feature_size[0]}×{lv.feature_size[1]}</td><td>{stride(lv)}</td>"
             f"<td>{'×'.join(map(str, lv.conv_shape))}</td><td>{'×'.join(map(str, lv.cls_shape))}</td>"
             f"<td>{'×'.join(map(str, lv.reg_shape))}</td></tr>" for lv in rpn.levels)
         k = rpn.levels[0].num_anchors
-        return (f"model input {rpn.image_size[1]}×{rpn.image_size[0]} (padded {rpn.padded_size[1]}×"
-                f"{rpn.padded_size[0]}), k = {k} anchors per position<br>"
+        (h, w), (ph, pw) = rpn.image_size, rpn.padded_size
+        # the model's transform resizes the frame, then pads it to a multiple of 32 (GeneralizedRCNNTransform)
+        padded = f", padded to {ph}×{pw}" if (ph, pw) != (h, w) else ""
+        return (f"model input {h}×{w} (H×W){padded}, k = {k} anchors per position<br>"
                 "<table cellspacing=4><tr><th>level</th><th>map</th><th>stride</th><th>3×3 conv</th>"
                 f"<th>cls (k)</th><th>reg (4k)</th></tr>{rows}</table>"
                 f"cls: one sigmoid logit per anchor (torchvision); the paper's softmax has 2k = {2 * k} channels.")
