@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from explorer.core import yolo as Y
 from explorer.core.labels import class_names
 from explorer.core.scenes import SAMPLES_DIR, SHAPE_CLASSES
+from explorer.ui.curve_paths import rect_path
 from explorer.ui.overlay_base import view_pixel_size
 from explorer.ui.result_overlays import box_colour
 from explorer.ui.yolo_overlay import HIGHLIGHT_RGB, YoloOverlay, cell_text, class_colour, num
@@ -283,3 +284,47 @@ def test_grid_goes_with_the_source_and_the_model_and_shows_with_its_tab(qtbot, a
     open_model_and_wait(qtbot, state, bridge, "fasterrcnn-tiny", "bundled")
     grid, visible = seen["model"]
     assert grid is None and not any(visible)
+
+
+def test_raw_confidences_and_sizes_are_marked_raw(qtbot, app_state, docked):
+    """New-user trial: the dock and the hovered box's tag read "confidence -0.01" and "√w, √h 0.02, -0.01", which
+    looked like a bug. YOLOv1 regresses them linearly (no sigmoid), so a little-trained model's may leave 0..1:
+    they stay as the model gives them, marked raw where they do (as the class probabilities are), and the box is
+    still drawn from them (w, h the squares of √w, √h)."""
+    state, bridge = app_state
+    docked.front(qtbot, "yoloDock")
+    panel, o = docked.yolo, docked.yolo.overlay
+    open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
+    _scene_result(qtbot, state, bridge)
+    g = o.grid
+    s, b = o.S, o.B
+    assert "no sigmoid" in panel.tensor_info.text()
+    raw = g.cells[..., :b * 5].reshape(s, s, b, 5)                     # (x, y, √w, √h, confidence) per box
+    shown = np.vectorize(lambda v: float(num(v)))(raw)
+    neg_conf = np.argwhere(shown[..., 4] < 0)
+    neg_wh = np.argwhere((shown[..., 2:4] < 0).any(-1))
+    fine = np.argwhere(((shown >= 0) & (shown <= 1)).all(-1))
+    assert len(neg_conf) and len(neg_wh) and len(fine)                 # the bundled weights have all three
+    for row, col, box in neg_conf[:3]:
+        o.hover((col + 0.5) * 224 / s, (row + 0.5) * 224 / s)
+        conf = g.conf[row, col, box]
+        assert f"<b>confidence {num(conf)}</b> (raw output: not bounded to 0–1)" in panel.cell_info.text()
+        assert o.hover_texts[box].textItem.toPlainText() == f"box {box} conf {num(conf)} (raw)"
+        # the box drawn is the same as before: w, h the squares of the raw √w, √h
+        x, y = (np.asarray(v) for v in o.hover_boxes.getData())
+        ref = g.boxes(224, 224)[row, col]
+        rx, ry, _ = rect_path(ref)
+        np.testing.assert_allclose(x, rx)
+        np.testing.assert_allclose(y, ry)
+        np.testing.assert_allclose(g.wh[row, col], raw[row, col, :, 2:4] ** 2)
+    row, col, box = neg_wh[0]
+    o.hover((col + 0.5) * 224 / s, (row + 0.5) * 224 / s)
+    line = panel.cell_info.text().split("<br>")[1 + box]
+    sw, sh = raw[row, col, box, 2:4]
+    assert f"√w, √h {num(sw)}, {num(sh)} (raw regressions: not bounded to 0–1; w, h are their squares)" in line
+    # values inside 0..1 are not marked
+    row, col, box = fine[0]
+    o.hover((col + 0.5) * 224 / s, (row + 0.5) * 224 / s)
+    line = panel.cell_info.text().split("<br>")[1 + box]
+    assert line.startswith(f"box {box}: ") and "raw" not in line
+    assert o.hover_texts[box].textItem.toPlainText() == f"box {box} conf {num(g.conf[row, col, box])}"

@@ -28,7 +28,8 @@ from explorer.ui.curve_paths import rect_path
 from explorer.ui.overlay_base import OverlayBase, ZoomWatch, view_pixel_size
 from explorer.ui.result_overlays import box_colour
 
-__all__ = ["HIGHLIGHT_RGB", "YoloOverlay", "cell_text", "class_colour", "num"]
+__all__ = ["HIGHLIGHT_RGB", "RAW_NOTE", "RAW_TAG", "YoloOverlay", "cell_text", "class_colour", "num",
+           "outside_unit"]
 
 HIGHLIGHT_RGB = (255, 255, 255)   # owner and hovered cells: white on a black halo, unlike any class colour
 _HALO = (0, 0, 0, 200)
@@ -44,6 +45,18 @@ def num(value: float, digits: int = 2) -> str:
     """`value` with `digits` decimals, never "-0.00": a raw output of -0.001 reads as 0.00."""
     text = f"{float(value):.{digits}f}"
     return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+# YOLOv1's last layer is linear (Redmon et al. 2016, §2.2: no sigmoid): x, y, √w, √h, the confidence and the
+# class probabilities are regressed with squared errors, so a little-trained model's outputs may leave 0..1.
+# They are shown as the model gives them, marked where they do (as the class probabilities are).
+RAW_NOTE = "raw output: not bounded to 0–1"
+RAW_TAG = " (raw)"   # the same, short, on a hovered box's tag over the image
+
+
+def outside_unit(*values: float) -> bool:
+    """Whether any of `values`, as printed (num), lies outside 0..1: -0.001 prints 0.00 and is not marked."""
+    return any(not 0.0 <= float(num(v)) <= 1.0 for v in values)
 
 
 def _pen(rgb: tuple[int, ...], width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> Any:
@@ -243,7 +256,8 @@ class YoloOverlay(OverlayBase):
         self.hover_boxes.setData(x, y, connect=c)
         self.hover_boxes.setVisible(True)
         for b in range(self.B):
-            t = pg.TextItem(f"box {b} conf {num(self.grid.conf[row, col, b])}", color=(0, 0, 0),
+            conf = self.grid.conf[row, col, b]
+            t = pg.TextItem(f"box {b} conf {num(conf)}{RAW_TAG if outside_unit(conf) else ''}", color=(0, 0, 0),
                             fill=pg.mkBrush(*HIGHLIGHT_RGB, 230), anchor=(0, 0))
             t.setZValue(32)
             self.hover_texts.append(self.add_dynamic(t))
@@ -312,13 +326,18 @@ def cell_text(overlay: YoloOverlay, cell: tuple[int, int] | None) -> str:
     for b in range(overlay.B):
         x, y, sw, sh, conf = raw[5 * b:5 * b + 5]
         bx = boxes[b]
-        lines.append(f"box {b}: x {num(x)}, y {num(y)}, {wh} {num(sw)}, {num(sh)}, <b>confidence {num(conf)}</b> "
+        # x, y, √w, √h: raw regressions (a negative √w still gives w = its square); the box is drawn from them
+        squared = "; w, h are their squares" if g.sqrt else ""
+        coords = f" (raw regressions: not bounded to 0–1{squared})" if outside_unit(x, y, sw, sh) else ""
+        conf_raw = f" ({RAW_NOTE})" if outside_unit(conf) else ""
+        lines.append(f"box {b}: x {num(x)}, y {num(y)}, {wh} {num(sw)}, {num(sh)}{coords}, "
+                     f"<b>confidence {num(conf)}</b>{conf_raw} "
                      f"→ ({num(bx[0], 0)}, {num(bx[1], 0)})–({num(bx[2], 0)}, {num(bx[3], 0)}) px")
     c = int(np.argmax(g.probs[row, col]))
     p = float(g.probs[row, col, c])
     # YOLOv1 regresses its class probabilities with a sum of squared errors, not a softmax: the raw outputs
     # may leave [0, 1] (the paper's Pr(class|object) is what they are trained towards)
-    raw = " (raw output: not bounded to 0–1)" if not 0.0 <= p <= 1.0 else ""
+    raw = f" ({RAW_NOTE})" if not 0.0 <= p <= 1.0 else ""
     lines.append(f"most probable class: {overlay.label(c)} ({num(p)}{raw}); class-specific score "
                  f"= Pr(class|object) × confidence = {num(g.class_scores()[row, col, :, c].max())} (best box)")
     return "<br>".join(lines)

@@ -203,4 +203,6 @@ class YoloPanel(QWidget):
             f"per cell [{B * 5}:{d}]: {C} class probabilities Pr(class | object), shared by the cell's boxes<br>"
             f"model output order ({o.layout}): {S * S * C} class probabilities, then {S * S * B} confidences, "
             f"then {S * S * B * 4} box values (cell = row·{S} + column)<br>"
-            f"score of a box for class i = Pr(class i | object) × confidence")
+            f"score of a box for class i = Pr(class i | object) × confidence<br>"
+            "all are linear outputs (no sigmoid, as in the paper), shown raw: a little-trained model's may leave "
+            "0..1 (marked “raw”); a box is drawn from them as they are, its w, h the squares of √w, √h")
