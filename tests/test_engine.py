@@ -189,3 +189,14 @@ def test_probes_added_from_another_thread(resnet18):
     res = engine.run(_frame())
     assert "layer4" not in res.extras and probe.handle is None
     assert len(resnet18.layer4._forward_hooks) == 0
+
+
+def test_a_frame_the_model_cannot_take_names_what_the_model_was_given():
+    """The message named the photo's size only (new-user trial: '451×300' for a 16×16 input): a preprocessed
+    frame is given to the model at another size, and that is the one that failed."""
+    from explorer.core.errors import ModelInputError
+
+    entry = dataclasses.replace(zoo.get("alexnet"), input_size=(16, 16))
+    engine = Engine(zoo.build("alexnet"), entry)
+    with pytest.raises(ModelInputError, match=r"cannot process a 451×300 image \(given to it as 3×16×16\)"):
+        engine.run(_frame(300, 451))

@@ -127,3 +127,45 @@ def test_the_input_size_is_shown_and_can_be_changed(window, qtbot):
     qtbot.waitUntil(lambda: window.state.handle.entry.input_size == (320, 320), timeout=LOAD_TIMEOUT)
     assert window.state.graph.input_shape[-2:] == (320, 320)
     assert "320×320" in window.model_label.text()
+
+
+def test_an_input_size_the_model_cannot_take_is_refused_with_the_layer_that_says_so(window, qtbot):
+    """New-user trial: Input size… 16×16 for vgg16 was accepted; the graph, the layers, the maps and the
+    classes went blank on PyTorch's raw error (naming the photo's size). Now the open fails with the capture's
+    sentence (which layer's output would be empty), and the model stays at the size it had, still running."""
+    handle, graph = window.state.handle, window.state.graph
+    with qtbot.waitSignal(window.state.modelFailed, timeout=LOAD_TIMEOUT) as failed:
+        window.bridge.set_input_size((16, 16))
+    message = failed.args[0]
+    assert "too small for alexnet" in message and "3×16×16" in message and "would be 0×0" in message
+    assert window.state.handle is handle and window.state.graph is graph
+    assert window.state.handle.entry.input_size == (224, 224) and "224×224" in window.model_label.text()
+    with qtbot.waitSignal(window.state.resultReady, timeout=LOAD_TIMEOUT):  # the model still runs
+        assert window.bridge.rerun()
+    assert window.state.result.topk and window.state.result.input_size == (224, 224)
+
+
+def _recent_models_shown(window) -> list[str]:
+    """Model > Recent models as a user sees it when opening it: the entries' texts without their '&N '."""
+    window.recent_models_menu.aboutToShow.emit()
+    texts = [a.text() for a in window.recent_models_menu.actions() if not a.isSeparator()]
+    return [t.split(" ", 1)[1] if t.startswith("&") else t for t in texts]
+
+
+def test_models_opened_from_the_model_menus_zoo_lists_are_recent_models(window, qtbot):
+    """New-user trial: five models opened from the Model menu's zoo lists, and Recent models said '(none)'."""
+    assert _recent_models_shown(window)[0] == "alexnet"  # the model the window opened on
+    for name in ("fasterrcnn-tiny", "yolov1-tiny", "alexnet"):
+        with qtbot.waitSignal(window.state.modelChanged, timeout=LOAD_TIMEOUT):
+            window.model_actions[name].trigger()  # as a click on the Model menu's entry
+        assert window.state.handle.name == name
+    shown = _recent_models_shown(window)
+    assert "(none)" not in shown
+    assert shown[:3] == ["alexnet", "yolov1-tiny", "fasterrcnn-tiny"]  # most recent first, each once
+    assert shown[-1] == "Clear list" and shown.count("alexnet") == 1
+    assert read_list(window.settings, "recentModels") == ["alexnet", "yolov1-tiny", "fasterrcnn-tiny"]
+    # a recent entry opens its model again and comes first
+    entry = next(a for a in window.recent_models_menu.actions() if a.text().endswith(" fasterrcnn-tiny"))
+    with qtbot.waitSignal(window.state.modelChanged, timeout=LOAD_TIMEOUT):
+        entry.trigger()
+    assert _recent_models_shown(window)[:3] == ["fasterrcnn-tiny", "alexnet", "yolov1-tiny"]

@@ -212,7 +212,10 @@ class Engine:
                     raise
                 if "size" in text.lower() or "shape" in text.lower():
                     h, w = frame.image.shape[:2]
-                    raise ModelInputError(f"{self.entry.name} cannot process a {w}×{h} image: "
+                    # name what the model was given: a preprocessed frame is not the frame's size
+                    fed = tuple(x.shape[1:]) if isinstance(x, torch.Tensor) else ()
+                    given = f" (given to it as {'×'.join(map(str, fed))})" if fed[-2:] != (h, w) and fed else ""
+                    raise ModelInputError(f"{self.entry.name} cannot process a {w}×{h} image{given}: "
                                           f"{text.splitlines()[0]}") from None
                 raise
             if self.is_cuda:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from explorer.core.errors import ExplorerError
+from explorer.core.errors import ExplorerError, ModelInputError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -95,8 +95,9 @@ def open_model(name: str, weights: str = "", device: str | None = "auto", *, see
                stage: StageFn | None = None) -> OpenedModel:
     """Build `name`, put in its weights ("" = the entry's default), move it to `device` and capture its graph.
 
-    Raises ExplorerError (unknown model, missing or mismatched weights, absent device) with one sentence; a
-    graph that cannot be captured is not an error (the model still runs): `graph_error` says why.
+    Raises ExplorerError (unknown model, missing or mismatched weights, absent device, an `input_size` the
+    model cannot take) with one sentence; a graph that cannot be captured is not an error otherwise (the model
+    still runs): `graph_error` says why.
     `progress(done, total)` and `cancel` (an Event or a callable) follow a pretrained download.
     """
     from explorer.core import zoo
@@ -137,6 +138,10 @@ def open_model(name: str, weights: str = "", device: str | None = "auto", *, see
             opened.graph = capture_graph(model, name, (entry.input_channels, *size), device=str(target))
         except MemoryError:
             raise
+        except ModelInputError as exc:
+            if input_size:  # a size the user chose that the model cannot take: refuse it (new-user trial: 16×16
+                raise       # for vgg16 was accepted, and every view went blank on a raw PyTorch error)
+            opened.graph_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - the model still runs without its graph
             opened.graph_error = str(exc) if isinstance(exc, ExplorerError) else f"No graph for {name}: {exc}"
     opened.seconds = time.perf_counter() - t0
