@@ -183,6 +183,48 @@ def test_folder_next_previous_and_bad_file(panel, qtbot, tmp_path):
     qtbot.waitUntil(lambda: panel.image_item.image[0, 0, 0] == 50, timeout=5000)
 
 
+def _enabled(panel) -> dict[str, bool]:
+    return {name: getattr(panel, f"{name}_button").isEnabled() for name in ("prev", "next", "step", "pause")}
+
+
+def test_each_source_button_does_one_thing_for_one_kind_of_source(panel, qtbot, sample_image_path, tmp_path):
+    """New-user trial: Step and Next ▶ both went to a folder's next image, and both stepped a video one frame.
+    Prev/Next move in a folder, Step steps a video or camera one frame (pausing it), Pause is for streams."""
+    state, bridge = panel.state, panel.bridge
+    assert "folder only" in panel.next_button.toolTip() and "folder only" in panel.prev_button.toolTip()
+    assert "frame" not in panel.next_button.toolTip()
+    assert "video or camera only" in panel.step_button.toolTip() and "folder" not in panel.step_button.toolTip()
+    assert "video or camera only" in panel.pause_button.toolTip()
+    assert bridge.open_image(str(sample_image_path))
+    assert _enabled(panel) == {"prev": False, "next": False, "step": False, "pause": False}
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((10, 10, 3), 50 * (i + 1), np.uint8))
+    assert bridge.open_folder(str(folder))
+    assert _enabled(panel) == {"prev": True, "next": True, "step": False, "pause": False}
+    qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state.source.position == 1, timeout=5000)
+    qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)  # disabled: no second way to the next image
+    qtbot.wait(200)
+    assert state.source.position == 1 and panel.source_label.text() == "folder: 1.png (2 of 3)"
+    video = write_video(tmp_path / "clip.avi", n=30, size=(48, 32), fps=30.0)
+    assert bridge.open_video(str(video), loop=True)
+    qtbot.waitUntil(lambda: state.frame is not None and state.source.kind == "video", timeout=5000)
+    assert _enabled(panel) == {"prev": False, "next": False, "step": True, "pause": True}
+    capture = bridge.session._capture
+    qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)  # one frame, and the video pauses
+    qtbot.waitUntil(lambda: state.source.status == "paused", timeout=5000)
+    qtbot.wait(300)
+    before = capture.frames_read
+    qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)  # disabled: Step is the one way
+    qtbot.wait(300)
+    assert capture.frames_read == before
+    qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: capture.frames_read == before + 1, timeout=5000)
+    assert panel.pause_button.text() == "Resume" and _enabled(panel)["step"]
+
+
 def test_detection_boxes_and_threshold_slider(panel, qtbot):
     state, bridge = panel.state, panel.bridge
     scene = os.path.join(os.path.dirname(__file__), "..", "resources", "scenes", "scene_03.png")

@@ -96,10 +96,13 @@ class InferencePanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.step_button = QPushButton("Step")
         self.next_button = QPushButton("Next ▶")
-        for b, tip in ((self.prev_button, "Previous image of the folder (Ctrl+Left)"),
-                       (self.pause_button, "Pause or resume the video/camera (Space)"),
-                       (self.step_button, "One more frame (pauses a video/camera) (Ctrl+.)"),
-                       (self.next_button, "Next image of the folder / next frame (Ctrl+Right)")):
+        # each button does one thing, for one kind of source (new-user trial: Step and Next both went to a
+        # folder's next image and both stepped a video); disabled for the others, the tooltip says which
+        for b, tip in ((self.prev_button, "Previous image of the folder (Ctrl+Left); for a folder only"),
+                       (self.pause_button, "Pause or resume the video/camera (Space); for a video or camera only"),
+                       (self.step_button, "One frame of the video/camera, pausing it (Ctrl+.); for a video or "
+                                          "camera only"),
+                       (self.next_button, "Next image of the folder (Ctrl+Right); for a folder only")):
             b.setToolTip(tip)
             # styles give text buttons 80 px at least; the text's own width lets the dock be narrower on a
             # laptop screen ("Resume" is the longest text the pause button shows)
@@ -218,9 +221,9 @@ class InferencePanel(QWidget):
         folder = info.kind == "folder"
         stream = info.streaming and not info.ended
         self.prev_button.setEnabled(folder)
-        self.next_button.setEnabled(folder or stream)
+        self.next_button.setEnabled(folder)
         self.pause_button.setEnabled(stream or info.can_replay)
-        self.step_button.setEnabled(folder or stream)
+        self.step_button.setEnabled(stream)
         if info.can_replay:
             self.pause_button.setText("Replay")
         elif stream:
