@@ -59,7 +59,9 @@ class _Listener(SessionListener):
         self.bridge._offer(("source", info))
 
     def source_warning(self, message: str) -> None:
-        self.ui.post(lambda: self.bridge.state.show_error(message))
+        # a file of a folder skipped: a note for its time, kept in View > Messages; as an error it stayed in sight
+        # while the next images showed fine (new-user trial)
+        self.ui.post(lambda: self.bridge.state.show_message(message, 8000))
 
     def frame_shown(self, frame: "Frame") -> None:
         self.bridge._offer(("frame", frame))

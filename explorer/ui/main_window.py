@@ -425,8 +425,9 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
             # the weights (or device) asked for on the command line failed: an empty window helps nobody
             model, self._fallback_model = self._fallback_model, ""
             what = "with its default weights instead" if model == name else "instead"
-            self.state.show_error(f"{text} — opened {model} {what}")
             self.load_model(model, "", "auto")
+            # said after the fallback was asked for: the strip keeps it when that model opens (status.py)
+            self.state.show_error(f"{text} — opened {model} {what}")
             return
         self._start_pending_stream()  # without a model it plays as it is: the user still sees the video
         if self._screenshot_pending and self.state.handle is None:

@@ -3,7 +3,8 @@
 - Every error and note goes into the MessageLog with its time (View > Messages lists them, whole, with a copy
   button): nothing the app said is lost when the status bar moves on, and long messages are read in full there.
 - An error stays in sight, in a red strip at the bottom with a ✕, until it is dismissed, replaced by a newer
-  error, or answered by the user's next action that worked (an answer: "Mosaic written to …"). Its text is
+  error, or answered by the user's next action that worked (an answer: "Mosaic written to …", an opened file,
+  a model asked for after the error that opened). Its text is
   elided to the strip's width; the tooltip and the list show all of it. The same error repeated (a stream
   failing every frame) is counted ("×12"), not listed twelve times.
 - A passive note (a weights warning, a video's end) shows for its time in the status bar's message area, and
@@ -189,12 +190,14 @@ class StatusArea(QObject):
         state.message.connect(self.show_message)
         state.error.connect(self.show_error)
         state.stageChanged.connect(self._on_stage)
-        state.modelLoading.connect(lambda name: (self.busy.setVisible(True), self.message.setText(f"Loading {name}…")))
+        state.modelLoading.connect(self._on_model_loading)
         state.modelChanged.connect(self._on_model)
         state.modelFailed.connect(lambda _text: self.busy.setVisible(False))
         state.fpsChanged.connect(self._on_fps)
         self._fps_at = 0.0
         self._fps_shown = 0.0
+        self._error_at = 0.0   # when the error in sight was shown
+        self._asked_at = -1.0  # when the newest model was asked for
 
     # -- messages ---------------------------------------------------------------------------------------------
     @property
@@ -203,6 +206,7 @@ class StatusArea(QObject):
 
     def show_error(self, text: str) -> None:
         self.first_error = self.first_error or text
+        self._error_at = time.monotonic()
         entry = self.log.add("error", text)
         self.error.show_error(text + (f"  (×{entry.count})" if entry.count > 1 else ""))
         self.message.setVisible(False)  # the error takes the whole width; notes wait behind it anyway
@@ -268,8 +272,15 @@ class StatusArea(QObject):
         if not text:
             self.busy.setVisible(bool(self.state.loading))
 
+    def _on_model_loading(self, name: str) -> None:
+        self._asked_at = time.monotonic()
+        self.busy.setVisible(True)
+        self.message.setText(f"Loading {name}…")
+
     def _on_model(self, handle) -> None:
         self.busy.setVisible(False)
+        if self.error_in_sight and self._error_at < self._asked_at:
+            self.dismiss()  # the model asked for after that error opened: the failure is not news any more
         h, w = handle.entry.input_size
         self.model_label.setText(f"{handle.name} · {h}×{w} · {handle.weights_label} weights")
         self.model_label.setToolTip(f"{handle.name}: input {handle.entry.input_channels}×{h}×{w} (Model > Input "
