@@ -321,6 +321,29 @@ def test_a_video_frame_patch_opens_that_frame_as_a_still(qtbot, dock, tmp_path):
     assert d.fm.overlay.field_box == pytest.approx(p.field)
 
 
+def test_a_folder_is_counted_in_images_a_video_in_frames_and_module_names_keep_their_spelling(qtbot, dock,
+                                                                                              tmp_path):
+    """New-user trial: 'Indexed 7 frames of 'folder'' for a folder of images, and the pane wrote module names
+    capitalised ('Conv1 of resnet18', 'Backbone.conv1 …'): a name is shown as it is spelled."""
+    from tests.test_sources import write_video
+
+    d = dock
+    d.fm.select_channel(1)
+    looked_up(qtbot, d, pl.NOT_INDEXED, 1)
+    line = d.view.status_label.text()
+    assert line.startswith("Layer backbone of fasterrcnn-tiny is not indexed yet") and "Backbone" not in line
+    index_and_wait(qtbot, d, lambda: d.view.start_index())
+    assert any(m.startswith("Indexed 6 images of 'scenes' for backbone in ") for m in d.messages)
+    assert not any("frames" in m for m in d.messages)
+    video = write_video(tmp_path / "clip.avi", n=5, size=(96, 72))
+    index_and_wait(qtbot, d, lambda: d.view.start_index(video))
+    assert any(m.startswith("Indexed 5 frames of 'clip.avi' for backbone in ") for m in d.messages)
+    d.state.select("backbone.8")  # another module, its own name in the line
+    looked_up(qtbot, d, pl.NOT_INDEXED, None)
+    assert d.view.status_label.text().startswith("Layer backbone.8 of fasterrcnn-tiny is not indexed yet")
+    assert "Indexed with these weights: backbone." in d.view.status_label.text()
+
+
 def test_cancel_in_the_middle_keeps_what_was_committed_and_a_second_run_completes_without_duplicates(
         qtbot, dock, tmp_path):
     d = dock
@@ -339,9 +362,9 @@ def test_cancel_in_the_middle_keeps_what_was_committed_and_a_second_run_complete
         d.fm.select_channel(5)
         d.view.start_index()
         bar = d.view.progress
-        qtbot.waitUntil(lambda: bar.isVisible() and "3 of 7 frames" in bar.label.text(), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: bar.isVisible() and "3 of 7 images" in bar.label.text(), timeout=TIMEOUT)
         assert bar.bar.maximum() == 7 and bar.bar.value() == 3
-        assert "frames/s" in bar.label.text() and "left" in bar.label.text() and "1 skipped" in bar.label.text()
+        assert "images/s" in bar.label.text() and "left" in bar.label.text() and "1 skipped" in bar.label.text()
         with qtbot.waitSignal(d.view.runner.finished, timeout=TIMEOUT) as done:
             qtbot.mouseClick(bar.cancel_button, Qt.MouseButton.LeftButton)
             assert bar.cancel_button.text() == "Cancelling…"
@@ -351,7 +374,7 @@ def test_cancel_in_the_middle_keeps_what_was_committed_and_a_second_run_complete
         hook.remove()
     _, summary = done.args
     assert summary.cancelled and summary.frames_indexed == 2  # batch 2, in flight at the cancel, is dropped
-    assert not bar.isVisible() and any("cancelled: 2 frames saved" in m for m in d.messages)
+    assert not bar.isVisible() and any("cancelled: 2 images saved" in m for m in d.messages)
     lookup = looked_up(qtbot, d, pl.SHOWN, 5)
     assert lookup.info.files == 2 and len(d.view.tiles) == 2  # what was committed, one entry per image
     first_batch = {str(d.root / "scene_00.png"), str(d.root / "scene_01.png")}
@@ -393,7 +416,7 @@ def test_a_video_that_starts_playing_moves_the_run_to_one_core_in_a_new_thread(q
     try:
         d.view.start_index(d.root)
         bar = d.view.progress
-        qtbot.waitUntil(lambda: "3 of 7 frames" in bar.label.text(), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: "3 of 7 images" in bar.label.text(), timeout=TIMEOUT)
         assert d.view.runner.threads == compute_threads()
         video = write_video(tmp_path / "clip.avi", n=30, size=(96, 72))
         assert d.bridge.open_video(str(video), loop=True)
@@ -410,7 +433,7 @@ def test_a_video_that_starts_playing_moves_the_run_to_one_core_in_a_new_thread(q
     assert all(t is first[0][0] for t, _ in first) and {n for _, n in first} == {compute_threads()}
     assert rest and {n for _, n in rest} == {1} and all(t is not first[0][0] for t, _ in rest)
     assert [Path(s.path).name for s in summary.skipped] == ["broken.jpg"]  # once, though both parts met it
-    assert any(m.startswith("Indexed 6 frames") for m in d.messages) and not d.errors
+    assert any(m.startswith("Indexed 6 images") for m in d.messages) and not d.errors
 
 
 def test_a_corrupt_database_is_one_message_and_rebuild_works(qtbot, dock):

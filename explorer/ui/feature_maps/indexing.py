@@ -63,6 +63,18 @@ class IndexJob:
     def name(self) -> str:
         return self.source.name or str(self.source)
 
+    @property
+    def unit(self) -> str:
+        """What the run counts: a video's "frames", a folder's (or one image's) "images"."""
+        from explorer.core.patch_index.files import is_video_path
+
+        return "frames" if is_video_path(self.source) else "images"
+
+
+def counted(n: int, unit: str) -> str:
+    """'7 images', '1 image', '1 frame'."""
+    return f"{n} {unit if n != 1 else unit.removesuffix('s')}"
+
 
 def _open_model(job: IndexJob) -> Any:
     """The run's own copy of the current model: built and loaded as the live one, with the live graph."""
@@ -239,13 +251,13 @@ def duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def progress_text(p: IndexProgress) -> str:
-    """'scene_04.png: 40 of 120 frames · 12.3 frames/s · about 8 s left · 1 skipped'."""
+def progress_text(p: IndexProgress, unit: str = "frames") -> str:
+    """'40 of 120 frames · 12.3 frames/s · about 8 s left · 1 skipped' (a folder's: 'images')."""
     if p.stage == "hashing":
         return f"Reading files: {p.done} of {p.total}"
-    parts = [f"{p.done} of {p.total} frames" if p.total else f"{p.done} frames"]
+    parts = [f"{p.done} of {p.total} {unit}" if p.total else counted(p.done, unit)]
     if p.rate > 0:
-        parts.append(f"{p.rate:.3g} frames/s")
+        parts.append(f"{p.rate:.3g} {unit}/s")
     if p.eta_s is not None:
         parts.append(f"about {duration(p.eta_s)} left")
     if p.skipped:
@@ -303,5 +315,5 @@ class IndexBar(QWidget):
             self.bar.setValue(min(p.done, p.total))
         else:
             self.bar.setRange(0, 0)
-        self.label.setText(progress_text(p))
+        self.label.setText(progress_text(p, self.runner.job.unit if self.runner.job is not None else "frames"))
         self.label.setToolTip(p.current)

@@ -88,7 +88,7 @@ def look_up(target: Target) -> Lookup:
             if info is None:
                 return _missing(t, label, store.list_indexes(t.model))
             if t.channel is None:
-                return Lookup(t, NO_CHANNEL, f"{t.layer}: {_amount(info)} indexed ({label} weights). Click a "
+                return Lookup(t, NO_CHANNEL, f"Layer {t.layer}: {_amount(info)} indexed ({label} weights). Click a "
                                              "channel to see the image patches that activate it most.", info, label)
             if not 0 <= t.channel < info.channels:
                 return Lookup(t, FAILED, f"The index of {t.layer} has {info.channels} channels; channel "
@@ -120,13 +120,14 @@ def _missing(t: Target, label: str, indexed: list[IndexInfo]) -> Lookup:
     """Not indexed for these weights: say which weights are (the view offers to index in both cases)."""
     other = sorted({i.weights_label for i in indexed if i.layer == t.layer and i.weights_label != label})
     if other:
-        return Lookup(t, OTHER_WEIGHTS, f"{t.layer} of {t.model} is indexed with other weights ({', '.join(other)}), "
-                                        f"not with {label}: index it for these weights.", weights_label=label)
+        return Lookup(t, OTHER_WEIGHTS, f"Layer {t.layer} of {t.model} is indexed with other weights "
+                                        f"({', '.join(other)}), not with {label}: index it for these weights.",
+                      weights_label=label)
     # other layers of this model may be indexed with these weights: name them (a user who indexed "backbone"
     # and selected "backbone.0" was told its weights differed: new-user trial)
     layers = sorted({i.layer for i in indexed if i.weights_label == label and i.layer != t.layer})
     also = f" Indexed with these weights: {', '.join(layers[:4])}{' …' if len(layers) > 4 else ''}." if layers else ""
-    return Lookup(t, NOT_INDEXED, f"{t.layer} of {t.model} is not indexed yet ({label} weights).{also}",
+    return Lookup(t, NOT_INDEXED, f"Layer {t.layer} of {t.model} is not indexed yet ({label} weights).{also}",
                   weights_label=label)
 
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushBut
 from explorer.core.patch_index import DEFAULT_TOP_K, IndexStoreError, IndexSummary, default_db_path, rebuild_store
 from explorer.ui.elided_label import ElidedLabel
 from explorer.ui.feature_maps import patch_lookup as pl
-from explorer.ui.feature_maps.indexing import IndexBar, IndexJob, IndexRunner, duration
+from explorer.ui.feature_maps.indexing import IndexBar, IndexJob, IndexRunner, counted, duration
 from explorer.ui.feature_maps.patch_tiles import PatchGrid, source_name
 from explorer.ui.jobs import error_text
 from explorer.ui.settings import read_int, read_str
@@ -239,7 +239,9 @@ class TopPatchesView(QWidget):
         if self.runner.running and lookup is not None and lookup.status in (pl.NOT_INDEXED, pl.OTHER_WEIGHTS):
             text = f"Indexing {self.runner.job.name}: the patches show here as they are saved."
         line = text + note if not shown else note.strip()
-        self.status_label.setText(line[:1].upper() + line[1:])  # the core's sentences start in lower case
+        # the core's sentences start in lower case; the view's own start with a word ("Layer conv1 of …"), never
+        # with a module's name, which is shown as it is spelled (new-user trial: "Conv1", "Features.0")
+        self.status_label.setText(line[:1].upper() + line[1:])
         self.hint.setText(HINTS.get(lookup.status, "") if lookup is not None else "")
         self.pages.setCurrentWidget(self.scroll if crops else self.hint)
         self.status_label.setVisible(bool(self.status_label.text()))
@@ -322,10 +324,10 @@ class TopPatchesView(QWidget):
     def _on_finished(self, job: IndexJob, summary: IndexSummary) -> None:
         what = f"'{job.name}' for {', '.join(job.layers)}"
         if summary.cancelled:
-            text = (f"Indexing {what} cancelled: {summary.frames_indexed} frames saved; index again to go on "
-                    "from there.")
-        else:
-            text = f"Indexed {summary.frames_indexed} frames of {what} in {duration(summary.seconds)}"
+            text = (f"Indexing {what} cancelled: {counted(summary.frames_indexed, job.unit)} saved; index again "
+                    "to go on from there.")
+        else:  # a folder's images, a video's frames (new-user trial: "7 frames of 'folder'")
+            text = f"Indexed {counted(summary.frames_indexed, job.unit)} of {what} in {duration(summary.seconds)}"
             if summary.already_indexed:
                 text += f" ({summary.already_indexed} files were indexed before)"
             text += "."
