@@ -100,8 +100,8 @@ class InferencePanel(QWidget):
         # folder's next image and both stepped a video); disabled for the others, the tooltip says which
         for b, tip in ((self.prev_button, "Previous image of the folder (Ctrl+Left); for a folder only"),
                        (self.pause_button, "Pause or resume the video/camera (Space); for a video or camera only"),
-                       (self.step_button, "One frame of the video/camera, pausing it (Ctrl+.); for a video or "
-                                          "camera only"),
+                       (self.step_button, ("One frame of the video/camera, pausing it (Ctrl+.); for a video or "
+                                           "camera only")),
                        (self.next_button, "Next image of the folder (Ctrl+Right); for a folder only")):
             b.setToolTip(tip)
             # styles give text buttons 80 px at least; the text's own width lets the dock be narrower on a
