@@ -483,3 +483,40 @@ def test_help_lists_the_keyboard_shortcuts_from_the_menus(qtbot):
     assert keys[("Notes", next(w for (m, w) in keys if m == "Notes"))] == "Alt+1"
     assert dialog.table.rowCount() == len(rows) + len(VIEW_KEYS)
     dialog.close()
+
+
+def test_the_file_menus_source_actions_mean_one_thing_each(qtbot, tmp_path):
+    """New-user trial: Ctrl+Right stepped a video and Ctrl+. moved a folder, the same as the other key. Next and
+    Previous (Ctrl+Right/Left) are for a folder; Step (Ctrl+.) and Pause (Space) for a video or camera; each is
+    enabled only there, and the session does nothing with the other kind."""
+    import cv2
+    import numpy as np
+
+    from tests.test_sources import write_video
+
+    for i, name in enumerate(("a.png", "b.png")):
+        cv2.imwrite(str(tmp_path / name), np.full((20, 30, 3), 60 * i, np.uint8))
+    window = _open_window(qtbot)
+    actions = window.source_actions
+    assert not actions["next"].isEnabled() and not actions["step"].isEnabled()  # the sample: a still
+    assert window.open_folder(str(tmp_path))
+    assert actions["next"].isEnabled() and actions["previous"].isEnabled()
+    assert not actions["step"].isEnabled() and not actions["pause"].isEnabled()
+    window.bridge.step()  # nothing for a folder
+    assert window.state.source.position == 0
+    actions["next"].trigger()
+    assert window.state.source.position == 1
+    video = write_video(tmp_path / "clip.avi", n=40, size=(96, 64), fps=15.0)
+    assert window.open_video(str(video))
+    qtbot.waitUntil(lambda: actions["step"].isEnabled(), timeout=LOAD_TIMEOUT)
+    assert actions["pause"].isEnabled() and not actions["next"].isEnabled()
+    actions["pause"].trigger()
+    qtbot.waitUntil(lambda: window.state.source.status == "paused", timeout=5000)
+    capture = window.bridge.session._capture
+    qtbot.wait(200)
+    before = capture.frames_read
+    window.bridge.next_item()  # nothing for a video
+    qtbot.wait(300)
+    assert capture.frames_read == before
+    actions["step"].trigger()
+    qtbot.waitUntil(lambda: capture.frames_read == before + 1, timeout=5000)

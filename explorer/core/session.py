@@ -199,11 +199,10 @@ class Session:
         self._set_info(SourceInfo())
 
     def next_item(self) -> None:
-        """The next image of a folder; one more frame of a stream (pausing it)."""
+        """The next image of a folder (nothing for another source: `step` moves a stream; new-user trial: two
+        controls that did the same thing)."""
         if isinstance(self._source, FolderSource):
             self._show_folder_frame(self._source.next())
-        elif self._capture is not None:
-            self.step()
 
     def previous_item(self) -> None:
         if isinstance(self._source, FolderSource):
@@ -243,7 +242,7 @@ class Session:
         return paused
 
     def step(self) -> None:
-        """One more frame of a stream (pausing it first); the next image of a folder."""
+        """One more frame of a stream (pausing it first); nothing for stills and folders (`next_item`)."""
         capture = self._capture
         if capture is not None and not self.source_info.ended:
             capture.step()
@@ -252,8 +251,6 @@ class Session:
                 if info.status == "playing":  # never over an end or a break the capture thread just reported
                     self._reset_rate()
                     self._set_info(replace(info, status="paused"))
-        elif isinstance(self._source, FolderSource):
-            self.next_item()
 
     @property
     def dropped(self) -> int:

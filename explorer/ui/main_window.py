@@ -162,10 +162,19 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self.recent_menu = file_menu.addMenu("&Recent files")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        self._add_action(file_menu, "&Next image", lambda: self._with_bridge(lambda b: b.next_item()), "Ctrl+Right")
-        self._add_action(file_menu, "&Previous image", lambda: self._with_bridge(lambda b: b.previous_item()), "Ctrl+Left")
-        self._add_action(file_menu, "Pause / &resume", lambda: self._with_bridge(lambda b: b.toggle_pause()), "Space")
-        self._add_action(file_menu, "&Step one frame", lambda: self._with_bridge(lambda b: b.step()), "Ctrl+.")
+        # enabled for the sources they mean something for (_on_source_changed), as the panel's buttons are
+        self.source_actions = {
+            "next": self._add_action(file_menu, "&Next image", lambda: self._with_bridge(lambda b: b.next_item()),
+                                     "Ctrl+Right"),
+            "previous": self._add_action(file_menu, "&Previous image",
+                                         lambda: self._with_bridge(lambda b: b.previous_item()), "Ctrl+Left"),
+            "pause": self._add_action(file_menu, "Pause / &resume",
+                                      lambda: self._with_bridge(lambda b: b.toggle_pause()), "Space"),
+            "step": self._add_action(file_menu, "&Step one frame", lambda: self._with_bridge(lambda b: b.step()),
+                                     "Ctrl+."),
+        }
+        for action in self.source_actions.values():
+            action.setEnabled(False)
         file_menu.addSeparator()
         self._add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -382,17 +391,19 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self._fallback_model = ""
         self._start_pending_stream()
         if not self.options.screenshot:  # automation runs leave the user's settings alone
-            self.settings.setValue("lastModel", handle.name)
-            if handle.name not in zoo.ZOO:  # opened models go into a recent-models list, like recent files
-                push_recent(self.settings, handle.name, "recentModels")
+            self.settings.setValue("lastModel", handle.name)  # (Model > Recent models: window_models.py)
         for model, action in self.model_actions.items():
             action.setChecked(model == handle.name)
         self._update_title()
         if handle.weights_note:
             self.state.show_message(handle.weights_note, 8000)
 
-    def _on_source_changed(self, _info) -> None:
+    def _on_source_changed(self, info) -> None:
         self._update_title()
+        folder, stream = info.kind == "folder", info.streaming and not info.ended
+        for name, enabled in (("next", folder), ("previous", folder), ("pause", stream or info.can_replay),
+                              ("step", stream)):
+            self.source_actions[name].setEnabled(enabled)
 
     def _update_title(self) -> None:
         parts = ["CNN Explorer"]
