@@ -205,7 +205,7 @@ def test_overlay_gradcam_and_gradient_view(qtbot, dock):
     assert fm.request_gradcam()
     qtbot.waitUntil(lambda: fm.info_label.text().startswith("Grad-CAM"), timeout=RESULT_TIMEOUT)
     best = dock.state.result.topk[0]                          # named, not only numbered
-    assert f"for class {best.index} ({best.label}): score" in fm.info_label.text()
+    assert f"for class {best.index} ({best.label}): logit (before softmax)" in fm.info_label.text()
     assert fm.overlay.heat_item.isVisible()
     assert fm.overlay.heat_item.image.shape[:2] == (224, 224)
 

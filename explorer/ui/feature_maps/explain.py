@@ -77,6 +77,13 @@ class Explainer:
         if self._draw_answers(frame):
             self.heat_of = key
 
+    def _score_kind(self) -> str:
+        """What Grad-CAM's y is (explorer.core.gradcam): beside the class list's probabilities a bare "score"
+        read as one of them (new-user trial: "black swan 0.00" against "score 0.1166")."""
+        task = self.state.handle.entry.task if self.state.handle is not None else ""
+        return {"classification": "logit (before softmax)", "segmentation": "logit summed over the image",
+                "detection": "detection score"}.get(task, "score")
+
     def _draw_answers(self, frame: ActivationFrame) -> bool:
         shown = False
         for name in ("gradcam", "gradient"):
@@ -93,7 +100,8 @@ class Explainer:
                 # ReLU(Σ α_k A_k) is 0 where no channel speaks for the target (Selvaraju et al. 2017, eq. 2)
                 zero = "" if float(np.max(item.cam_input, initial=0.0)) > 0 else (
                     " — zero everywhere: no channel of this layer speaks for it (try an earlier layer)")
-                self.set_info(f"Grad-CAM at {item.layer} for {item.target}: score {item.score:.4g}{zero}")
+                self.set_info(f"Grad-CAM at {item.layer} for {item.target}: {self._score_kind()} "
+                              f"{item.score:.4g}{zero}")
             else:
                 self.show_heat(saliency_image(item.magnitude, HEAT_COLORMAP), frame)  # made clearly visible
                 which = f"channel {item.channel}" if item.channel is not None else "all channels"
