@@ -520,3 +520,21 @@ def test_the_file_menus_source_actions_mean_one_thing_each(qtbot, tmp_path):
     assert capture.frames_read == before
     actions["step"].trigger()
     qtbot.waitUntil(lambda: capture.frames_read == before + 1, timeout=5000)
+
+
+def test_the_layer_chosen_last_with_a_model_is_chosen_again_at_the_next_start(qtbot):
+    """New-user trial: after a restart the first layer was selected, not the one chosen last."""
+    window = _open_window(qtbot, model="alexnet")
+    qtbot.waitUntil(lambda: window.state.selection.item == "features.0", timeout=LOAD_TIMEOUT)  # first start
+    window.state.select("features.3")
+    window.close()
+    again = _open_window(qtbot, model="alexnet")
+    qtbot.waitUntil(lambda: again.state.graph is not None and bool(again.state.selection), timeout=LOAD_TIMEOUT)
+    assert again.state.selection.item == "features.3" and again.state.selection.layer == "features.3"
+    # another model starts on its own first convolution, and a layer its graph lacks falls back to it
+    again.settings.setValue("selectedLayer/resnet18", "features.3")
+    again.settings.sync()
+    again.close()
+    third = _open_window(qtbot, model="resnet18")
+    qtbot.waitUntil(lambda: third.state.graph is not None and bool(third.state.selection), timeout=LOAD_TIMEOUT)
+    assert third.state.selection.item == "conv1"

@@ -123,6 +123,7 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
 
         self.state.modelChanged.connect(self._on_model_loaded)
         self.state.graphChanged.connect(self._on_graph_ready)
+        self.state.selectionChanged.connect(self._remember_selection)
         self.state.modelFailed.connect(self._on_model_failed)
         self.state.downloadProgress.connect(self._on_download_progress)
         self.state.sourceChanged.connect(self._on_source_changed)
@@ -417,12 +418,21 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         if graph is None or graph is self._graph_seen:
             return
         self._graph_seen = graph
-        if not self.state.selection:
-            # Start on the first convolution, so the feature maps show something on the first screen.
-            first_conv = next((n.id for n in graph.nodes if n.kind == "conv"), "")
-            if first_conv:
-                self.state.select(first_conv)
+        if not self.state.selection and self.state.handle is not None:
+            # The layer the user chose last time with this model, else the first convolution, so that the feature
+            # maps show something on the first screen (new-user trial: the chosen layer was not remembered).
+            saved = "" if self.options.screenshot else read_str(self.settings, _layer_key(self.state.handle.name))
+            if saved:
+                self.state.select(saved)  # a layer the graph no longer has resolves to nothing
+            if not self.state.selection:
+                first_conv = next((n.id for n in graph.nodes if n.kind == "conv"), "")
+                if first_conv:
+                    self.state.select(first_conv)
         self._maybe_screenshot()
+
+    def _remember_selection(self, selection) -> None:
+        if selection and self.state.handle is not None and not self.options.screenshot:
+            self.settings.setValue(_layer_key(self.state.handle.name), selection.item)
 
     def _on_model_failed(self, _text: str) -> None:
         self._close_download_dialog()
@@ -546,3 +556,9 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         elif self.status.first_error:  # the picture is saved, but what was asked for did not all open
             print(f"error: {self.status.first_error}", file=sys.stderr)
         QApplication.instance().exit(0 if ok and not self.status.first_error else 1)
+
+
+def _layer_key(model: str) -> str:
+    """The settings key of the layer last chosen with `model` (a file model's spec holds '/': QSettings would
+    read it as groups)."""
+    return "selectedLayer/" + model.replace("/", "|").replace("\\", "|")
