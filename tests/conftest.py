@@ -70,3 +70,51 @@ def open_model_and_wait(qtbot, state, bridge, name="resnet18", weights="random",
     with qtbot.waitSignal(state.modelChanged, timeout=timeout):
         bridge.open_model(name, weights, device)
     return state.handle
+
+
+class SmallDisk:
+    """A 2 MB tmpfs at `path` that `fill()` fills to the last byte and `free()` empties again: a real ENOSPC."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fill(self) -> None:
+        try:
+            with open(self.path / "filler", "wb") as f:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+        except OSError:
+            pass
+
+    def free(self) -> None:
+        (self.path / "filler").unlink()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A SmallDisk, mounted for the test and unmounted after (needs permission to mount; skipped without)."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield SmallDisk(mount)
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window on alexnet, shown, with its model and first frame in."""
+    from explorer.ui.main_window import MainWindow, StartOptions
+
+    w = MainWindow(StartOptions(model="alexnet"))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.handle is not None and w.state.frame is not None, timeout=120_000)
+    yield w
+    w.close()

@@ -373,31 +373,17 @@ def test_a_full_disk_while_saving_loses_nothing_already_saved(tiny, folder, tmp_
         assert all(i.frames == 0 for name, i in infos.items() if name != "backbone")
 
 
-def test_a_really_full_file_system(tiny, folder, tmp_path):
+def test_a_really_full_file_system(tiny, folder, small_disk):
     """A small tmpfs filled up (needs permission to mount; skipped where there is none): a real ENOSPC."""
     root, _ = folder
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
-        db = mount / "i.db"
-        index_source(root, request(["backbone"], tiny), db, opened=tiny)  # fits
-        before = entries(db)
-        try:  # take the rest of the space
-            with open(mount / "filler", "wb") as f:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-        except OSError:
-            pass
-        with pytest.raises(IndexWriteError):
-            index_source(root, request(["backbone.2", "backbone.5", "backbone.8"], tiny), db, opened=tiny)
-        (mount / "filler").unlink()
-        assert entries(db) == before
-    finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+    db = small_disk.path / "i.db"
+    index_source(root, request(["backbone"], tiny), db, opened=tiny)  # fits
+    before = entries(db)
+    small_disk.fill()  # take the rest of the space
+    with pytest.raises(IndexWriteError):
+        index_source(root, request(["backbone.2", "backbone.5", "backbone.8"], tiny), db, opened=tiny)
+    small_disk.free()
+    assert entries(db) == before
 
 
 def test_video_frames_resume_and_patch_pixels(tiny, tmp_path):

@@ -378,16 +378,22 @@ def test_a_hand_edited_settings_file_is_read_through_the_validated_readers(qtbot
     assert c.lo_spin.isVisibleTo(fm) and c.hi_spin.isVisibleTo(fm)  # norm fixed: its range is shown
 
 
-def test_the_gradient_view_is_remembered_across_restarts(qtbot, app_state):
-    """New-user trial: every option of the dock came back after a restart but Gradient. Ticked, it is written to
-    the settings file; a new dock (the next start) opens with it ticked, and unticked after it was unticked."""
-    from explorer.ui.settings import settings_path
-
+def _shown_dock(qtbot, app_state) -> FeatureMapsPanel:
+    """A dock on screen, as a start of the window makes it (it reads its options from the settings)."""
     fm = FeatureMapsPanel(*app_state)
     qtbot.addWidget(fm)
     fm.resize(1200, 400)
     fm.show()
     qtbot.waitExposed(fm)
+    return fm
+
+
+def test_the_gradient_view_is_remembered_across_restarts(qtbot, app_state):
+    """New-user trial: every option of the dock came back after a restart but Gradient. Ticked, it is written to
+    the settings file; a new dock (the next start) opens with it ticked, and unticked after it was unticked."""
+    from explorer.ui.settings import settings_path
+
+    fm = _shown_dock(qtbot, app_state)
     assert not fm.controls.gradient_check.isChecked()         # a first start: off
     qtbot.mouseClick(fm.controls.gradient_check, Qt.MouseButton.LeftButton)
     assert fm.controls.gradient_check.isChecked()
@@ -409,11 +415,7 @@ def test_overlay_is_remembered_across_restarts_and_clear_leaves_it_remembered(qt
     leaves it remembered; unticked, the next dock opens without it."""
     from explorer.ui.settings import settings_path
 
-    fm = FeatureMapsPanel(*app_state)
-    qtbot.addWidget(fm)
-    fm.resize(1200, 400)
-    fm.show()
-    qtbot.waitExposed(fm)
+    fm = _shown_dock(qtbot, app_state)
     assert not fm.controls.overlay_check.isChecked()          # a first start: off
     qtbot.mouseClick(fm.controls.overlay_check, Qt.MouseButton.LeftButton)
     assert fm.controls.overlay_check.isChecked()

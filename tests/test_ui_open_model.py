@@ -11,7 +11,6 @@ import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from explorer.ui.main_window import MainWindow, StartOptions
 from explorer.ui.settings import read_list
 from tests.spec_nets import numel, small_net
 
@@ -53,16 +52,6 @@ def _answer_consent(qtbot, accept: bool) -> list[str]:
 
     QTimer.singleShot(50, press)
     return said
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow(StartOptions(model="alexnet"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.state.handle is not None and w.state.frame is not None, timeout=LOAD_TIMEOUT)
-    yield w
-    w.close()
 
 
 def _maps_of(window) -> object:

@@ -5,21 +5,7 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-
-from explorer.ui.main_window import MainWindow, StartOptions
-
 LOAD_TIMEOUT = 120_000
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow(StartOptions(model="alexnet"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.state.handle is not None and w.state.frame is not None, timeout=LOAD_TIMEOUT)
-    yield w
-    w.close()
 
 
 def test_an_error_goes_when_a_model_asked_for_after_it_opens(window, qtbot):

@@ -487,40 +487,24 @@ def test_a_locked_database_and_an_unknown_layer_are_one_message_each_and_lose_no
     assert len(d.errors) == 2
 
 
-def test_a_full_disk_is_one_message_and_keeps_what_was_saved(qtbot, dock, tmp_path):
+def test_a_full_disk_is_one_message_and_keeps_what_was_saved(qtbot, dock, small_disk):
     """A small tmpfs filled up: a real ENOSPC while saving (needs permission to mount; skipped where there is none)."""
-    import subprocess
-
     d = dock
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
-        db = mount / "index.sqlite"
-        d.view.use_database(db)
-        index_and_wait(qtbot, d, lambda: d.view.start_index())  # fits
-        before = entries(db)
-        try:  # take the rest of the space
-            with open(mount / "filler", "wb") as f:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-        except OSError:
-            pass
-        with qtbot.waitSignal(d.view.runner.failed, timeout=TIMEOUT):
-            assert d.view.start_index(layers=["backbone.2", "backbone.5", "backbone.8"])
-        # SQLite says SQLITE_FULL while writing, or an I/O error when even the -shm file cannot be made
-        assert len(d.errors) == 1 and ("disk is full" in d.errors[0] or "I/O error" in d.errors[0])
-        looked_up(qtbot, d, pl.FAILED, None)  # the view cannot read it either meanwhile: not said again
-        assert len(d.errors) == 1
-        (mount / "filler").unlink()
-        assert entries(db) == before
-        show_channel(qtbot, d, 11)  # what was saved is still shown
-        assert len(d.view.tiles) == 6 and len(d.errors) == 1
-    finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+    db = small_disk.path / "index.sqlite"
+    d.view.use_database(db)
+    index_and_wait(qtbot, d, lambda: d.view.start_index())  # fits
+    before = entries(db)
+    small_disk.fill()  # take the rest of the space
+    with qtbot.waitSignal(d.view.runner.failed, timeout=TIMEOUT):
+        assert d.view.start_index(layers=["backbone.2", "backbone.5", "backbone.8"])
+    # SQLite says SQLITE_FULL while writing, or an I/O error when even the -shm file cannot be made
+    assert len(d.errors) == 1 and ("disk is full" in d.errors[0] or "I/O error" in d.errors[0])
+    looked_up(qtbot, d, pl.FAILED, None)  # the view cannot read it either meanwhile: not said again
+    assert len(d.errors) == 1
+    small_disk.free()
+    assert entries(db) == before
+    show_channel(qtbot, d, 11)  # what was saved is still shown
+    assert len(d.view.tiles) == 6 and len(d.errors) == 1
 
 
 def test_other_weights_are_not_shown_and_are_named(qtbot, dock):

@@ -37,6 +37,14 @@ class SourceInfo:
         does not end."""
         return self.kind == "video" and self.status in ("ended", "error")
 
+    def allows(self, control: str) -> bool:
+        """Whether a source control means something now: "next" and "previous" move in a folder, "step" steps a
+        video or camera that plays or is paused, "pause" pauses or resumes it (or replays a video that ended).
+        The panel's buttons and the File menu's actions follow this one rule."""
+        stream = self.streaming and not self.ended
+        return {"next": self.kind == "folder", "previous": self.kind == "folder", "step": stream,
+                "pause": stream or self.can_replay}[control]
+
     @property
     def describe(self) -> str:
         """One line for the source label and the window title: 'folder: cat.jpg (3 of 12)'."""

@@ -218,15 +218,12 @@ class InferencePanel(QWidget):
     def _on_source(self, info: "SourceInfo") -> None:
         self._show_source()
         self.source_label.setToolTip(info.path)
-        folder = info.kind == "folder"
-        stream = info.streaming and not info.ended
-        self.prev_button.setEnabled(folder)
-        self.next_button.setEnabled(folder)
-        self.pause_button.setEnabled(stream or info.can_replay)
-        self.step_button.setEnabled(stream)
+        for control, button in (("previous", self.prev_button), ("next", self.next_button),
+                                ("pause", self.pause_button), ("step", self.step_button)):
+            button.setEnabled(info.allows(control))
         if info.can_replay:
             self.pause_button.setText("Replay")
-        elif stream:
+        elif info.allows("step"):
             self.pause_button.setText("Resume" if info.status == "paused" else "Pause")
         else:
             self.pause_button.setText("Pause")

@@ -392,7 +392,8 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self._fallback_model = ""
         self._start_pending_stream()
         if not self.options.screenshot:  # automation runs leave the user's settings alone
-            self.settings.setValue("lastModel", handle.name)  # (Model > Recent models: window_models.py)
+            self.settings.setValue("lastModel", handle.name)
+            push_recent(self.settings, handle.name, "recentModels")  # every model that opens: zoo, spec or file
         for model, action in self.model_actions.items():
             action.setChecked(model == handle.name)
         self._update_title()
@@ -401,10 +402,8 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
 
     def _on_source_changed(self, info) -> None:
         self._update_title()
-        folder, stream = info.kind == "folder", info.streaming and not info.ended
-        for name, enabled in (("next", folder), ("previous", folder), ("pause", stream or info.can_replay),
-                              ("step", stream)):
-            self.source_actions[name].setEnabled(enabled)
+        for name, action in self.source_actions.items():
+            action.setEnabled(info.allows(name))
 
     def _update_title(self) -> None:
         parts = ["CNN Explorer"]

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog
 
 from explorer.core import zoo
-from explorer.ui.settings import fill_recent_menu, push_recent, read_list
+from explorer.ui.settings import fill_recent_menu, read_list
 
 WEIGHTS_FILTER = "PyTorch weights (*.pt *.pth *.bin);;All files (*)"
 
@@ -46,7 +46,6 @@ class ModelMenuMixin:
         it does; the current model stays until the new one is ready. False when nothing was asked for."""
         from explorer.ui.open_model import ask_consent
 
-        self._follow_opened_models()
         if self.bridge is None:
             return False
         if name not in zoo.ZOO and not ask_consent(self, name, self.settings):
@@ -55,17 +54,6 @@ class ModelMenuMixin:
             action.setChecked(model == name)
         self.bridge.open_model(name, weights, device, input_size=input_size)
         return True
-
-    def _follow_opened_models(self) -> None:
-        """From the first model asked for on: every model that opens (a zoo name from the Model menu, a spec or a
-        file, the start-up one, a recent one) goes first in Model > Recent models once it is ready."""
-        if not getattr(self, "_following_models", False):
-            self._following_models = True
-            self.state.modelChanged.connect(self._remember_model)
-
-    def _remember_model(self, handle) -> None:
-        if not self.options.screenshot:  # automation runs leave the user's settings alone
-            push_recent(self.settings, handle.name, "recentModels")
 
     def choose_model(self) -> None:
         """File > Open model…: any CNN (zoo, torchvision:NAME, timm:NAME, a file), with an input size."""
