@@ -170,15 +170,17 @@ def test_stills_a_folder_and_a_rerun_for_a_new_probe(session, tmp_path):
         cv2.imwrite(str(tmp_path / f"img{i}.png"), np.full((40, 50, 3), 40 * i, np.uint8))
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     info = session.open_folder(str(tmp_path))  # without a model: frames are shown, nothing runs
-    assert (info.kind, info.position, info.count) == ("folder", 1, 4)  # broken.png, first by name, is skipped
-    assert info.describe == "folder: img0.png (2 of 4)"
+    # broken.png, first by name, is skipped and not counted: the folder holds 3 images a user can step to
+    assert (info.kind, info.position, info.count, info.skipped) == ("folder", 0, 3, 1)
+    assert info.describe == "folder: img0.png (1 of 3 · 1 skipped)"
     assert rec.kinds("warning") and "broken.png" in rec.kinds("warning")[0][1]
     assert rec.kinds("frame") and not rec.kinds("result")
     session.open_model("resnet18", "random", "cpu")
     assert rec.ready.wait(60)
     assert wait_for(lambda: rec.kinds("result"))  # the still on screen runs once the model is there
     session.next_item()
-    assert session.source_info.position == 2 and session.source_info.describe == "folder: img1.png (3 of 4)"
+    assert session.source_info.position == 1
+    assert session.source_info.describe == "folder: img1.png (2 of 3 · 1 skipped)"
     assert wait_for(lambda: rec.results and rec.results[-1].frame.source.endswith("img1.png"))
     probe = ShapeProbe("layer1")
     before = len(rec.results)

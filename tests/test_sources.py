@@ -49,16 +49,34 @@ def test_folder_next_previous_skips_bad(tmp_path):
     (tmp_path / "notes.txt").write_text("ignored: not an image suffix")
     skipped = []
     src = FolderSource(tmp_path, on_skip=skipped.append)
-    assert len(src) == 5
+    assert len(src) == 5  # nothing tried but the first
     assert src.current().image[0, 0, 0] == 10
     assert src.next().image[0, 0, 0] == 20  # b.png skipped
     assert [s.path.name for s in skipped] == ["b.png"]
+    # a file that cannot be decoded leaves the count when found: "n of N" counts images a user can step to
+    assert (len(src), src.position) == (4, 1)
     assert src.next().image[0, 0, 0] == 30  # d.jpg skipped
+    assert (len(src), src.position) == (3, 2)
     assert src.next().image[0, 0, 0] == 10  # wraps around
     assert src.previous().image[0, 0, 0] == 30
     assert {s.path.name for s in src.skipped} == {"b.png", "d.jpg"}
     assert all("\n" not in s.message for s in src.skipped)
-    assert [f.image[0, 0, 0] for f in src] == [10, 20, 30]
+    assert [(f.index, f.image[0, 0, 0]) for f in src] == [(0, 10), (1, 20), (2, 30)]
+
+
+def test_folder_steps_backwards_over_bad_files_and_counts_what_decodes(tmp_path):
+    """Stepping back from the first image wraps over two bad files at the end of the folder to the last image
+    that decodes; iterating a fresh folder numbers the images 0, 1, 2 as the count says."""
+    for name in ["a.png", "c.png", "e.png"]:
+        cv2.imwrite(str(tmp_path / name), np.full((4, 4, 3), ord(name[0]), np.uint8))
+    for name in ["b.png", "f.png", "g.png"]:
+        (tmp_path / name).write_bytes(b"not an image")
+    src = FolderSource(tmp_path)
+    assert src.previous().image[0, 0, 0] == ord("e")  # g.png, f.png skipped on the way
+    assert (len(src), src.position, sorted(s.path.name for s in src.skipped)) == (4, 3, ["f.png", "g.png"])
+    fresh = FolderSource(tmp_path)
+    assert [(f.index, f.image[0, 0, 0]) for f in fresh] == [(0, ord("a")), (1, ord("c")), (2, ord("e"))]
+    assert len(fresh) == 3
 
 
 def test_folder_errors(tmp_path):

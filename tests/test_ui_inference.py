@@ -178,9 +178,11 @@ def test_folder_next_previous_and_bad_file(panel, qtbot, tmp_path):
         bridge.next_item()
     assert "b.png" in blocker.args[0]
     qtbot.waitUntil(lambda: panel.image_item.image[0, 0, 0] == 100, timeout=5000)
-    assert panel.source_label.text() == "folder: c.png (3 of 3)"
+    # new-user trial: "3 of 3" counted the file that cannot be decoded, and the user never saw a "2 of 3"
+    assert panel.source_label.text() == "folder: c.png (2 of 2 · 1 skipped)"
     bridge.previous_item()
     qtbot.waitUntil(lambda: panel.image_item.image[0, 0, 0] == 50, timeout=5000)
+    assert panel.source_label.text() == "folder: a.png (1 of 2 · 1 skipped)"
 
 
 def _enabled(panel) -> dict[str, bool]:

@@ -270,7 +270,7 @@ class Session:
     @staticmethod
     def _folder_info(source: FolderSource) -> SourceInfo:
         return SourceInfo("folder", str(source.path), source.files[source.position].name, source.position,
-                          len(source.files))
+                          len(source.files), skipped=len(source.skipped))
 
     def _show_frame(self, frame: "Frame") -> None:
         frame.generation = self._generation

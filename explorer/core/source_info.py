@@ -14,7 +14,8 @@ class SourceInfo:
     path: str = ""            # the file, folder or camera ("camera:0")
     name: str = ""            # what is shown now: the image's file name (a folder's current file), the video's
     position: int = -1        # a folder: index of the file shown in `count` files (0-based)
-    count: int = 0            # a folder's files, a video's frames (0: unknown)
+    count: int = 0            # a folder's images (files that failed to decode are not counted), a video's frames
+    skipped: int = 0          # a folder's files found so far that cannot be decoded
     status: str = ""          # streams: "playing", "paused", "ended" (a video's end), "error" (it broke)
     message: str = ""         # why a stream stopped
 
@@ -47,12 +48,14 @@ class SourceInfo:
 
     @property
     def describe(self) -> str:
-        """One line for the source label and the window title: 'folder: cat.jpg (3 of 12)'."""
+        """One line for the source label and the window title: 'folder: cat.jpg (3 of 12)', or
+        'folder: cat.jpg (3 of 12 · 2 skipped)' once files that cannot be decoded were found."""
         if not self.kind:
             return ""
         text = f"{self.kind}: {self.name or self.path}"
         if self.kind == "folder" and self.count:
-            text += f" ({self.position + 1} of {self.count})"
+            skipped = f" · {self.skipped} skipped" if self.skipped else ""
+            text += f" ({self.position + 1} of {self.count}{skipped})"
         if self.streaming and self.status in ("paused", "ended"):
             text += f" — {self.status}"
         elif self.streaming and self.status == "error":

@@ -65,8 +65,9 @@ class SkippedFile:
 class FolderSource:
     """The images of a folder in name order, stepped with next()/previous(); bad files are skipped and reported.
 
-    `skipped` lists every file that failed to decode (with its one-sentence message); `on_skip` is called for
-    each as it is found, so a UI can show it in the status bar.
+    `files` holds the files that decode or have not been tried yet: a file that fails to decode leaves it when it
+    is found, so "3 of N" counts only images a user can step to. `skipped` lists every file that failed (with its
+    one-sentence message); `on_skip` is called for each as it is found, so a UI can show it in the status bar.
     """
 
     kind = "folder"
@@ -93,6 +94,11 @@ class FolderSource:
         return len(self.files)
 
     def _skip(self, path: Path, message: str) -> None:
+        if path in self.files:  # out of the count; the file shown keeps its place
+            index = self.files.index(path)
+            del self.files[index]
+            if index < self.position:
+                self.position -= 1
         if all(s.path != path for s in self.skipped):
             item = SkippedFile(path, message)
             self.skipped.append(item)
@@ -109,8 +115,10 @@ class FolderSource:
             try:
                 image = load_image(path)
             except ImageLoadError as exc:
-                self._skip(path, str(exc))
-                pos = (pos + step) % n
+                self._skip(path, str(exc))  # out of `files`: forwards, the next file now has its index
+                if not self.files:
+                    return None
+                pos = (pos if step > 0 else pos - 1) % len(self.files)
                 continue
             self.position = pos
             self.frame = Frame(image, str(path), pos, time.perf_counter(), (time.perf_counter() - t0) * 1000)
@@ -129,7 +137,8 @@ class FolderSource:
 
     def __iter__(self):
         """Every decodable image once, from the first (bad ones are skipped and recorded in `skipped`)."""
-        for pos, path in enumerate(self.files):
+        pos = 0  # the index in `files`, which loses each bad file as it is found
+        for path in list(self.files):
             t0 = time.perf_counter()
             try:
                 image = load_image(path)
@@ -137,6 +146,7 @@ class FolderSource:
                 self._skip(path, str(exc))
                 continue
             yield Frame(image, str(path), pos, time.perf_counter(), (time.perf_counter() - t0) * 1000)
+            pos += 1
 
     def close(self) -> None:
         pass
