@@ -199,7 +199,7 @@ def test_overlay_gradcam_and_gradient_view(qtbot, dock):
     c.opacity_slider.setValue(25)
     assert item.opacity() == pytest.approx(0.25)
     alpha = item.image[..., 3]                    # quiet places let the photo through, strong ones cover it
-    assert alpha.max() == 255 and alpha.min() < 64   # (√t: 64 is t = 6 % of the way from quiet to strong)
+    assert alpha.max() == 255 and alpha.min() < 64
 
     assert c.target_combo.count() == 5                        # the top-5 classes of the result
     assert fm.request_gradcam()
@@ -252,6 +252,107 @@ def test_clear_keeps_the_overlay_ticked_and_a_chosen_channel_brings_it_back(qtbo
     c.overlay_check.setChecked(False)
     c.overlay_check.setChecked(True)                          # ticked again: the channel shown comes back too
     assert fm.overlay.channel_item.isVisible()
+
+
+def _upsampled(fm: FeatureMapsPanel, channel: int, factor: int) -> np.ndarray:
+    """The shown frame's `channel` upsampled bilinearly ×`factor`, as the dock lays it over the photo."""
+    act = fm.frame.activation[channel][None, None].float()
+    size = (act.shape[-2] * factor, act.shape[-1] * factor)
+    return torch.nn.functional.interpolate(act, size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def _plain(rich: str) -> str:
+    """A legend's rich text as read: entities (&nbsp; keeps a row in one piece) as the spaces they show."""
+    import html
+
+    return html.unescape(rich).replace("\xa0", " ")
+
+
+def test_the_channel_leaves_the_photo_as_it_is_where_quiet_and_covers_it_where_strong(qtbot, dock):
+    """New-user trial: with Overlay at its default 60 % the channel tinted the whole photo (its opacity was √ of
+    the response, so every weak response was a veil). What the image shows of the overlay at a pixel is its alpha
+    times the slider's opacity, computed here by hand: |v| / max |v| × 60 % for a signed conv output in rdbu (0
+    at zero), (v − min) / (max − min) × 60 % for a ReLU output in viridis (0 where the ReLU is 0)."""
+    fm = _select(qtbot, dock, "features.0")
+    c = fm.controls
+    assert c.opacity_slider.value() == 60                       # the default
+    c.overlay_check.setChecked(True)
+    fm.select_channel(5)
+    item = fm.overlay.channel_item
+    assert fm.mosaic.colormap == "rdbu"                         # auto: a signed output gets the diverging map
+    up = _upsampled(fm, 5, 4)
+    shown = item.image[..., 3] / 255.0 * item.opacity()
+    assert shown == pytest.approx(np.abs(up) / np.abs(up).max() * 0.6, abs=0.5 / 255)
+    quiet, strong = np.unravel_index(np.abs(up).argmin(), up.shape), np.unravel_index(np.abs(up).argmax(), up.shape)
+    assert shown[quiet] == 0.0 and shown[strong] == pytest.approx(0.6)
+    assert np.median(shown) < 0.6 * 0.5     # most of the photo shows through (√t made the median 0.6 × 0.63)
+
+    fm = _select(qtbot, dock, "features.1")                     # its ReLU
+    fm.select_channel(5)
+    assert fm.mosaic.colormap == "viridis"
+    up = _upsampled(fm, 5, 4)
+    lo, hi = up.min(), up.max()
+    assert lo == 0.0 and (up == 0).any()
+    c.opacity_slider.setValue(100)                              # the slider still scales the whole
+    shown = item.image[..., 3] / 255.0 * item.opacity()
+    assert shown == pytest.approx((up - lo) / (hi - lo), abs=0.5 / 255)
+    assert (shown[up == 0] == 0).all() and shown.max() == 1.0
+
+
+def test_the_model_input_region_is_outlined_and_named_while_a_map_covers_it(qtbot, dock):
+    """New-user trial: the channel (and Grad-CAM) covered a rectangle of the photo with no word why. While a map
+    lies on the photo, the part the model saw (alexnet: the 224×224 centre crop of the photo resized to 256) is
+    outlined, dashed, its tag above the line's top-left corner, and the dock's legend (and the outline's tooltip)
+    says what it is; with nothing on the photo, neither shows."""
+    from explorer.ui.feature_maps.overlay import INPUT_RGB
+
+    fm = _select(qtbot, dock, "features.0")
+    o = fm.overlay
+    assert not o.input_shown and not fm.legend.isVisible()      # nothing on the photo yet
+    fm.controls.overlay_check.setChecked(True)
+    fm.select_channel(5)
+    image = dock.state.frame.image
+    prep = Preprocessor(dock.state.handle.entry)(image)
+    (sx, sy), (ox, oy) = prep.scale, prep.offset
+    assert (ox, oy) != (0, 0) and prep.input_size == (224, 224)
+    r = o.input_item.rect()
+    assert (r.left(), r.top(), r.right(), r.bottom()) == pytest.approx((ox / sx, oy / sy, (224 + ox) / sx,
+                                                                        (224 + oy) / sy))
+    assert o.input_shown and o.input_item.pen().style() == Qt.PenStyle.DashLine
+    assert o.channel_rect is not None and r.contains(o.channel_rect)   # the channel's edge is within it
+    h, w = image.shape[:2]
+    text = f"model input: 224×224 centre crop of the photo resized to {round(w * sx)}×{round(h * sy)}"
+    assert o.input_tag.toPlainText() == "model input: 224×224 centre crop" and o.input_tag.isVisible()
+    assert (o.input_tag.pos().x(), o.input_tag.pos().y()) == pytest.approx((r.left(), r.top()))
+    assert tuple(o.input_tag.anchor) == (0, 1)                  # above the line: over photo the model never saw
+    assert o.input_item.toolTip().startswith(text)
+    assert o.legend_rows == [(INPUT_RGB, Qt.PenStyle.DashLine, o.input_item.toolTip())]  # the outline's look
+    assert fm.legend.isVisible() and text in _plain(fm.legend.text())
+
+    fm.clear_overlay()
+    assert not o.input_shown and not o.input_tag.isVisible() and not fm.legend.isVisible()
+    assert fm.request_gradcam()                                 # a heat map alone: outlined as well
+    qtbot.waitUntil(lambda: o.heat_shown, timeout=RESULT_TIMEOUT)
+    assert o.input_shown and text in _plain(fm.legend.text())
+    heat = o.heat_item.mapRectToParent(o.heat_item.boundingRect())
+    assert (heat.left(), heat.top(), heat.right(), heat.bottom()) == pytest.approx((r.left(), r.top(), r.right(),
+                                                                                    r.bottom()))
+
+
+def test_the_input_region_is_named_by_how_the_photo_became_the_input():
+    """A resize to the whole input (YOLO, a detector's raw image) leaves nothing to outline; a crop larger than
+    the resized photo (torchvision's center_crop pads) says so."""
+    from explorer.core.receptive import InputGeometry
+    from explorer.ui.feature_maps.overlay import input_region
+
+    assert input_region((448, 448), InputGeometry((448 / 160, 448 / 120)), (120, 160)) is None
+    assert input_region((120, 160), InputGeometry(), (120, 160)) is None
+    crop = input_region((224, 224), InputGeometry((256 / 300, 256 / 300), (80.0, 16.0)), (300, 450))
+    assert crop is not None and crop.box == pytest.approx((93.75, 18.75, 356.25, 281.25))
+    assert crop.text.startswith("model input: 224×224 centre crop of the photo resized to 384×256:")
+    padded = input_region((224, 224), InputGeometry((1.0, 1.0), (-12.0, -12.0)), (200, 200))
+    assert padded is not None and padded.tag == "model input: 224×224"
+    assert "resized to 200×200, padded" in padded.text
 
 
 def test_a_fully_connected_layer_has_no_overlay_and_no_receptive_field(qtbot, dock):

@@ -246,6 +246,51 @@ def test_clear_takes_the_opened_patchs_frame_away_with_its_field(qtbot, dock):
     assert not d.errors
 
 
+def test_another_field_takes_the_opened_patchs_frame_away(qtbot, dock):
+    """New-user trial: a click on another pixel of the large channel moved the yellow receptive field, and the
+    opened tile kept its yellow frame for a field no longer on the image. A click on the patch's own pixel keeps
+    it (the same field); another pixel, or another channel, takes the frame and the "marked in yellow" note away,
+    as Clear does; a grid looked up again frames no tile."""
+    from tests.test_ui_feature_maps import _click
+
+    d = dock
+    index_and_wait(qtbot, d, lambda: d.view.start_index(d.root))
+    show_channel(qtbot, d, 12)
+    tile = d.view.tiles[1]
+    p = tile.crop.patch
+    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+    overlay, large = d.fm.overlay, d.fm.channel_view.view
+    qtbot.waitUntil(lambda: d.fm.last_result is d.state.result and d.state.result.frame.source == p.image
+                    and large.item.image is not None, timeout=TIMEOUT)
+    assert tile.selected and overlay.field_box == pytest.approx(p.field)
+    assert d.messages[-1].endswith("its receptive field marked in yellow.")
+
+    _click(qtbot, large, p.x + 0.5, p.y + 0.5)               # the patch's own pixel: the same field
+    assert d.fm.feature_pixel == (p.y, p.x) and overlay.field_box == pytest.approx(p.field)
+    assert tile.selected
+
+    h, w = large.item.image.shape[:2]
+    other = ((p.y + h // 2) % h, (p.x + w // 2) % w)
+    _click(qtbot, large, other[1] + 0.5, other[0] + 0.5)     # another pixel: the yellow box moves
+    assert d.fm.feature_pixel == other and overlay.field_item.isVisible()
+    assert overlay.field_box != pytest.approx(p.field)
+    assert not any(t.selected for t in d.view.tiles) and d.view.opened is None
+    assert d.messages[-1] == ""                              # the note went with the frame
+    before = d.view.lookup
+    d.view.refresh()                                          # the grid built again frames no tile either
+    qtbot.waitUntil(lambda: d.view.lookup is not before and d.view.lookup.status == pl.SHOWN, timeout=TIMEOUT)
+    assert d.view.tiles and not any(t.selected for t in d.view.tiles)
+
+    tile = d.view.tiles[2]
+    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)        # opened again: framed again
+    assert tile.selected and overlay.field_item.isVisible()
+    show_channel(qtbot, d, 3)                                 # another channel: the field and the frame go
+    assert not overlay.field_item.isVisible() and d.view.opened is None
+    show_channel(qtbot, d, 12)
+    assert not any(t.selected for t in d.view.tiles)
+    assert not d.errors
+
+
 def test_clear_takes_the_marked_in_yellow_note_off_the_status_bar(qtbot, dock):
     """Finding: after Clear the status bar kept "… its receptive field marked in yellow." for its 8 s, with
     nothing marked. Clear empties it (the window's own status bar on the same state); a note said after the mark

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QSizePolicy, QSplitter, QVBox
 
 from explorer.core.activations import ActivationFrame, ActivationProbe, UnknownLayerError, resolve_layer
 from explorer.core.errors import ExplorerError
+from explorer.core.heatmaps import channel_overlay
 from explorer.core.mosaic import Mosaic, MosaicOptions, build_mosaic, channel_image, value_at
 from explorer.core.receptive import (FieldGeometry, backbone_size, feature_field, feature_map_box,
                                      layer_field_geometry)
@@ -43,9 +44,10 @@ from explorer.ui.feature_maps.controls import NO_LAYER, Controls
 from explorer.ui.feature_maps.explain import Explainer
 from explorer.ui.feature_maps.image_view import ImageView, carried_range
 from explorer.ui.feature_maps.options import load_options, save_options
-from explorer.ui.feature_maps.overlay import FeatureOverlay
+from explorer.ui.feature_maps.overlay import FeatureOverlay, input_region
 from explorer.ui.feature_maps.pins import PinRow
 from explorer.ui.feature_maps.top_patches import TopPatchesView
+from explorer.ui.overlay_base import legend_label, show_legend
 from explorer.ui.settings import open_settings
 
 if TYPE_CHECKING:
@@ -75,7 +77,8 @@ class FeatureMapsPanel(QWidget):
         self.last_result: FrameResult | None = None
         self._hover: tuple[str, int, int, int] | None = None  # the info line describes this hover: redo per frame
         self._caught_up_frame: Any = None  # the frame last run again: never twice (a layer may not run at all)
-        self.overlay = FeatureOverlay(owner=self, on_clear=self._on_overlay_cleared)
+        self.overlay = FeatureOverlay(owner=self, on_clear=self._on_overlay_cleared,
+                                      on_legend=lambda: show_legend(self.legend, self.overlay))
         self._build()
         self.explainer = Explainer(state, bridge, self.overlay, self.controls, self._set_info)
         self.controls.set_dock_options(load_options(self.settings))
@@ -133,6 +136,7 @@ class FeatureMapsPanel(QWidget):
         self.splitter.setStretchFactor(1, 2)
         self.info_label = QLabel("")
         self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.legend = legend_label()  # what the lines on the image are (the model input's outline), as other docks
         # a timer, so that a burst of signals (pause, then the result in flight) runs the catch-up once
         self._catch_up_timer = QTimer(self)
         self._catch_up_timer.setSingleShot(True)
@@ -147,6 +151,7 @@ class FeatureMapsPanel(QWidget):
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
         lay.addWidget(self.controls)
+        lay.addWidget(self.legend)
         lay.addWidget(self.splitter, 3)
         lay.addWidget(self.pins, 2)
         lay.addWidget(self.info_label)
@@ -316,6 +321,7 @@ class FeatureMapsPanel(QWidget):
             return
         frame = extras.get(self.probe.name)
         if isinstance(frame, ActivationFrame):
+            self._place_input(frame, result)
             self._draw_frame(frame)
             self._refresh_hover()
             self.explainer.on_frame(result, frame)
@@ -438,6 +444,7 @@ class FeatureMapsPanel(QWidget):
         self.feature_pixel = None
         self.overlay_cleared = False
         self.overlay.hide_field()
+        self.top_patches.field_replaced(None)  # the opened patch's field left the image: its tile's frame goes
         self.top_patches.set_target(self.probe.layer if self.probe is not None else "", channel,
                                     self.frame.output_key if self.frame is not None else "")
         self.channel_view.show_pixel(None)
@@ -480,6 +487,14 @@ class FeatureMapsPanel(QWidget):
         assert frame is not None and frame.input_size is not None and frame.geometry is not None
         return backbone_size(frame.input_size, frame.geometry, frame.tensor_geometry)
 
+    def _place_input(self, frame: ActivationFrame, result: FrameResult) -> None:
+        """Tell the overlay where the model input lies on the image (outlined while a map covers it)."""
+        geometry = frame.tensor_geometry  # the tensor the engine made: what Grad-CAM covers, and the maps
+        if geometry is None or frame.input_size is None:
+            self.overlay.set_input_region(None)
+            return
+        self.overlay.set_input_region(input_region(frame.input_size, geometry, result.frame.image.shape[:2]))
+
     def _on_overlay_toggled(self, on: bool) -> None:
         if on:  # ticked again after a Clear: the user asks for the channel on the image
             self.overlay_cleared = False
@@ -503,8 +518,8 @@ class FeatureMapsPanel(QWidget):
         box = frame.geometry.to_source(feature_map_box(field, (h, w), (ih, iw)))
         up = int(field.stride) if field is not None else max(1, int(round(ih / h)))
         scale = max(1, min(up, OVERLAY_MAX_PX // max(h, w, 1)))  # bilinear upsampling on the device
-        rgba = channel_image(frame.activation, self.channel, self._colormap(), size=(h * scale, w * scale),
-                             alpha=True)
+        # transparent where the channel is quiet, opaque at its strongest (the slider scales the whole)
+        rgba = channel_overlay(frame.activation, self.channel, self._colormap(), size=(h * scale, w * scale))
         self.overlay.show_channel(rgba, box, self.controls.opacity)
 
     def select_feature_pixel(self, fy: int, fx: int) -> tuple[float, float, float, float] | None:
@@ -522,6 +537,7 @@ class FeatureMapsPanel(QWidget):
         source = self.last_result.frame.image.shape[:2] if self.last_result is not None else None
         ff = feature_field(field, fy, fx, frame.geometry, self._backbone_size(), source)
         self.overlay.show_field(ff.source_box, ff.source_clipped)
+        self.top_patches.field_replaced(ff.source_box)  # another field: the opened tile no longer stands for it
         x0, y0, x1, y1 = ff.input_box
         self._set_info(f"receptive field of (y {fy}, x {fx}): {ff.size:g}×{ff.size:g} input pixels, "
                        f"rows {y0:g}..{y1 - 1:g}, columns {x0:g}..{x1 - 1:g} of the model input")

@@ -7,8 +7,9 @@ for the dock's layer and clicked channel, the current model's and weights' entri
 index the current folder or video when there are none (indexing: a background run with progress, ETA and
 Cancel), to rebuild a damaged database, and opens a patch's image with its receptive field marked by the dock's
 own overlay (FeatureOverlay.show_field: the same box the dock draws for a clicked feature pixel). When that field
-leaves the image (Clear, a new model or source: forget_opened), the opened tile loses its yellow frame; Clear also
-takes the status bar's "… marked in yellow" away (unsay_marked).
+leaves the image (Clear, a new model or source: forget_opened) or another takes its place (a click in the large
+channel, another channel: field_replaced), the opened tile loses its yellow frame; Clear and a replaced field
+also take the status bar's "… marked in yellow" away (unsay_marked).
 
 Remembered: K, the database file and the last folder indexed (settings group "topPatches").
 """
@@ -408,6 +409,18 @@ class TopPatchesView(QWidget):
         frame, as the image lost the field."""
         self.opened = None
         self.grid.select(None)
+
+    def field_replaced(self, box: tuple[float, float, float, float] | None) -> None:
+        """The dock drew another receptive field (`box`, source pixels) or took it off (None): unless it is the
+        opened patch's own field again, the tile loses its frame and the "marked in yellow" note goes, as on
+        Clear (new-user trial: a click in the large channel moved the yellow box and left the tile framed)."""
+        if self.opened is None:
+            return
+        field = self.opened.patch.field
+        if box is not None and all(abs(a - b) < 1e-3 for a, b in zip(box, field)):
+            return
+        self.forget_opened()
+        self.unsay_marked()
 
     def unsay_marked(self) -> None:
         """Clear: the status bar's "… marked in yellow" goes while it is still what the bar says (a newer note, or
