@@ -538,3 +538,60 @@ def test_the_layer_chosen_last_with_a_model_is_chosen_again_at_the_next_start(qt
     third = _open_window(qtbot, model="resnet18")
     qtbot.waitUntil(lambda: third.state.graph is not None and bool(third.state.selection), timeout=LOAD_TIMEOUT)
     assert third.state.selection.item == "conv1"
+
+
+def test_the_layers_list_shows_every_output_shape_at_the_first_view(qtbot):
+    """New-user trial: in the Layers tab (left column, at the default 1400×860) the output shapes were cut off
+    behind the name and type columns until the user resized the dock. The shapes come right after the names and
+    fit; the names take what is left (elided in the middle, whole in their tooltip), here all of resnet18's."""
+    from explorer.ui.layer_list import COLUMNS
+    from explorer.ui.window_layout import SCREENSHOT_SIZE
+
+    window = MainWindow(StartOptions())
+    qtbot.addWidget(window)
+    window.resize(*SCREENSHOT_SIZE)  # before show, as the screenshot run does: the default dock sizes follow it
+    window.show()
+    qtbot.waitUntil(lambda: window.state.graph is not None and "layersDock" in window.panels, timeout=LOAD_TIMEOUT)
+    window.findChild(QDockWidget, "layersDock").raise_()  # its tab, beside the Inspector's
+    tree = window.panels["layersDock"].tree
+    qtbot.waitUntil(lambda: tree.isVisible() and tree.topLevelItemCount() > 0, timeout=5000)
+    qtbot.wait(50)
+
+    def fits(column: int) -> bool:
+        texts = [tree.topLevelItem(r).text(column) for r in range(tree.topLevelItemCount())]
+        return max(tree.fontMetrics().horizontalAdvance(t) for t in texts) <= tree.columnWidth(column)
+
+    shape = COLUMNS.index("Output")
+    assert fits(shape)
+    assert tree.header().sectionViewportPosition(shape) + tree.columnWidth(shape) <= tree.viewport().width()
+    assert fits(0)
+    item = tree.topLevelItem(tree.topLevelItemCount() - 1)
+    assert item.toolTip(0).split("\n")[0] == item.text(0)   # the whole name, where a narrower dock elides it
+    window.resizeDocks([window.findChild(QDockWidget, "layersDock")], [200], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: tree.viewport().width() < 200, timeout=5000)
+    assert fits(shape) and not fits(0)                      # narrower: the names give way, the shapes stay
+    assert tree.header().sectionViewportPosition(shape) + tree.columnWidth(shape) <= tree.viewport().width()
+
+
+def test_esc_closes_the_keyboard_shortcuts_window_and_the_windows_keys_work_after_it(qtbot, window):
+    """New-user trial (Xvfb without a window manager): Esc did not close Help > Keyboard shortcuts, and the
+    window's keys did nothing after a dialog closed. Without a window manager no window is given the keyboard
+    when it opens or gets it back when another closes (X's focus stays where it was, or goes to none); with one
+    (openbox) both work, and so does this: Esc on the focused dialog closes it, then a window key works."""
+    from PySide6.QtTest import QTest
+
+    dialog = window.show_shortcuts()
+    gone: list[bool] = []
+    dialog.destroyed.connect(lambda *_: gone.append(True))  # it is deleted on close
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()        # what a window manager does for a new window
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)
+    QTest.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: bool(gone), timeout=5000)
+    # what a window manager does when a dialog closes (offscreen, as X without one, gives the keys to no window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    with qtbot.waitSignal(window.messages_action.triggered, timeout=5000):
+        QTest.keyClick(window.focusWidget() or window, Qt.Key.Key_M,
+                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    window.status.window.close()

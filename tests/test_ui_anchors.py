@@ -15,7 +15,8 @@ import pyqtgraph as pg
 import pytest
 import torch
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from explorer.core import anchors as A
 from explorer.core.results import Frame, FrameResult
@@ -23,6 +24,7 @@ from explorer.core.scenes import SAMPLES_DIR, make_scene
 from explorer.ui.anchors_overlay import MODES, AnchorsOverlay
 from explorer.ui.anchors_view import PROBE_NAME, AnchorsPanel
 from explorer.ui.curve_paths import rect_path
+from explorer.ui.overlay_base import legend_label, show_legend
 from tests.conftest import open_model_and_wait
 
 MODE_KEYS = [k for k, _ in MODES]
@@ -140,6 +142,59 @@ def test_position_mode_draws_the_nine_anchors(view):
     assert [rgb for rgb, _, _ in o.legend_rows[:3]] == [(c.red(), c.green(), c.blue()) for c in
                                                          (pens[0].color(), pens[1].color(), pens[2].color())]
     assert [style for _, style, _ in o.legend_rows[3:]] == [pens[0].style(), pens[3].style(), pens[6].style()]
+
+
+def legend_lines(label: QLabel) -> list[str]:
+    """The legend's lines as the label draws them (QLabel lays its rich text out in a QTextDocument with no
+    margin, as wide as its contents), non-breaking spaces read as spaces."""
+    doc = QTextDocument()
+    doc.setDefaultFont(label.font())
+    doc.setDocumentMargin(0)
+    doc.setHtml(label.text())
+    doc.setTextWidth(label.contentsRect().width())
+    doc.size()  # lays it out
+    lines, block = [], doc.begin()
+    while block.isValid():
+        layout = block.layout()
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            lines.append(block.text()[line.textStart():line.textStart() + line.textLength()].replace("\u00a0", " "))
+        block = block.next()
+    return lines
+
+
+def test_legend_entries_stay_whole_in_a_narrow_dock(qtbot, view):
+    """New-user trial: in a narrow dock the anchors' legend broke "h:w 1:1 square" into "h:w 1:1" and "square"
+    (and a swatch from its label). Each entry stays on one line at a docked panel's widths; a sentence wider than
+    the strip wraps at its spaces instead of running off it, and never holds the dock wide."""
+    o = AnchorsOverlay()
+    o.attach(view)
+    o.set_image_size((120, 160))
+    host = QWidget()
+    layout = QVBoxLayout(host)
+    legend = legend_label()
+    layout.addWidget(legend)
+    layout.addStretch(1)
+    qtbot.addWidget(host)
+    host.show()
+    show_legend(legend, o)
+    texts = [text for _, _, text in o.legend_rows]
+    assert "h:w 1:1 square" in texts
+    for width in (180, 230, 290, 400):
+        host.resize(width, 300)
+        qtbot.waitUntil(lambda w=width: w - 40 < legend.width() < w, timeout=5000)
+        qtbot.wait(20)  # the legend lays its entries out again for its new width
+        lines = legend_lines(legend)
+        assert len(lines) >= (2 if width < 400 else 1)
+        for text in texts:
+            assert any(text in line for line in lines), (width, text, lines)
+    sentence = "128 px, h:w 1:2 wide: at all 1,444 positions (every 3×3-th drawn)"   # the "one shape" mode's row
+    legend.set_rows([((255, 70, 70), Qt.PenStyle.SolidLine, sentence)])
+    host.resize(180, 300)
+    qtbot.waitUntil(lambda: legend.width() < 180, timeout=5000)
+    qtbot.wait(20)
+    assert len(legend_lines(legend)) > 1 and " ".join(legend_lines(legend)).split() == ["━━━", *sentence.split()]
+    assert host.minimumSizeHint().width() <= 180
 
 
 def test_hover_and_pin(view):
@@ -462,7 +517,7 @@ def test_models_without_an_rpn_show_the_papers_anchors(qtbot, app_state, docked)
     assert "38×38×9 = 12,996 anchors" in panel.caption.text()
     assert "no RPN in this model: showing the paper's anchors at stride 16 over the image" in panel.info.text()
     assert panel.config_box.isVisible() and panel.sizes.isEnabled()
-    assert panel.legend.isVisible() and "256 px" in panel.legend.text()
+    assert panel.legend.isVisible() and "256 px" in [text for _, _, text in panel.legend.rows]
     panel.stride.setValue(32)          # the settings edit them: stride 32 halves the grid each way
     assert len(o.grid_dots.data) == A.config_anchor_set(o.config, (224, 224), 600).count // 9 == 19 * 19
     assert "stride 32" in panel.info.text() and "anchor settings below" in panel.info.text()

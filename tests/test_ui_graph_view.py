@@ -412,7 +412,7 @@ def test_shapes_are_written_per_image_in_the_inspector_and_the_layer_list(qtbot,
     lst = layer_list(qtbot, panel)
     inspector = InspectorPanel(state, panel.bridge)
     qtbot.addWidget(inspector)
-    column = {lst.tree.headerItem().text(c): c for c in range(lst.tree.columnCount())}["Output shape"]
+    column = {lst.tree.headerItem().text(c): c for c in range(lst.tree.columnCount())}["Output"]
     assert lst._items["conv1"].text(column) == "64×32×32"
     assert lst._items["fc"].text(column) == "1000"
     state.select("conv1")

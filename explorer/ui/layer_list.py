@@ -2,13 +2,17 @@
 
 Used as the graph area when the graph viewer cannot be shown, and as a compact list to pick a layer from.
 Shapes are written per image, as everywhere in the app (explorer.core.graph_view.shape_text).
+
+The list usually sits in the narrow left column, so the output shape comes right after the name and the name
+column takes only the width the shape leaves (long names elided in the middle, whole in their tooltip); the
+other figures are a sideways scroll away (new-user trial: the shapes were cut off at the first view).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSignalBlocker
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from explorer.core.graph_view import shape_text
@@ -18,7 +22,9 @@ if TYPE_CHECKING:
     from explorer.core.graph import ModelGraph
     from explorer.ui.bridge import SessionBridge
 
-COLUMNS = ["Layer", "Type", "Output shape", "Params", "MACs", "RF", "Stride"]
+COLUMNS = ["Layer", "Output", "Type", "Params", "MACs", "RF", "Stride"]
+NAME, SHAPE = 0, 1
+MIN_NAME_CHARS = 10   # the name column never gets narrower than this, whatever the shapes need
 
 
 class LayerList(QWidget):
@@ -29,8 +35,16 @@ class LayerList(QWidget):
         self.state = state
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(COLUMNS)
+        # a short title: "Output shape" made the column half as wide again as its shapes
+        self.tree.headerItem().setToolTip(SHAPE, "Output shape, per image: channels×height×width")
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
+        self.tree.setRootIsDecorated(False)          # a flat list: no branch indentation eating the name's width
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "layer2…sample.0": both ends of a path tell
+        self._fitting = False
+        self._name_sized_by_user = False
+        self.tree.header().sectionResized.connect(self._on_section_resized)
+        self.tree.viewport().installEventFilter(self)   # its width changes with the dock and the scroll bar
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
@@ -51,15 +65,40 @@ class LayerList(QWidget):
                 continue
             shape = shape_text(node.output_shapes[0]) if node.output_shapes else ""
             item = QTreeWidgetItem([
-                node.id, node.op, shape, f"{node.params:,}", f"{node.macs:,}",
+                node.id, shape, node.op, f"{node.params:,}", f"{node.macs:,}",
                 "" if node.receptive_field is None else str(node.receptive_field),
                 "" if node.stride is None else str(node.stride)])
-            item.setToolTip(0, node.formula or node.id)
+            item.setToolTip(NAME, f"{node.id}\n{node.formula}" if node.formula else node.id)  # whole, if elided
             self.tree.addTopLevelItem(item)
             self._items[node.id] = item
-        for col in range(len(COLUMNS)):
-            self.tree.resizeColumnToContents(col)
+        self.fit_columns(all_columns=True)
         self._on_selection(self.state.selection)   # a layer that the new model has too stays picked
+
+    def fit_columns(self, all_columns: bool = False) -> None:
+        """Size the name column to what the view leaves beside the output shapes (at most its contents); with
+        `all_columns`, size every other column to its contents first (a new graph)."""
+        self._fitting = True
+        try:
+            if all_columns:
+                for col in range(len(COLUMNS)):
+                    if col != NAME:
+                        self.tree.resizeColumnToContents(col)
+            if all_columns or not self._name_sized_by_user:
+                room = self.tree.viewport().width() - self.tree.columnWidth(SHAPE)
+                least = self.tree.fontMetrics().averageCharWidth() * MIN_NAME_CHARS
+                wanted = max(self.tree.sizeHintForColumn(NAME), self.tree.header().sectionSizeHint(NAME))
+                self.tree.setColumnWidth(NAME, max(least, min(wanted, room)))
+        finally:
+            self._fitting = False
+
+    def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == NAME and not self._fitting:   # the user dragged it: keep that width while the view resizes
+            self._name_sized_by_user = True
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(obj, event)
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
         if current is not None:

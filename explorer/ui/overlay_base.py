@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import html
+from collections.abc import Sequence
+
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QWidget
+
+# a legend row: (rgb, Qt pen style or "square", text)
+LegendRow = tuple[tuple[int, int, int], Any, str]
 
 def view_pixel_size(view_box: Any) -> tuple[float, float]:
     """Image pixels per screen pixel (x, y) of `view_box`; 1 before the view has a size."""
@@ -100,7 +107,7 @@ class OverlayBase:
         self._items: list[Any] = []
         self._dynamic: list[Any] = []
         # legend rows: (rgb, Qt pen style or "square", text); the panel shows them beside the controls
-        self.legend_rows: list[tuple[tuple[int, int, int], Any, str]] = []
+        self.legend_rows: list[LegendRow] = []
 
     def _scene_slots(self) -> list[tuple[str, Any]]:
         return []
@@ -161,28 +168,85 @@ class OverlayBase:
 
     def legend_html(self) -> str:
         """The legend as rich text: a colour swatch (line style or square) and a label per row."""
-        rows = []
-        for rgb, style, text in self.legend_rows:
-            glyph = "■" if style == "square" else _STYLE_GLYPHS.get(style, "━━━")
-            glyph = glyph.replace(" ", "&nbsp;")   # a dashed line's glyph never breaks across two lines
-            rows.append(f"<span style='color:rgb{tuple(rgb)}'><b>{glyph}</b></span>&nbsp;{text}")
-        return "&nbsp;&nbsp; ".join(rows)
+        return legend_html(self.legend_rows)
 
 
-def legend_label() -> QLabel:
-    """A compact dark strip for a legend (bright overlay colours read on it as on the image)."""
-    lab = QLabel()
-    lab.setWordWrap(True)
-    lab.setTextFormat(Qt.TextFormat.RichText)
-    lab.setStyleSheet("QLabel { background: #202020; color: #f0f0f0; padding: 3px 6px; border-radius: 3px; }")
-    lab.setVisible(False)
-    return lab
+def _glyph(style: Any) -> str:
+    return "■" if style == "square" else _STYLE_GLYPHS.get(style, "━━━")
 
 
-def show_legend(label: QLabel, overlay: OverlayBase) -> None:
-    html = overlay.legend_html() if overlay.view_box is not None else ""
-    label.setText(html)
-    label.setVisible(bool(html))
+def legend_html(rows: Sequence[LegendRow], whole: Sequence[bool] = ()) -> str:
+    """Rich text for legend rows: a colour swatch and a label each. The swatch never parts from its label's first
+    word (a dashed line's glyph never breaks either); a row marked in `whole` never breaks at all."""
+    entries = []
+    for i, (rgb, style, text) in enumerate(rows):
+        label = html.escape(text, quote=False)
+        if i < len(whole) and whole[i]:
+            label = label.replace(" ", "&nbsp;")
+        glyph = _glyph(style).replace(" ", "&nbsp;")
+        entries.append(f"<span style='color:rgb{tuple(rgb)}'><b>{glyph}</b></span>&nbsp;{label}")
+    return "&nbsp;&nbsp; ".join(entries)   # the one breakable space: between two entries
+
+
+class LegendLabel(QLabel):
+    """A compact dark strip for a legend (bright overlay colours read on it as on the image).
+
+    Its entries wrap as wholes: "h:w 1:1 square" was cut into "h:w 1:1" and "square" in a docked panel's
+    width. An entry wider than the strip (a sentence, in a very narrow dock) wraps at its spaces rather than
+    running off the edge, so the strip never asks its dock for more width than a few characters."""
+
+    MIN_CHARS = 12
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[LegendRow] = []
+        self._whole: list[bool] | None = None   # which rows fit on one line at the width last laid out
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setStyleSheet("QLabel { background: #202020; color: #f0f0f0; padding: 3px 6px; border-radius: 3px; }")
+        self.setVisible(False)
+
+    def set_rows(self, rows: Sequence[LegendRow]) -> None:
+        """Show `rows` (none: the strip hides)."""
+        self.rows = list(rows)
+        self._whole = None
+        self._lay_out()
+        self.setVisible(bool(self.rows))
+
+    def entry_width(self, row: LegendRow) -> int:
+        """One entry's width on one line: its bold swatch, a space and its label."""
+        bold = self.font()
+        bold.setBold(True)
+        return QFontMetrics(bold).horizontalAdvance(_glyph(row[1])) + \
+            self.fontMetrics().horizontalAdvance("\u00a0" + row[2])
+
+    def _lay_out(self) -> None:
+        room = self.contentsRect().width()
+        whole = [self.entry_width(row) <= room for row in self.rows]
+        if whole != self._whole:   # a new text (and a new layout pass) only when an entry changes its mind
+            self._whole = whole
+            self.setText(legend_html(self.rows, whole))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._lay_out()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        # a few characters, not the widest unbreakable entry: the legend must not hold its dock wide
+        hint = super().minimumSizeHint()
+        margins = self.contentsMargins()
+        least = self.fontMetrics().averageCharWidth() * self.MIN_CHARS + margins.left() + margins.right()
+        return QSize(min(hint.width(), least), hint.height())
+
+
+def legend_label() -> LegendLabel:
+    """The legend strip a dock panel shows beside its controls."""
+    return LegendLabel()
+
+
+def show_legend(label: LegendLabel, overlay: OverlayBase) -> None:
+    """The overlay's legend in `label` while the overlay is on the image; hidden while it is not."""
+    label.set_rows(overlay.legend_rows if overlay.view_box is not None else [])
 
 
 class DockVisibility(QObject):

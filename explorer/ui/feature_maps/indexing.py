@@ -30,8 +30,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from explorer.core.patch_index import DEFAULT_TOP_K, IndexProgress, IndexRequest, IndexSummary, PatchStore
 
@@ -265,8 +266,22 @@ def progress_text(p: IndexProgress, unit: str = "frames") -> str:
     return " · ".join(parts)
 
 
+def skipped_text(summary: IndexSummary, unit: str) -> tuple[str, str]:
+    """The line for a run's undecodable files ('Skipped 2 files that could not be decoded: a.jpg, b.png'; a
+    video's 'frames') and its tooltip: every path, with what the decoder said."""
+    names = [Path(s.path).name + (f" (frame {s.frame})" if s.frame else "") for s in summary.skipped]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    what = counted(len(names), "frames" if unit == "frames" else "files")
+    tip = "\n".join(f"{s.path}" + (f" (frame {s.frame})" if s.frame else "") + (f": {s.message}" if s.message else "")
+                    for s in summary.skipped)
+    return f"⚠ Skipped {what} that could not be decoded: {shown}", tip + "\n\nView > Messages keeps the run's note."
+
+
 class IndexBar(QWidget):
-    """The run's progress bar, its figures (done, rate, ETA, skipped) and Cancel; hidden while nothing runs."""
+    """The run's progress bar, its figures (done, rate, ETA, skipped) and Cancel while a run is on; after a run
+    that skipped files, a line naming them (every path in its tooltip) until the next run or its ✕. The status
+    bar's note about them goes after its time, and a user who looked away never knew which files they were
+    (new-user trial). A cancelled run names none: the run that finishes the folder tries them again."""
 
     def __init__(self, runner: IndexRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -285,24 +300,67 @@ class IndexBar(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel_button)
+        self.running_part = QWidget()   # the bar, Cancel and the figures: shown while a run is on
+        running = QVBoxLayout(self.running_part)
+        running.setContentsMargins(0, 0, 0, 0)
+        running.setSpacing(1)
+        running.addLayout(row)
+        running.addWidget(self.label)
+
+        self.skipped_label = QLabel("")
+        self.skipped_label.setWordWrap(True)
+        self.skipped_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.skipped_label.setStyleSheet("color: #8a4b00;")
+        dismiss = QToolButton()
+        dismiss.setText("✕")
+        dismiss.setToolTip("Dismiss")
+        dismiss.setAutoRaise(True)
+        dismiss.clicked.connect(self.dismiss_skipped)
+        self.skipped_part = QWidget()   # after a run: the files it could not decode
+        skipped = QHBoxLayout(self.skipped_part)
+        skipped.setContentsMargins(0, 0, 0, 0)
+        skipped.addWidget(self.skipped_label, 1)
+        skipped.addWidget(dismiss, 0, Qt.AlignmentFlag.AlignTop)
+        self.skipped_part.setVisible(False)
+
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(1)
-        lay.addLayout(row)
-        lay.addWidget(self.label)
+        lay.addWidget(self.running_part)
+        lay.addWidget(self.skipped_part)
         self.setVisible(False)
         runner.started.connect(self._started)
         runner.stage.connect(self.label.setText)
         runner.progressed.connect(self.show_progress)
-        runner.finished.connect(lambda *_: self.setVisible(False))
-        runner.failed.connect(lambda *_: self.setVisible(False))
+        runner.finished.connect(self._finished)
+        runner.failed.connect(lambda *_: self._show_skipped("", ""))
 
     def _started(self, job: IndexJob) -> None:
         self.bar.setRange(0, 0)  # busy until the first count
         self.label.setText(f"Indexing {job.name}…")
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Cancel")
+        self.skipped_part.setVisible(False)  # the last run's files: this run says again what it skips
+        self.running_part.setVisible(True)
         self.setVisible(True)
+
+    def _finished(self, job: IndexJob, summary: IndexSummary) -> None:
+        if summary.skipped and not summary.cancelled:
+            self._show_skipped(*skipped_text(summary, job.unit))
+        else:
+            self._show_skipped("", "")
+
+    def _show_skipped(self, text: str, tip: str) -> None:
+        """After a run: `text` in sight (empty: nothing to say, the bar hides)."""
+        self.running_part.setVisible(False)
+        self.skipped_label.setText(text)
+        self.skipped_label.setToolTip(tip)
+        self.skipped_part.setVisible(bool(text))
+        self.setVisible(bool(text))
+
+    def dismiss_skipped(self) -> None:
+        if not self.runner.running:
+            self._show_skipped("", "")
 
     def _cancel(self) -> None:
         self.runner.cancel()
