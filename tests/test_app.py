@@ -584,8 +584,9 @@ def test_esc_closes_the_keyboard_shortcuts_window_and_the_windows_keys_work_afte
     gone: list[bool] = []
     dialog.destroyed.connect(lambda *_: gone.append(True))  # it is deleted on close
     qtbot.waitExposed(dialog)
-    dialog.activateWindow()        # what a window manager does for a new window
-    qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)
+    assert window.show_shortcuts() is dialog  # F1 again brings the open one to the front: never a second one
+    assert len([w for w in window.findChildren(type(dialog)) if w.isVisible()]) == 1
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)  # given the keyboard, as Messages is
     QTest.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: bool(gone), timeout=5000)
     # what a window manager does when a dialog closes (offscreen, as X without one, gives the keys to no window)

@@ -116,6 +116,7 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self._placeholder.setStyleSheet("color: #777; font-size: 16px;")
         self.setCentralWidget(self._placeholder)
         self.status = StatusArea(self.statusBar(), self.state, self)
+        self._shortcuts: QWidget | None = None  # Help > Keyboard shortcuts, while it is open
         for spec in ALL_DOCKS:
             self._make_dock(spec)
         self._make_menus()
@@ -485,13 +486,20 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
             dock.raise_()
 
     def show_shortcuts(self) -> QWidget:
+        """Help > Keyboard shortcuts (F1): one window, brought to the front and given the keyboard (so Esc closes
+        it, as with Messages) however often it is asked for; it lists the keys as the menus have them now."""
         from explorer.ui.shortcuts_dialog import ShortcutsDialog
 
-        self._fill_notes_menu()  # menus filled when they open: their keys are part of the list
-        self._fill_view_menu()
-        dialog = ShortcutsDialog(self.menuBar(), self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog = self._shortcuts
+        if dialog is None:
+            self._fill_notes_menu()  # menus filled when they open: their keys are part of the list
+            self._fill_view_menu()
+            dialog = self._shortcuts = ShortcutsDialog(self.menuBar(), self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.destroyed.connect(lambda *_: setattr(self, "_shortcuts", None))
         dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
 
     def show_about(self) -> None:
