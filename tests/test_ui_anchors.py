@@ -605,3 +605,19 @@ def test_panel_writes_sizes_height_by_width_and_says_which_input_it_counts(qtbot
     qtbot.waitUntil(lambda: o.rpn is not None and o._rpn_frame is state.frame, timeout=60000)
     assert "model input 224×224 (H×W), k = 9" in panel.tensors.text()
     assert panel.caption.text() == "14×14×9 = 1,764 anchors (the model's RPN) for this frame's 224×224 input"
+
+
+def test_the_labels_mode_fits_the_narrow_left_column(qtbot, app_state):
+    """New-user trial: in the training-labels mode, the checkbox "ignore anchors crossing the image border (as in
+    training)" held the RPN dock at 333 px, so in the left column (282 px) it scrolled sideways. The box is short
+    and its tooltip says why (Ren et al. 2015, §3.3)."""
+    state, bridge = app_state
+    panel = AnchorsPanel(state, bridge)
+    qtbot.addWidget(panel)
+    panel.mode.setCurrentIndex(MODE_KEYS.index("labels"))
+    panel.resize(282, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.cross.isVisible()
+    assert panel.cross.sizeHint().width() <= 260, panel.cross.sizeHint().width()
+    assert "training" in panel.cross.toolTip() and "§3.3" in panel.cross.toolTip()

@@ -80,7 +80,10 @@ class AnchorsPanel(QWidget):
         self.show_before.setChecked(True)
         self.show_after = QCheckBox("after NMS")
         self.show_after.setChecked(True)
-        self.cross = QCheckBox("ignore anchors crossing the image border (as in training)")
+        # short, so that the dock fits a narrow column (the long form held it at 333 px); the why is the tooltip
+        self.cross = QCheckBox("ignore border-crossing anchors")
+        self.cross.setToolTip("As in training (Ren et al. 2015, §3.3): anchors that cross the image border are "
+                              "ignored, so they are labelled neither positive nor negative.")
         self.all_levels = QCheckBox("all FPN levels at the point")
         self.all_levels.setChecked(True)
         self.caption = QLabel()          # what the overlay shows, in words: wraps, never cut off
