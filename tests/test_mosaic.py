@@ -252,16 +252,7 @@ def test_channel_image_is_rgba_of_one_channel():
     img = channel_image(act, 1, "gray")
     assert img.shape == (2, 2, 4) and (img[..., 3] == 255).all()
     assert list(img[..., 0].ravel()) == [0, 85, 170, 255]
-    # laid over a photo: opacity √t of the value's place t in the range (hand values: t = 0, 1/3, 2/3, 1)
-    over = channel_image(act, 1, "gray", alpha=True)
-    assert list(over[..., 3].ravel()) == [0, round(255 * (1 / 3) ** 0.5), round(255 * (2 / 3) ** 0.5), 255]
-    assert (over[..., :3] == img[..., :3]).all()
-    signed = torch.tensor([[[-2.0, -1.0], [0.0, 2.0]]])   # diverging: 0 is the quiet middle, ±2 the ends
-    alpha = channel_image(signed, 0, "rdbu", alpha=True)[..., 3].ravel()
-    assert list(alpha) == [255, round(255 * 0.5 ** 0.5), 0, 255]
-    dead = torch.zeros(1, 3, 3)                            # a dead channel says nothing: all transparent
-    assert (channel_image(dead, 0, "rdbu", alpha=True)[..., 3] == 0).all()
-    assert (channel_image(dead, 0, "viridis", alpha=True)[..., 3] == 0).all()
+    # (its opacity over a photo: tests/test_heatmaps.py, explorer.core.heatmaps.channel_overlay)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -581,12 +581,10 @@ def value_at(activation: "torch.Tensor", channel: int, fy: int, fx: int) -> floa
 
 def channel_image(activation: "torch.Tensor", channel: int, colormap: str = "viridis",
                   value_range: tuple[float, float] | None = None,
-                  size: tuple[int, int] | None = None, alpha: bool = False) -> np.ndarray:
-    """One channel as an (H, W, 4) uint8 RGBA image, from its own min..max (symmetric about 0 for a
+                  size: tuple[int, int] | None = None) -> np.ndarray:
+    """One channel as an (H, W, 4) opaque uint8 RGBA image, from its own min..max (symmetric about 0 for a
     diverging colormap) or over `value_range`; `size` (h, w) upsamples it bilinearly first, on the device.
-    With `alpha`, opacity follows the colour's distance from the colormap's quiet end (the low end; for a
-    diverging one over its own symmetric range, the middle), as explorer.core.heatmaps.heat_image does: laid
-    over a photo, it hides only where the map speaks."""
+    (Laid over a photo, its opacity follows the response: explorer.core.heatmaps.channel_overlay.)"""
     import torch
     import torch.nn.functional as F
 
@@ -603,11 +601,4 @@ def channel_image(activation: "torch.Tensor", channel: int, colormap: str = "vir
         zero_centre = False
     packed = _colorize(act, lo, hi, colormap, zero_centre)[0].clone()  # out of the scratch buffer
     rgba = packed.view(torch.uint8).view(*packed.shape, 4)
-    if alpha:
-        span = hi[0] - lo[0]
-        t = ((act[0] - lo[0]) / span.clamp_min(1e-12)).clamp(0.0, 1.0)
-        if is_diverging(colormap) and value_range is None:
-            # symmetric range: 0 sits in the middle; a dead (all-zero) channel is all middle, all quiet
-            t = (2.0 * t - 1.0).abs() if float(span) > 0 else torch.zeros_like(t)
-        rgba[..., 3] = (t.sqrt() * 255.0 + 0.5).to(torch.uint8)  # sqrt: weak responses stay visible
     return rgba.cpu().numpy()
