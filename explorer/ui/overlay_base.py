@@ -7,11 +7,9 @@ DockVisibility)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
