@@ -10,7 +10,7 @@ import pytest
 
 from explorer.core import zoo
 from explorer.core.graph_view import BlockTree, GraphView
-from explorer.core.layout import IN, OUT, LayoutEngine, build_structure, place
+from explorer.core.layout import IN, LANE_GAP, OUT, PAD_X, TITLE_X, LayoutEngine, build_structure, frame_for, place
 from tests.test_graph_view import make_graph, toy_resnet
 
 
@@ -92,6 +92,19 @@ def test_bus_shares_dummies_of_one_source():
     assert len(st.layer) - st.n_real == 3             # layers 1-3 once, not 1 + 2 + 3 = 6 without sharing
     assert st.chains[("s", "t4")][0][:2] == st.chains[("s", "t3")][0]
     assert st.chains[("s", "t3")][0][:1] == st.chains[("s", "t2")][0]
+
+
+def test_frame_keeps_its_entry_lane_clear_of_the_title():
+    """A long title over a narrow block: the content slides right (the frame grows only by what is missing) so the
+    IN port's column, where entering edges cross the bar, lies LANE_GAP right of the title text."""
+    st = build_structure(["a", "b"], [(IN, "a"), ("a", "b"), ("b", OUT)])
+    pl = place(st, {"a": (100, 40), "b": (100, 40)})
+    short = frame_for(pl, st, 20.0)                   # port already clear of the text: content centred
+    assert short.content_x == PAD_X and short.entry == PAD_X + pl.x[st.index[IN]]
+    long = frame_for(pl, st, 200.0)
+    assert long.entry == TITLE_X + 200.0 + LANE_GAP
+    assert long.width == long.content_x + pl.width + PAD_X
+    assert long.exit == long.content_x + pl.x[st.index[OUT]]
 
 
 def test_cycle_is_broken_without_losing_edges():

@@ -16,6 +16,12 @@ on them, so expanding or collapsing one block re-lays out only that block and it
 Geometry: y grows downward; boxes are top-aligned within their layer; an edge leaves its source at the bottom,
 runs down its own column to the layer's bottom, crosses each gap diagonally and passes every layer in its
 dummy's slot, so it never crosses a box and always runs downward.
+
+Title bars: edges never cross a frame's title text. Edges enter a frame through its title bar in the IN port's
+column (its entry lane), so the frame's content slides right, and the frame widens where it must, until that
+column lies LANE_GAP right of the title text (as ELK grows a compound node for a label placed INSIDE it,
+nodeSize.constraints NODE_LABELS, so nothing is drawn over the label). A block's own IN and OUT ports are then
+put in the columns of the lanes they meet, so an edge runs straight down through nested title bars.
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ import time
 from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 
-from explorer.core.graph_view import ROOT, BlockTree, GraphView, TreeItem, count_text, shape_text
+# Box text and sizes live in box_text; re-exported here, where the items and tests have always found them.
+from explorer.core.box_text import (CHAR_W, LINE_H, box_lines, box_size, box_title, display_name,  # noqa: F401
+                                    frame_text, frame_title, repeat_text, title_width)
+from explorer.core.graph_view import ROOT, BlockTree, GraphView
 
 IN, OUT = "\x00in", "\x00out"
 
@@ -33,66 +42,10 @@ NODE_GAP = 18.0       # horizontal gap between boxes
 DUMMY_GAP = 8.0       # between an edge's slot and its neighbours
 PAD_X = 10.0          # container padding
 HEADER = 22.0         # container title bar
+TITLE_X = 6.0         # the title text's inset from a frame's left edge (ui.graph_view.items draws it there)
+LANE_GAP = 8.0        # clear space between a title's text and an edge crossing the title bar
 PAD_BOTTOM = 8.0
 MARGIN = 12.0
-CHAR_W = 6.9          # mean glyph width of the graph's 11 px font (ui.graph_view.style): box sizes without Qt
-LINE_H = 14.0
-
-
-def box_lines(item: TreeItem) -> list[str]:
-    """The text a box shows: its title (box_title), then for a call its op and output shape and parameters;
-    for a collapsed block its summary, shape and totals."""
-    if item.is_block:
-        kids = item.children
-        return [box_title(item), item.summary or item.type, shape_text(item.output_shape),
-                f"{count_text(item.params)} params · {count_text(item.macs)} MACs" if kids else ""]
-    third = f"{count_text(item.params)} params" if item.params else (
-        f"{count_text(item.macs)} MACs" if item.macs else "")
-    return [box_title(item), f"{item.type}  {shape_text(item.output_shape)}", third]
-
-
-# Names (new-user trial: layer1's first BasicBlock read "0  ×2", and once expanded "0 (BasicBlock)"): a module in
-# a Sequential is named by its index alone, so a box names it by its path from the nearest named module
-# ("layer1.0", "features.1.0"), and a run of identical sibling blocks says each one's place in it ("1 of 2").
-def display_name(item: TreeItem) -> str:
-    """The item's name as a reader can place it: its own name, or where that is a bare index in a Sequential,
-    its path from the nearest named module ("layer1.0"); an index at the top of a Sequential model is named
-    with its type ("BasicBlock 0")."""
-    if not item.label.isdigit():
-        return item.label
-    parts = item.id.split(".")
-    start = len(parts) - 1
-    while start > 0 and parts[start].isdigit():
-        start -= 1
-    if parts[start].isdigit():
-        return f"{item.type} {item.id}"
-    return ".".join(parts[start:])
-
-
-def repeat_text(item: TreeItem) -> str:
-    """A block's place in a run of identical siblings ("1 of 2"), '' outside one."""
-    return f"{item.repeat_index + 1} of {item.repeat}" if item.is_block and item.repeat > 1 else ""
-
-
-def box_title(item: TreeItem) -> str:
-    """A box's first line: the name, and for a block in a run of identical ones, its place in the run."""
-    run = repeat_text(item)
-    return f"{display_name(item)} · {run}" if run else display_name(item)
-
-
-def frame_title(item: TreeItem) -> str:
-    """An expanded block's title bar: the name, its type where that says more, its place in a run."""
-    name = display_name(item)
-    title = name if item.type in (item.label, name) or item.virtual else f"{name} ({item.type})"
-    run = repeat_text(item)
-    return f"{title} · {run}" if run else title
-
-
-def box_size(item: TreeItem) -> tuple[float, float]:
-    lines = box_lines(item)
-    width = max(len(s) for s in lines) * CHAR_W + 16
-    # Blocks get room for their composition bar under the text.
-    return float(min(max(width, 96.0), 260.0)), len(lines) * LINE_H + (14.0 if item.is_block else 8.0)
 
 
 @dataclass
@@ -317,6 +270,12 @@ def _reduce_crossings(layers, pred, succ, total, rounds: int = 5):
     return best
 
 
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
 def _isotonic(targets: list[float], weights: list[float]) -> list[float]:
     """Weighted least-squares non-decreasing fit (pool adjacent violators)."""
     vals: list[float] = []
@@ -349,7 +308,44 @@ class Placement:
     height: float
 
 
-def place(st: Structure, sizes: dict[str, tuple[float, float]], passes: int = 3) -> Placement:
+@dataclass(frozen=True)
+class Frame:
+    """An expanded block's frame around its placement; x offsets are from the frame's left edge."""
+
+    width: float
+    height: float
+    content_x: float        # the content area's left edge
+    entry: float | None     # where entering edges cross the title bar (the IN port's column), clear of the text
+    exit: float | None      # where leaving edges cross the bottom (the OUT port's column)
+
+
+def frame_for(pl: Placement, st: Structure, text_w: float) -> Frame:
+    """Fit a frame around a block's placement under a title of width `text_w`.
+
+    The content is centred, unless the IN port's column would then meet the title text: the content slides
+    right (into the spare width a long title leaves), and the frame widens only by what is still missing, so
+    the entering edges cross the bar in a lane LANE_GAP right of the text and run straight on to the port."""
+    width = max(pl.width + 2 * PAD_X, TITLE_X + text_w + 10)
+    cx = (width - pl.width) / 2
+    entry = exit_ = None
+    i_in = st.index.get(IN)
+    if i_in is not None:
+        lane = TITLE_X + text_w + LANE_GAP
+        if cx + pl.x[i_in] < lane:
+            cx = lane - pl.x[i_in]
+            width = max(width, cx + pl.width + PAD_X)
+        entry = cx + pl.x[i_in]
+    i_out = st.index.get(OUT)
+    if i_out is not None:
+        exit_ = cx + pl.x[i_out]
+    return Frame(width, HEADER + pl.height + PAD_BOTTOM, cx, entry, exit_)
+
+
+def place(st: Structure, sizes: dict[str, tuple[float, float]], passes: int = 3,
+          anchors: dict[str, tuple[float, float]] | None = None) -> Placement:
+    """Coordinates for one block's layered graph. `anchors` gives, for a frame child, the x offsets from its
+    centre of the columns its edges enter and leave by (see the ports below)."""
+    anchors = anchors or {}
     total = len(st.layer)
     w = [0.0] * total
     h = [0.0] * total
@@ -379,20 +375,13 @@ def place(st: Structure, sizes: dict[str, tuple[float, float]], passes: int = 3)
             v = lay[0]
             ns = nb[v]
             if ns:
-                xs = sorted(x[u] for u in ns)
-                m = len(xs) // 2
-                x[v] = xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+                x[v] = _median([x[u] for u in ns])
             return
         targets, weights = [], []
         for k, v in enumerate(lay):
             ns = nb[v]
             if ns:
-                if len(ns) == 1:
-                    med = x[ns[0]]
-                else:
-                    xs = sorted(x[u] for u in ns)
-                    m = len(xs) // 2
-                    med = xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+                med = x[ns[0]] if len(ns) == 1 else _median([x[u] for u in ns])
                 targets.append(med - off[k])
                 weights.append(weight[v])
             else:
@@ -409,6 +398,15 @@ def place(st: Structure, sizes: dict[str, tuple[float, float]], passes: int = 3)
             sweep(li, st.succs)
     for li in range(1, nl):      # end aligned with the predecessors: chains come out straight
         sweep(li, st.preds)
+    # The ports are bend points alone in their layers: put each at the median of the columns its edges really
+    # meet (a frame child's entry or exit lane, not its centre), so an edge runs straight down through nested
+    # title bars. Frames themselves stay centre-aligned: aligning them by their ports too would make a chain
+    # of frames (DenseNet's dense layers) drift sideways, one lane offset per frame.
+    for port, nb, offs in ((IN, st.succs, 0), (OUT, st.preds, 1)):
+        i = st.index.get(port)
+        if i is not None and nb[i]:
+            x[i] = _median([x[u] + (anchors[st.names[u]][offs] if u < st.n_real and st.names[u] in anchors
+                                    else 0.0) for u in nb[i]])
     left = min((x[v] - w[v] / 2 for v in range(total)), default=0.0)
     right = max((x[v] + w[v] / 2 for v in range(total)), default=0.0)
     x = [v - left for v in x]
@@ -446,6 +444,7 @@ class LayoutEngine:
                 self._block_edges[ct[i]].add((IN, ct[i + 1]))
         self._structures: dict[str, Structure] = {}
         self._placements: dict[tuple, Placement] = {}
+        self._frames: dict[tuple, Frame] = {}
         self._leaf_sizes: dict[str, tuple[float, float]] = {}
 
     def structure(self, block: str) -> Structure:
@@ -470,14 +469,23 @@ class LayoutEngine:
         return s
 
     def _placement(self, block: str, expanded: set[str], memo: dict | None = None
-                   ) -> tuple[Placement, dict[str, tuple[float, float]]]:
+                   ) -> tuple[Placement, dict[str, tuple[float, float]], Frame | None]:
+        """The block's placement for the children's current sizes, those sizes, and its frame (None for ROOT)."""
         if memo is not None and block in memo:
             return memo[block]
         items = self.tree.items
         sizes: dict[str, tuple[float, float]] = {}
+        anchors: dict[str, tuple[float, float]] = {}
         for c in items[block].children:
-            sizes[c] = self._container_size(c, expanded, memo) if c in expanded else self.leaf_size(c)
-        key = (block, tuple(sizes[c] for c in items[block].children))
+            if c in expanded:
+                fr = self._frame(c, expanded, memo)
+                sizes[c] = (fr.width, fr.height)
+                half = fr.width / 2
+                anchors[c] = (0.0 if fr.entry is None else fr.entry - half,
+                              0.0 if fr.exit is None else fr.exit - half)
+            else:
+                sizes[c] = self.leaf_size(c)
+        key = (block, tuple(sizes[c] for c in items[block].children), tuple(sorted(anchors.items())))
         pl = self._placements.get(key)
         if pl is None:
             # Leaves of one block share one slot width, so chains of differently sized boxes stay straight
@@ -485,15 +493,20 @@ class LayoutEngine:
             leaves = [c for c in items[block].children if c not in expanded]
             slot = max((sizes[c][0] for c in leaves), default=0.0)
             slots = {c: ((slot, sizes[c][1]) if c not in expanded else sizes[c]) for c in sizes}
-            pl = self._placements[key] = place(self.structure(block), slots)
+            pl = self._placements[key] = place(self.structure(block), slots, anchors=anchors)
+        fr = None
+        if block != ROOT:
+            fr = self._frames.get(key)
+            if fr is None:
+                fr = self._frames[key] = frame_for(pl, self.structure(block), title_width(items[block]))
         if memo is not None:
-            memo[block] = (pl, sizes)
-        return pl, sizes
+            memo[block] = (pl, sizes, fr)
+        return pl, sizes, fr
 
-    def _container_size(self, block: str, expanded: set[str], memo: dict | None = None) -> tuple[float, float]:
-        pl, _ = self._placement(block, expanded, memo)
-        title_w = len("▾ " + frame_title(self.tree.items[block])) * CHAR_W + 16
-        return max(pl.width + 2 * PAD_X, title_w), HEADER + pl.height + PAD_BOTTOM
+    def _frame(self, block: str, expanded: set[str], memo: dict | None = None) -> Frame:
+        fr = self._placement(block, expanded, memo)[2]
+        assert fr is not None
+        return fr
 
     def layout(self, view: GraphView) -> GraphLayout:
         t0 = time.perf_counter()
@@ -504,9 +517,10 @@ class LayoutEngine:
         placements: dict[str, Placement] = {}
 
         memo: dict = {}
+        frames: dict[str, Frame] = {}                  # of every expanded block
 
         def put(block: str, ox: float, oy: float) -> None:
-            pl, sizes = self._placement(block, expanded, memo)
+            pl, sizes, _ = self._placement(block, expanded, memo)
             st = self.structure(block)
             placements[block] = pl
             origin[block] = (ox, oy)
@@ -517,16 +531,17 @@ class LayoutEngine:
                 is_cont = c in expanded
                 boxes[c] = LayoutBox(c, left, top, wc, hc, None if block == ROOT else block, is_cont)
                 if is_cont:
-                    inner, _ = self._placement(c, expanded, memo)
-                    put(c, left + (wc - inner.width) / 2, top + HEADER)
+                    fr = frames[c] = self._frame(c, expanded, memo)
+                    put(c, left + fr.content_x, top + HEADER)
 
         put(ROOT, MARGIN, MARGIN)
         root_pl = placements[ROOT]
 
         def port_x(block: str, port: str) -> float | None:
-            st = self._structures[block]
-            i = st.index.get(port)
-            return None if i is None else origin[block][0] + placements[block].x[i]
+            """A frame's entry lane (IN) or exit column (OUT), in scene x."""
+            fr = frames[block]
+            dx = fr.entry if port == IN else fr.exit
+            return None if dx is None else boxes[block].x + dx
 
         seg_memo: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
 
@@ -546,7 +561,7 @@ class LayoutEngine:
             pts: list[tuple[float, float]] = []
             ia, ib = st.index[a], st.index[b]
             if a == IN:
-                px = ox + pl.x[ia]
+                px = port_x(block, IN)
                 pts += [(px, boxes[block].y), (px, oy)]
             else:
                 ba = boxes[a]
@@ -563,7 +578,7 @@ class LayoutEngine:
                 if bot > top:
                     pts.append((dx, bot))
             if b == OUT:
-                px = ox + pl.x[ib]
+                px = port_x(block, OUT)
                 pts += [(px, oy + pl.layer_top[st.layer[ib]]), (px, boxes[block].bottom)]
             else:
                 bb = boxes[b]

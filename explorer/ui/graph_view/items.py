@@ -4,7 +4,8 @@ Items hold their tree item and their look (fill, text colour, selected, matched)
 panel or the window. Text is skipped where it would be too small to read (the minimap, a far zoom), as Qt's
 "40000 chips" example does with `levelOfDetailFromTransform`.
 
-Names and titles come from explorer.core.layout (box_title, frame_title), which sizes the boxes for them.
+Names and titles come from explorer.core.layout (box_title, frame_text), which sizes the boxes for them and
+routes edges clear of a frame's title text (title_width): the title is elided to that width, never wider.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem
 
 from explorer.core.graph_view import TreeItem, shape_text
-from explorer.core.layout import box_lines, box_title, frame_title, repeat_text
+from explorer.core.layout import TITLE_X, box_lines, box_title, frame_text, repeat_text, title_width
 from explorer.ui.graph_view.style import (EDGE, KIND_COLORS, LABEL_PX, MATCH, SELECTED, TEXT_LOD_PX, font)
 
 LINE_PX = 14.0     # text line height inside a box (core.layout.LINE_H sizes the boxes for it)
@@ -80,7 +81,7 @@ class BoxItem(QGraphicsItem):
 
     def title(self) -> str:
         """The bold first line, or an expanded block's title bar."""
-        return "▾ " + frame_title(self.item) if self.container else box_title(self.item)
+        return frame_text(self.item) if self.container else box_title(self.item)
 
     def set_look(self, fill: QColor, text: QColor) -> None:
         if fill != self.fill or text != self.text_color:
@@ -141,9 +142,10 @@ class BoxItem(QGraphicsItem):
             return
         painter.setPen(QColor("#263238"))
         painter.setFont(font(True))
-        title = self.title()
-        painter.drawText(header.adjusted(6, 0, -4, 0), Qt.AlignVCenter | Qt.AlignLeft,
-                         QFontMetricsF(painter.font()).elidedText(title, Qt.ElideRight, self.w - 10))
+        # Within the width the layout reserved for it: edges enter the frame through the bar right of it.
+        room = min(title_width(self.item), self.w - TITLE_X - 4)
+        painter.drawText(QRectF(TITLE_X, 0, room, HEADER_PX), Qt.AlignVCenter | Qt.AlignLeft,
+                         QFontMetricsF(painter.font()).elidedText(self.title(), Qt.ElideRight, room))
 
     def _paint_composition(self, painter: QPainter) -> None:
         """A collapsed block's bar: the share of each op kind among the calls inside, in the legend's colours."""
