@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from explorer.core.activations import ActivationFrame, ActivationProbe, UnknownLayerError, resolve_layer
 from explorer.core.errors import ExplorerError
@@ -38,6 +38,7 @@ from explorer.core.heatmaps import channel_overlay
 from explorer.core.mosaic import Mosaic, MosaicOptions, build_mosaic, channel_image, value_at
 from explorer.core.receptive import (FieldGeometry, backbone_size, feature_field, feature_map_box,
                                      layer_field_geometry)
+from explorer.ui.export_dialog import ask_export_path
 from explorer.ui.feature_maps import export
 from explorer.ui.feature_maps.channel_view import ChannelView
 from explorer.ui.feature_maps.controls import NO_LAYER, Controls
@@ -602,13 +603,12 @@ class FeatureMapsPanel(QWidget):
         return True
 
     def _choose_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export mosaic", self._default_name(".png"), "PNG (*.png)")
+        path = ask_export_path(self, "Export mosaic", self._default_name(".png"), "PNG (*.png)")
         if path:
             self.export_png(path)
 
     def _choose_npy(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export activations", self._default_name(".npy"),
-                                              "NumPy array (*.npy)")
+        path = ask_export_path(self, "Export activations", self._default_name(".npy"), "NumPy array (*.npy)")
         if path:
             self.export_npy(path)
 

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QGraphicsScene, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsScene, QHBoxLayout, QVBoxLayout, QWidget
 
 from explorer.core.graph_view import ROOT, GraphView, tree_for
 from explorer.core.layout import GraphLayout, LayoutEngine
 from explorer.ui.elided_label import ElidedLabel
+from explorer.ui.export_dialog import ask_export_path
 from explorer.ui.graph_view import export, navigation
 from explorer.ui.graph_view.canvas import GraphCanvas
 from explorer.ui.graph_view.caption import caption
@@ -578,7 +579,7 @@ class GraphPanel(QWidget):
             self.state.show_error("no graph to export")
             return
         filters = {"svg": "SVG (*.svg)", "png": "PNG (*.png)", "csv": "CSV (*.csv)"}
-        path, _ = QFileDialog.getSaveFileName(self, "Export", f"{self.graph.model_name}.{kind}", filters[kind])
+        path = ask_export_path(self, "Export graph", f"{self.graph.model_name}.{kind}", filters[kind])
         if not path:
             return
         writers = {"svg": self.export_svg, "png": self.export_png, "csv": self.export_csv}
