@@ -159,7 +159,11 @@ def test_the_pipeline_keeps_only_the_newest_frame_and_results_come_in_order(sess
     indices = [e[2] for e in rec.kinds("result")]
     assert indices == sorted(indices) and len(set(indices)) == len(indices)
     assert session.dropped > 0 and len(indices) < 42
+    assert session.dropped == 42 - len(indices)  # each frame was either run or dropped
     assert rec.kinds("source")[-1][1:3] == ("video", "ended")
+    # "dropped" counts the source shown (new-user trial: the count of every video since the start showed)
+    session.open_video(str(write_video(tmp_path / "slow.avi", n=4, size=(64, 48), fps=5.0)))
+    assert session.dropped == 0
 
 
 def test_stills_a_folder_and_a_rerun_for_a_new_probe(session, tmp_path):

@@ -26,6 +26,7 @@ from explorer.core.errors import SourceError
 from explorer.core.jobs import Job, JobRunner
 from explorer.core.pipeline import Pipeline
 from explorer.core.probes import ProbeSet
+from explorer.core.rate import RateMeter
 from explorer.core.source_info import PipelineStats, SourceInfo
 from explorer.core.sources import (CameraSource, CaptureThread, FolderSource, ImageSource, SkippedFile,
                                    VideoSource)
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from explorer.core.engine import Probe
     from explorer.core.opening import ModelHandle, OpenedModel
     from explorer.core.results import Frame, FrameResult
+
+# the frame rate shown counts the results of the last 2 seconds: steady to read, a change shows within 2 s
+RATE_WINDOW_S = 2.0
 
 
 class SessionListener:
@@ -83,8 +87,8 @@ class Session:
         # a source already closed (still in the slot or the model when another opened) is never delivered as
         # the new source's.
         self._generation = 0
-        self._fps = 0.0
-        self._last_result_time = 0.0
+        self._rate = RateMeter(RATE_WINDOW_S)  # results per second while a stream plays
+        self._dropped_before = 0  # the pipeline's drop count when the source shown was opened
         self.pipeline = Pipeline(self.probes, on_result=self._on_result, on_frame=self._on_frame,
                                  on_error=self._on_error, engine_options=engine_options)
 
@@ -132,7 +136,7 @@ class Session:
     def _loaded(self, opened: "OpenedModel") -> None:
         with self._deliver:
             self.handle = opened.handle
-            self._reset_rate()
+            self._rate.reset()
             self.pipeline.set_model(opened.handle)
             self.listener.model_ready(opened)
         self.rerun()
@@ -238,7 +242,7 @@ class Session:
             capture.pause() if paused else capture.resume()
             self._set_info(replace(info, status="paused" if paused else "playing"))
         if paused:
-            self._reset_rate()
+            self._rate.reset()
         return paused
 
     def step(self) -> None:
@@ -249,12 +253,13 @@ class Session:
             with self._info_lock:
                 info = self.source_info
                 if info.status == "playing":  # never over an end or a break the capture thread just reported
-                    self._reset_rate()
+                    self._rate.reset()
                     self._set_info(replace(info, status="paused"))
 
     @property
     def dropped(self) -> int:
-        return self.pipeline.dropped
+        """Frames of the source shown that were replaced before the model took them."""
+        return self.pipeline.dropped - self._dropped_before
 
     def _show_still(self, source: Any, info: SourceInfo) -> SourceInfo:
         self._close_source()
@@ -296,7 +301,7 @@ class Session:
         """From the capture thread: a video ended or a stream broke."""
         if capture is not self._capture:
             return  # an old stream's last word
-        self._reset_rate()
+        self._rate.reset()
         with self._info_lock:
             self._set_info(replace(self.source_info, status=status, message=message))
 
@@ -313,7 +318,8 @@ class Session:
         self._still = None
         self.pipeline.slot.take(0.0)  # a frame of the closed source waiting for the model
         self.pipeline.last_input = None
-        self._reset_rate()
+        self._dropped_before = self.pipeline.dropped  # "dropped" counts the frames of the source shown
+        self._rate.reset()
 
     def _set_info(self, info: SourceInfo) -> None:
         self.source_info = info
@@ -369,21 +375,15 @@ class Session:
         self.listener.inference_failed(message, frame)
 
     def _stats(self) -> PipelineStats:
-        now = time.perf_counter()
+        """The figures sent with a result: the rate over the last seconds (explorer.core.rate: not a running
+        mean of 1/Δt, which uneven gaps bias upward) while a stream plays, and the frames dropped of this
+        source."""
         if not self.source_info.playing:
-            self._fps, self._last_result_time = 0.0, 0.0
+            self._rate.reset()
+            fps = 0.0
         else:
-            if self._last_result_time:
-                dt = now - self._last_result_time
-                if dt > 0:
-                    inst = 1.0 / dt
-                    self._fps = inst if self._fps == 0 else 0.8 * self._fps + 0.2 * inst
-            self._last_result_time = now
-        dropped = self.pipeline.dropped
-        return PipelineStats(self._fps, dropped, self.pipeline.frames_done)
-
-    def _reset_rate(self) -> None:
-        self._fps, self._last_result_time = 0.0, 0.0
+            fps = self._rate.tick(time.perf_counter())
+        return PipelineStats(fps, self.dropped, self.pipeline.frames_done)
 
     # -- life -------------------------------------------------------------------------------------------------
     def wait_idle(self, timeout: float = 60.0) -> bool:

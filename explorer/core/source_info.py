@@ -74,5 +74,5 @@ class PipelineStats:
     """Figures of the live pipeline at the time of a result."""
 
     fps: float = 0.0          # results per second while a stream plays (0: no rate, a still or a pause)
-    dropped: int = 0          # frames replaced before the model took them (capture and pipeline together)
+    dropped: int = 0          # frames of the source shown replaced before the model took them
     frames_done: int = 0
