@@ -620,3 +620,22 @@ def test_the_frame_is_painted_with_its_own_colours_shrunk_and_enlarged(panel, qt
         at = panel.graphics.mapFromScene(scene)
         pixel = shot.pixelColor(at.x(), at.y())
         assert (pixel.red(), pixel.green(), pixel.blue()) == pytest.approx(colour, abs=2)
+
+
+def test_the_timing_line_says_when_the_model_is_still_warming_up(panel, qtbot, sample_image_path):
+    """New-user trial: "forward 956 ms" right after a load, for a resnet18 that settles at 21–31 ms. The first
+    passes at a size are marked, with the why in the tooltip; settled passes are not."""
+    state, bridge = panel.state, panel.bridge
+    open_model_and_wait(qtbot, state, bridge, "resnet18", "random", "cpu")
+    assert bridge.open_image(str(sample_image_path))
+    qtbot.waitUntil(lambda: state.result is not None, timeout=60000)
+    assert state.result.warm_up
+    assert panel.timing_label.text().startswith("warming up · ") and "set-up" in panel.timing_label.toolTip()
+    from explorer.core.engine import WARM_UP_RUNS
+
+    for _ in range(WARM_UP_RUNS):  # the same image again (a view asking for its probes does this)
+        done = state.result
+        assert bridge.rerun()
+        qtbot.waitUntil(lambda d=done: state.result is not d, timeout=60000)
+    assert not state.result.warm_up
+    assert panel.timing_label.text().startswith("capture ") and panel.timing_label.toolTip() == ""

@@ -1,8 +1,12 @@
 """Measured time per module: a timed forward pass with hooks on every module (for the graph's time overlay).
 
 Pre- and post-forward hooks record `time.perf_counter()` around every module call; a module's time is
-inclusive (its children's included), summed over its calls and averaged over `repeats` passes after one warm-up
-pass. The window runs it in the model's own thread between two frames (SessionBridge.run_on_model: a model
+inclusive (its children's included), summed over its calls in a pass, and the least over `repeats` passes (as
+timeit advises: the other passes' extra is other programs' and threads' time, not the module's). Untimed
+warm-up passes come first until one is no more than 1.3× faster than the one before (at most
+MAX_WARM_UP): a model's first passes at a size include one-off set-up (oneDNN's primitives, cuDNN's kernel
+choice), and one warm-up pass was not enough at a busy start-up (new-user trial: "forward pass 583.7 ms" for a
+resnet18 that settles at 21–31 ms). The window runs it in the model's own thread between two frames (SessionBridge.run_on_model: a model
 never runs in two threads at once), never on the UI thread; only calls from the calling thread are timed, and
 the hooks are removed afterwards.
 """
@@ -27,11 +31,14 @@ def example_input(model: Any, input_shape: Shape) -> Any:
     return make_example(model, shape, param.device if param is not None else "cpu")
 
 
+MAX_WARM_UP = 4
+
+
 def time_modules(model: Any, input_shape: Shape, repeats: int = 2) -> dict[str, float]:
-    """Seconds per module path ("" = the whole model), inclusive, mean over `repeats` passes."""
+    """Seconds per module path ("" = the whole model), inclusive, the least over `repeats` passes."""
     import torch
 
-    totals: dict[str, float] = {}
+    totals: dict[str, float] = {}  # of the pass being timed
     starts: dict[int, list[float]] = {}
     handles = []
     me = threading.get_ident()    # only this pass: hooks see every call of the model while they are on
@@ -55,15 +62,27 @@ def time_modules(model: Any, input_shape: Shape, repeats: int = 2) -> dict[str, 
         return post
 
     x = example_input(model, input_shape)
+    best: dict[str, float] = {}
     try:
         with torch.inference_mode():
-            model(x)                       # warm-up, untimed
+            previous = None
+            for _ in range(MAX_WARM_UP):   # untimed, until a pass is not much faster than the one before
+                t0 = time.perf_counter()
+                model(x)
+                sync()
+                took = time.perf_counter() - t0
+                if previous is not None and took * 1.3 >= previous:
+                    break
+                previous = took
             for name, mod in model.named_modules():
                 handles.append(mod.register_forward_pre_hook(pre))
                 handles.append(mod.register_forward_hook(make_post(name)))
-            for _ in range(repeats):
+            for _ in range(max(1, repeats)):
+                totals.clear()
                 model(x)
+                for k, v in totals.items():
+                    best[k] = min(v, best.get(k, v))
     finally:
         for h in handles:
             h.remove()
-    return {k: v / repeats for k, v in totals.items()}
+    return best

@@ -73,3 +73,4 @@ class FrameResult:
     input_size: tuple[int, int] | None = None  # (H, W) of the tensor the model saw
     extras: dict[str, Any] = field(default_factory=dict)  # probe name -> what the probe collected
     timing_ms: dict[str, float] = field(default_factory=dict)  # capture, preprocess, forward, postprocess, draw
+    warm_up: bool = False            # one of the first passes at this input size: its times are not the model's speed

@@ -46,6 +46,8 @@ RANDOM_BANNER = "Random weights (seed {seed}): predictions are meaningless (choo
 # would show nobody can read anyway. A still, a step or a pause shows its own result at once.
 TABLE_INTERVAL_S = 0.1
 TIMING_INTERVAL_S = 0.25
+WARM_UP_TIP = ("The model's first passes at this input size: their times include one-off set-up (kernels chosen, "
+               "memory allocated), not the model's speed. The times settle after a few frames.")
 
 # the results table's columns per task, from the model's load on (not only from its first result)
 TABLE_HEADERS = {"classification": ["#", "class", "probability"], "segmentation": ["", "class", "pixels"],
@@ -352,6 +354,9 @@ class InferencePanel(QWidget):
         parts = [f"{k} {t[k]:.1f}" for k in ("capture", "preprocess", "forward", "postprocess", "probes", "draw")
                  if k in t]
         text = " · ".join(parts) + f" ms · {result.device}"
+        if result.warm_up:  # the first passes at a size include one-off set-up (explorer.core.engine)
+            text = "warming up · " + text
+        self.timing_label.setToolTip(WARM_UP_TIP if result.warm_up else "")
         if self.state.live:
             fps = self.state.fps
             dropped = self.state.stats.dropped
