@@ -3,15 +3,17 @@
 A mixin of the main window (it works on the window's own docks and settings). Choices measured on real
 screens are explained where they are made: the image keeps the full height on the right, the inspector moves
 under the graph in a window too narrow for three columns, a restored layout is applied again once the real
-panels are in (restored over the placeholders only, a 282 px inspector came back 589 px wide).
+panels are in (restored over the placeholders only, a 282 px inspector came back 589 px wide), and the docks
+keep their shares of the window when it is resized (DockShares).
 """
 
 from __future__ import annotations
 
 import zlib
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QLabel, QStyle
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle
 
 from explorer.ui.docks import DOCKS, DockSpec
 
@@ -25,11 +27,87 @@ ALL_DOCKS = [INFERENCE_DOCK, *DOCKS]
 # the default layout rather than a restored one that leaves the new dock outside its tab group
 LAYOUT_VERSION = zlib.crc32(",".join(spec.object_name for spec in ALL_DOCKS).encode()) & 0x7FFFFFFF
 SCREENSHOT_SIZE = (1400, 860)
-INSPECTOR_CHARS = 42  # the inspector's width in average characters: a row's name and value side by side
+INSPECTOR_CHARS = 42
+SETTLE_MS = 40  # a window resize is laid out before the docks get their shares (and a drag's steps coalesce)  # the inspector's width in average characters: a row's name and value side by side
+
+
+class DockShares(QObject):
+    """Each side dock's share of the window (a left or right dock's width, a bottom or top dock's height), kept
+    through window resizes.
+
+    QMainWindow gives every pixel of a resize to the central widget, and takes a shrink from the docks once the
+    centre is at its minimum: a window made small and then large again kept docks too narrow for their
+    panels, the inference panel cut at its right edge (new-user trial), and that layout was saved. Here each
+    window resize sets the docks to their shares again once its layout has settled. The shares are taken only
+    from a layout the user made: a dock resized while the window keeps its size (a separator dragged, a dock
+    closed or moved, the start-up layout), never from a squeeze a resize forced.
+    """
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.shares: dict[QDockWidget, tuple[Qt.Orientation, float]] = {}
+        self.window_size: QSize | None = None  # the window's size when the docks were last at rest
+        self._take_timer = self._timer(self.take)
+        self._apply_timer = self._timer(self._apply)
+        for dock in window.findChildren(QDockWidget):
+            dock.installEventFilter(self)
+
+    def _timer(self, slot) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(SETTLE_MS)
+        timer.timeout.connect(slot)
+        return timer
+
+    def on_screen(self) -> list[QDockWidget]:
+        """Docked and in sight (a tab behind another in its group has an empty visible region)."""
+        return [d for d in self.window.findChildren(QDockWidget)
+                if d.isVisible() and not d.isFloating() and not d.visibleRegion().isEmpty()]
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.Hide) and \
+                not self._apply_timer.isActive() and self.window.size() == (self.window_size or self.window.size()):
+            self._take_timer.start()  # the user's own layout (or the start-up one): its shares, once it settles
+        return False
+
+    def take(self) -> None:
+        """The shares of the docks in sight, at the window's size now."""
+        width, height = max(1, self.window.width()), max(1, self.window.height())
+        self.shares = {}
+        for dock in self.on_screen():
+            area = self.window.dockWidgetArea(dock)
+            if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
+                self.shares[dock] = (Qt.Orientation.Horizontal, dock.width() / width)
+            elif area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea):
+                self.shares[dock] = (Qt.Orientation.Vertical, dock.height() / height)
+        self.window_size = self.window.size()
+
+    def window_resized(self) -> None:
+        """From the window's resizeEvent: the docks get their shares once the resize has been laid out."""
+        if self.window_size is not None:
+            self._take_timer.stop()  # the docks' resizes now are the window's doing
+            self._apply_timer.start()
+
+    def _apply(self) -> None:
+        width, height = self.window.width(), self.window.height()
+        in_sight = set(self.on_screen())
+        for dock, (orientation, share) in self.shares.items():
+            if dock in in_sight:  # one dock a call: given together, Qt shares the space out by their weights
+                total = width if orientation == Qt.Orientation.Horizontal else height
+                self.window.resizeDocks([dock], [round(share * total)], orientation)
+        self.window_size = self.window.size()  # at rest at this size: a later change of a dock is the user's
+        self._take_timer.stop()
 
 
 class WindowLayoutMixin:
     """The main window's dock layout (uses self._docks, self.panels, self.settings, self.options)."""
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        shares = getattr(self, "dock_shares", None)
+        if shares is not None:
+            shares.window_resized()
 
     def _make_dock(self, spec: DockSpec) -> QDockWidget:
         """The dock in its area, not yet in its tab group: a saved layout or _default_dock_layout places it."""
@@ -138,6 +216,12 @@ class WindowLayoutMixin:
             if name in self._docks:
                 self._docks[name].raise_()
         QTimer.singleShot(0, self._default_dock_sizes)  # once the new widgets have been laid out
+        self._keep_dock_shares()
+
+    def _keep_dock_shares(self) -> None:
+        """From now on the docks keep their shares of the window through resizes (DockShares)."""
+        if getattr(self, "dock_shares", None) is None:
+            self.dock_shares = DockShares(self)
 
     def reset_layout(self) -> None:
         """View > Reset layout: the first-start layout, tab groups included, at the window's current size."""
@@ -157,3 +241,4 @@ class WindowLayoutMixin:
         """The saved layout once more, over the real panels (their sizes differ from the placeholders')."""
         if self._saved_state is not None:
             self.restoreState(self._saved_state, LAYOUT_VERSION)
+        self._keep_dock_shares()
