@@ -596,3 +596,19 @@ def test_esc_closes_the_keyboard_shortcuts_window_and_the_windows_keys_work_afte
         QTest.keyClick(window.focusWidget() or window, Qt.Key.Key_M,
                        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     window.status.window.close()
+
+
+def test_a_screenshot_run_neither_reads_nor_writes_the_settings(tmp_path, sample_image_path):
+    """`--image coffee.jpg --screenshot` wrote recentFiles (new-user trial): the settings the run finds stay as
+    they were, byte for byte, and nothing is added beside them (the run keeps its own, empty, elsewhere)."""
+    settings = tmp_path / "s"
+    settings.mkdir()
+    before = "[General]\nlastModel=resnet18\n\n[graph]\ncolour=macs\n"
+    (settings / "settings.ini").write_text(before)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CNN_EXPLORER_SETTINGS_DIR": str(settings)}
+    result = subprocess.run([sys.executable, "main.py", "--image", str(sample_image_path), "--screenshot",
+                             str(tmp_path / "x.png")], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in settings.rglob("*")] == ["settings.ini"]
+    assert (settings / "settings.ini").read_text() == before

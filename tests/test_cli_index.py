@@ -52,9 +52,10 @@ def test_index_then_top_json(capsys, scenes, tmp_path):
     assert summary["weights"] == "bundled" and summary["weights_key"].startswith("sha256:")
     assert [Path(s["source"]).name for s in summary["skipped"]] == ["notes.png"]
     lines = err.strip().splitlines()
-    assert any(line.startswith("indexing 6/6 frames (100%)") for line in lines)  # the bad file counts as done
+    assert any(line.startswith("indexing 6/6 images (100%)") for line in lines)  # the bad file counts as done
+    bad = summary["skipped"][0]
     assert [line for line in lines if line.startswith("warning:")] == \
-        [f"warning: skipped {summary['skipped'][0]['error']}"]
+        [f"warning: skipped {bad['source']}: cannot decode it: it is not an image OpenCV can decode"]
     assert not [line for line in lines if line.startswith("error")]
 
     rc, out, err = run(capsys, "top", "fasterrcnn-tiny", "--layer", "backbone", "--channel", "11", "--weights",
@@ -75,7 +76,7 @@ def test_index_then_top_json(capsys, scenes, tmp_path):
         assert t["box"] == pytest.approx(expected, abs=1e-3)
 
     rc, out, err = run(capsys, *index_args(scenes, db, "--layer", "backbone.8", "--top", "4"))
-    assert rc == 0 and "indexed 0 frames" in out and "5 files already indexed" in out
+    assert rc == 0 and "indexed 0 images" in out and "5 files already indexed" in out
     # another K cannot be merged into the stored top 4: one error, then --fresh starts that layer again
     rc, out, err = run(capsys, *index_args(scenes, db, "--top", "2"))
     assert rc == 2 and err.count("\n") == 1 and "keeps the top 4 per channel (asked: 2)" in err and "--fresh" in err
@@ -158,4 +159,21 @@ def test_progress_and_summary_from_a_real_process(scenes, tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "warning: skipped" in proc.stderr
-    assert "indexed 5 frames of 5 files" in proc.stdout
+    # a folder's counts are images, as its progress line says (new-user trial: "5/5 frames", then "frames of
+    # files"); a video's are frames (test_a_video_counts_frames)
+    assert "indexed 5 images in" in proc.stdout and "backbone: 96 channels, top 9, 5 images" in proc.stdout
+    assert "indexing 6/6 images (100%)" in proc.stderr and "frames" not in proc.stdout + proc.stderr
+
+
+def test_a_video_counts_frames(capsys, tmp_path):
+    """A video's counts are frames of files (a folder's are images: test_progress_and_summary_from_a_real_process)."""
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (224, 224))
+    for scene in make_scenes(3, seed=4):
+        writer.write(cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    rc, out, err = run(capsys, "index", "fasterrcnn-tiny", str(video), "--layer", "backbone", "--weights", "bundled",
+                       "--db", str(tmp_path / "i.db"), "--workers", "0")
+    assert rc == 0, err
+    assert "indexed 3 frames of 1 file in" in out and "backbone: 96 channels, top 9, 3 frames of 1 file" in out
+    assert "indexing 3/3 frames (100%)" in err and "image" not in out

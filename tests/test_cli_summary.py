@@ -35,7 +35,9 @@ def test_json_alexnet(capsys):
     assert set(layers[0]) == {"name", "type", "output_shape", "params", "weight_params", "macs",
                               "receptive_field", "stride", "formula"}
     conv1 = layers[0]
-    assert conv1["type"] == "Conv2d" and conv1["output_shape"] == [1, 64, 55, 55]
+    # per image, as input_shape and the table write shapes (new-user trial: [1, 64, 55, 55] beside [3, 224, 224])
+    assert conv1["type"] == "Conv2d" and conv1["output_shape"] == [64, 55, 55]
+    assert layers[-1]["output_shape"] == [1000]
     assert (conv1["params"], conv1["weight_params"]) == (23_296, 23_232)
     assert conv1["formula"] == "11×11×3×64 = 23,232 (+64 bias)"
     assert (conv1["receptive_field"], conv1["stride"]) == (11, 4)

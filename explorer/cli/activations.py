@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     entry = specs.resolve(args.model, args.trust)
     shape = specs.input_shape(entry, args.input)
     image = load_image(args.image)
-    model = open_model(entry.name, args.weights or "", args.device, seed=args.seed, capture=False).handle.model
+    model = open_model(entry.name, args.weights or "", args.device, seed=args.seed, capture=False,
+                       input_size=specs.chosen_size(shape, args.input)).handle.model
     prepared = Preprocessor(specs.with_input(entry, shape), args.device)(image)
 
     graph = None

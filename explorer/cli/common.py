@@ -31,3 +31,12 @@ def print_json(obj: Any) -> None:
     through fails loudly here instead of producing output other tools cannot read)."""
     json.dump(finite_json(obj), sys.stdout, indent=None, separators=(",", ":"), allow_nan=False)
     sys.stdout.write("\n")
+
+
+def skipped_warning(path: object, message: str, frame: int = 0) -> str:
+    """'warning: skipped PATH[ (frame N)]: WHY', one line for a file (or a video's frame) that could not be
+    decoded (new-user trial: "warning: skipped cannot decode …" read as a broken sentence). The core's message
+    names the file again ("cannot decode 'PATH': the file is empty"); it is said once, as "it"."""
+    where = f" (frame {frame})" if frame else ""
+    why = message.replace(f"'{path}'", "it", 1)
+    return f"warning: skipped {path}{where}: {why}"

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     entry = specs.resolve(args.model, args.trust)
     shape = specs.input_shape(entry, args.input)  # the same forms as `summary --input`
-    opened = open_model(entry.name, specs.inspection_weights(entry), "cpu", capture=False)
+    opened = open_model(entry.name, specs.inspection_weights(entry), "cpu", capture=False,
+                        input_size=specs.chosen_size(shape, args.input))
     graph = capture_graph(opened.handle.model, args.model, shape)
     tree = tree_for(graph)
     view = GraphView(graph, tree)

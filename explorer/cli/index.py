@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from explorer.arguments import DEVICE_HELP, WEIGHTS_HELP, add_seed_option
-from explorer.cli.common import CLIError, print_json
+from explorer.cli.common import CLIError, print_json, skipped_warning
 from explorer.cli.specs import add_model_argument
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -68,10 +68,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def source_unit(source: str) -> str:
+    """What a run counts: a video's "frames", a folder's (or one image's) "images" (as the window's index bar:
+    explorer.ui.feature_maps.indexing.IndexJob.unit; new-user trial: "5/5 frames" of a folder, then "4 frames
+    of 4 files")."""
+    from explorer.core.patch_index.files import is_video_path
+
+    return "frames" if is_video_path(source) else "images"
+
+
+def counted(n: int, unit: str) -> str:
+    """'7 images', '1 image', '1 frame'."""
+    return f"{n} {unit if n != 1 else unit.removesuffix('s')}"
+
+
 class _Reporter:
     """Progress on stderr: rewritten in place on a terminal, else a line every `every_s` seconds."""
 
-    def __init__(self, every_s: float = 5.0) -> None:
+    def __init__(self, every_s: float = 5.0, unit: str = "frames") -> None:
+        self.unit = unit
         self.tty = sys.stderr.isatty()
         self.every_s = every_s
         self.last = 0.0
@@ -89,7 +104,7 @@ class _Reporter:
             share = f" ({100 * p.done / p.total:.0f}%)" if p.total else ""
             eta = f", ETA {_duration(p.eta_s)}" if p.eta_s is not None and not final else ""
             skipped = f", {p.skipped} skipped" if p.skipped else ""
-            text = f"indexing {p.done}/{p.total or '?'} frames{share}, {p.rate:.1f} frames/s{eta}{skipped}"
+            text = f"indexing {p.done}/{p.total or '?'} {self.unit}{share}, {p.rate:.1f} {self.unit}/s{eta}{skipped}"
         if self.tty:
             sys.stderr.write("\r\033[K" + text)
             self.shown = True
@@ -128,13 +143,18 @@ def summary_json(summary: Any) -> dict[str, Any]:
     }
 
 
-def summary_text(summary: Any) -> str:
+def summary_text(summary: Any, unit: str = "frames") -> str:
+    """The summary in the run's `unit` (source_unit): an image is one file and one frame, so a folder's counts
+    are images; a video's are frames of files."""
+    def amount(frames: int, files: int) -> str:
+        return counted(frames, unit) if unit == "images" else f"{counted(frames, unit)} of {counted(files, 'files')}"
+
     lines = [f"{summary.model} ({summary.weights.label} weights) → {summary.db}",
-             f"indexed {summary.frames_indexed} frames of {summary.files_indexed} files in "
-             f"{summary.seconds:.1f} s ({summary.rate:.1f} frames/s while indexing); "
-             f"{summary.already_indexed} files already indexed; {len(summary.skipped)} skipped"]
+             f"indexed {amount(summary.frames_indexed, summary.files_indexed)} in "
+             f"{summary.seconds:.1f} s ({summary.rate:.1f} {unit}/s while indexing); "
+             f"{counted(summary.already_indexed, 'files')} already indexed; {len(summary.skipped)} skipped"]
     lines += [f"  {i.layer}: {i.channels} channels, top {i.top_k}"
-              f"{'' if i.distinct_images else ' (several per image)'}, {i.frames} frames from {i.files} files"
+              f"{'' if i.distinct_images else ' (several per image)'}, {amount(i.frames, i.files)}"
               for i in summary.layers]
     return "\n".join(lines)
 
@@ -176,11 +196,11 @@ def run(args: argparse.Namespace) -> int:
                            distinct_images=not args.several_per_image, device=args.device, batch_size=args.batch,
                            workers=args.workers, loader=args.loader, frame_step=args.every, restart=args.fresh)
     cancel = threading.Event()
-    reporter = _Reporter()
+    unit = source_unit(args.source)
+    reporter = _Reporter(unit=unit)
 
     def skipped(item: Any) -> None:
-        where = f" (frame {item.frame})" if item.frame else ""
-        reporter.warn(f"warning: skipped {item.message}{where}")
+        reporter.warn(skipped_warning(item.path, item.message, item.frame))
 
     previous = signal.getsignal(signal.SIGINT)
     in_main = threading.current_thread() is threading.main_thread()
@@ -205,12 +225,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary_json(summary))
     else:
-        print(summary_text(summary))
+        print(summary_text(summary, unit))
     if summary.cancelled:
-        print(f"error: interrupted; {summary.frames_indexed} frames indexed so far are saved: run the same "
+        print(f"error: interrupted; {counted(summary.frames_indexed, unit)} indexed so far are saved: run the same "
               "command again to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     if summary.frames_indexed == 0 and summary.already_indexed == 0:
-        print("error: no frame could be indexed", file=sys.stderr)
+        print(f"error: no {unit.removesuffix('s')} could be indexed", file=sys.stderr)
         return EXIT_FAILURE
     return 0

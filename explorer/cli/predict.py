@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from explorer.arguments import add_seed_option
-from explorer.cli.common import CLIError, print_json
+from explorer.cli.common import CLIError, print_json, skipped_warning
 from explorer.cli.specs import add_input_option, add_model_argument
 
 
@@ -145,12 +145,13 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(source, FolderSource):
         def warn(item):
             warned.append({"source": str(item.path), "error": item.message})
-            print(f"warning: skipped {item.message}", file=sys.stderr)
+            print(skipped_warning(item.path, item.message), file=sys.stderr)
         source.on_skip = warn
         for item in source.skipped:  # found while opening
             warn(item)
 
-    handle = open_model(entry.name, args.weights or "", device, seed=args.seed, capture=False).handle
+    handle = open_model(entry.name, args.weights or "", device, seed=args.seed, capture=False,
+                        input_size=specs.chosen_size(shape, args.input)).handle
     model, is_random = handle.model, handle.weights == "random"
     engine = Engine(model, specs.with_input(entry, shape), device, handle.weights, score_threshold=args.threshold)
     if not args.json:

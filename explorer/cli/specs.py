@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
-from explorer.arguments import INPUT_FORMS, parse_input_shape
+from explorer.arguments import INPUT_FORMS, CLIError, parse_image_size, parse_input_shape
 
 if TYPE_CHECKING:
     from explorer.core.zoo import ZooEntry
@@ -50,7 +50,27 @@ def input_shape(entry: "ZooEntry", text: str | None) -> tuple[int, int, int]:
     """--input, else the model's own (C, H, W)."""
     if text is None:
         return (entry.input_channels, *entry.input_size)  # type: ignore[return-value]
-    return parse_input_shape(text)
+    return checked_input_shape(text)
+
+
+def checked_input_shape(text: str) -> tuple[int, int, int]:
+    """--input parsed (CxHxW or N), its height and width held to the window's rule (Model > Input size…,
+    `main.py --input`: explorer.arguments.parse_image_size), so that a size the window refuses is refused here
+    too (new-user trial: the window refused 5x5 while `summary --input 3x1x1` printed a table). A size within it
+    that the model cannot take is the model's error (ModelInputError), here as in the window."""
+    shape = parse_input_shape(text)
+    try:
+        parse_image_size(f"{shape[1]}x{shape[2]}")
+    except CLIError as exc:
+        reason = str(exc).partition(": write")[0]  # the window's forms (H×W) are not this option's
+        raise CLIError(f"invalid input size '{text}': {reason}") from None
+    return shape
+
+
+def chosen_size(shape: tuple[int, int, int], text: str | None) -> tuple[int, int] | None:
+    """open_model's `input_size` for --input: (H, W) when given (a torchvision detector's own resize follows
+    it: explorer.core.detection_builders.set_input_size), else None (the model's own)."""
+    return None if text is None else (shape[1], shape[2])
 
 
 def with_input(entry: "ZooEntry", shape: tuple[int, int, int]) -> "ZooEntry":

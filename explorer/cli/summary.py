@@ -3,7 +3,10 @@
 Every figure comes from one recorded forward pass (explorer.core.capture): output shapes, parameters (weights
 and biases), the formula that explains them (`5×5×48×256 = 307,200`), multiply-accumulates, and the receptive
 field and effective stride in input pixels. `--depth N` folds deeper modules into one row each; `--json`
-prints one object with one row per leaf-module call, in execution order.
+prints one object with one row per leaf-module call, in execution order. Shapes are per image, as the table
+and the window write them (explorer.core.graph_view.shape_text): `input_shape` [3, 224, 224], a conv's
+`output_shape` [64, 112, 112], without the traced batch of 1; a size that depends on the image (a detector's
+number of boxes) is -1.
 
 MODEL is a zoo name or any model spec (explorer.core.model_specs: torchvision:NAME, timm:NAME, a .py, .pt, .pt2 or
 .onnx file). `summary --list` (no MODEL) lists the zoo instead: one line per model with its family, task, default
@@ -17,7 +20,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from explorer.cli.common import CLIError, parse_input_shape, print_json
+from explorer.cli.common import CLIError, print_json
 from explorer.cli.specs import add_input_option, add_model_argument
 
 if TYPE_CHECKING:
@@ -38,7 +41,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, default=None, metavar="N",
                    help="show modules down to depth N only, deeper layers folded into their module's row")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object instead of the table (with --list: a list of objects)")
+                   help="print one JSON object instead of the table (with --list: a list of objects); shapes "
+                        "are per image, as in the table: input_shape [3,224,224], output_shape [64,112,112]")
     return p
 
 
@@ -46,7 +50,9 @@ def input_shape_from(text: str | None, default_hw: tuple[int, int]) -> tuple[int
     """'3x224x224' -> (3, 224, 224); '224' -> (3, 224, 224); None -> (3, *default_hw); else CLIError."""
     if text is None:
         return (3, *default_hw)
-    return parse_input_shape(text)
+    from explorer.cli.specs import checked_input_shape
+
+    return checked_input_shape(text)
 
 
 def zoo_rows() -> list[dict[str, Any]]:
@@ -104,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     shape = specs.input_shape(entry, args.input)
     if args.depth is not None and args.depth < 1:
         raise CLIError("--depth must be at least 1")
-    opened = open_model(entry.name, specs.inspection_weights(entry), "cpu", capture=False)
+    opened = open_model(entry.name, specs.inspection_weights(entry), "cpu", capture=False,
+                        input_size=specs.chosen_size(shape, args.input))
     graph = capture_graph(opened.handle.model, entry.name, shape)
     if args.json:
         print_json(summary_json(graph))
@@ -121,6 +128,14 @@ def leaf_rows(graph: "ModelGraph") -> list["GraphNode"]:
     return [n for n in graph.nodes if is_module_call(n)]
 
 
+def per_image(shape: tuple[int, ...]) -> list[int]:
+    """(1, 64, 112, 112) -> [64, 112, 112]: the rule of explorer.core.graph_view.shape_text (the table's and the
+    window's), in numbers, so that output shapes are written as the input shape is (new-user trial: the JSON
+    gave [1, 64, 112, 112] beside an input_shape of [3, 224, 224])."""
+    dims = [int(d) for d in shape]
+    return dims[1:] if len(dims) > 1 and dims[0] == 1 else dims
+
+
 def summary_json(graph: "ModelGraph") -> dict[str, Any]:
     return {
         "model": graph.model_name,
@@ -129,7 +144,7 @@ def summary_json(graph: "ModelGraph") -> dict[str, Any]:
         "total_macs": int(graph.total_macs),
         "proposals": graph.proposals,  # the RoI heads' fixed proposal count (two-stage detectors), else null
         "layers": [
-            {"name": n.id, "type": n.op, "output_shape": list(n.output_shapes[0]) if n.output_shapes else [],
+            {"name": n.id, "type": n.op, "output_shape": per_image(n.output_shapes[0]) if n.output_shapes else [],
              "params": n.params, "weight_params": n.weight_params, "macs": n.macs,
              "receptive_field": n.receptive_field, "stride": n.stride, "formula": n.formula}
             for n in leaf_rows(graph)

@@ -95,6 +95,9 @@ def open_model(name: str, weights: str = "", device: str | None = "auto", *, see
                stage: StageFn | None = None) -> OpenedModel:
     """Build `name`, put in its weights ("" = the entry's default), move it to `device` and capture its graph.
 
+    `input_size` (H, W) replaces the entry's: the graph is captured at it, models without a preset of their own
+    are preprocessed to it, and torchvision's detectors resize their images by it
+    (explorer.core.detection_builders.set_input_size).
     Raises ExplorerError (unknown model, missing or mismatched weights, absent device, an `input_size` the
     model cannot take) with one sentence; a graph that cannot be captured is not an error otherwise (the model
     still runs): `graph_error` says why.
@@ -120,6 +123,13 @@ def open_model(name: str, weights: str = "", device: str | None = "auto", *, see
     target = pick_device(None if device in (None, "", "auto") else device)  # fail before building anything
     say(f"Building {name}…")
     model = build_seeded(entry, seed)
+    if input_size:
+        from explorer.core.detection_builders import set_input_size
+
+        # a torchvision detector resizes every image itself: the size is its transform's (min_size, max_size),
+        # or the graph and the live results would go on at the built-in size (new-user trial: 8×8 was said,
+        # 224×224 was run)
+        set_input_size(model, entry.input_size)
     spec = weights or default_spec(entry)
     say(f"Loading {spec} weights…")
     info = load_weights(model, entry, spec, progress=progress, cancel=cancel)

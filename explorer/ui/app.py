@@ -6,9 +6,10 @@ Only Qt is imported before the window is shown; torch loads in the model worker 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,6 +103,37 @@ def _check_weights(spec: str, entry: "zoo.ZooEntry | None") -> None:
         raise CLIError(f"--weights: no such file: {spec}" if not path.exists() else f"--weights: not a file: {spec}")
 
 
+@contextlib.contextmanager
+def _private_settings() -> Iterator[Path]:
+    """A --screenshot run neither reads nor writes the user's settings (README; new-user trial: it wrote
+    recentFiles): the window and each panel that keeps options (graph colours, feature maps, exports) open
+    theirs through explorer.ui.settings.open_settings, which follows CNN_EXPLORER_SETTINGS_DIR
+    (explorer.core.app_dirs), so the run gets an empty folder of its own, removed when it ends; the picture
+    then shows the defaults whatever was chosen last. The patch index stays where it was (its default follows
+    that variable too): CNN_EXPLORER_DATA_DIR is pinned to it meanwhile. The environment is restored after (a
+    test may call main() again in its process)."""
+    import shutil
+    import tempfile
+
+    from explorer.core.app_dirs import SETTINGS_DIR_ENV
+    from explorer.core.patch_index.store import default_db_path
+
+    keys = (SETTINGS_DIR_ENV, "CNN_EXPLORER_DATA_DIR")
+    saved = {key: os.environ.get(key) for key in keys}
+    os.environ.setdefault("CNN_EXPLORER_DATA_DIR", str(default_db_path().parent))
+    folder = Path(tempfile.mkdtemp(prefix="cnn-explorer-screenshot-"))
+    os.environ[SETTINGS_DIR_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _collect_in_gui_thread() -> object:
     """Python's cyclic garbage collector runs in whichever thread happens to allocate: in the model loader it
     can destroy a dead Qt widget off the GUI thread and deadlock against it (seen: the loader building a resnet
@@ -122,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with _private_settings() if args.screenshot else contextlib.nullcontext():
+        return _run_window(args)
+
+
+def _run_window(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from explorer.ui.main_window import MainWindow, StartOptions

@@ -244,7 +244,8 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
         self.bridge.seed = self.options.seed
         self.bridge.modelOpenFailed.connect(self._on_open_failed)
         self._build_panels()
-        model = self.options.model or read_str(self.settings, "lastModel", zoo.DEFAULT_MODEL)
+        model = self.options.model or (zoo.DEFAULT_MODEL if self.options.screenshot  # reads no settings either
+                                       else read_str(self.settings, "lastModel", zoo.DEFAULT_MODEL))
         if not self.options.model and not _still_there(model):
             model = zoo.DEFAULT_MODEL  # last time's file was moved or deleted since
         if self.options.weights or (self.options.device or "auto") != "auto" or model not in zoo.ZOO:
@@ -312,24 +313,30 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
             return False
         return action(self.bridge)
 
+    def _remember_recent(self, path: str) -> None:
+        """Recent files, except in a --screenshot run, which leaves the settings alone (README; new-user trial:
+        `--image coffee.jpg --screenshot` wrote recentFiles)."""
+        if not self.options.screenshot:
+            push_recent(self.settings, str(Path(path).resolve()))
+
     def open_image(self, path: str, remember: bool = True) -> bool:
         ok = bool(self._with_bridge(lambda b: b.open_image(str(path)), opens=True))
         if ok and remember:
-            push_recent(self.settings, str(Path(path).resolve()))
+            self._remember_recent(path)
             self.status.dismiss()  # the user's open worked: an earlier failure is not news any more
         return ok
 
     def open_folder(self, path: str) -> bool:
         ok = bool(self._with_bridge(lambda b: b.open_folder(str(path)), opens=True))
         if ok:
-            push_recent(self.settings, str(Path(path).resolve()))
+            self._remember_recent(path)
             self.status.dismiss()  # an earlier failure is not news any more (skipped files are reported after)
         return ok
 
     def open_video(self, path: str) -> bool:
         ok = bool(self._with_bridge(lambda b: b.open_video(str(path)), opens=True))
         if ok:
-            push_recent(self.settings, str(Path(path).resolve()))
+            self._remember_recent(path)
             self.status.dismiss()
         return ok
 

@@ -7,12 +7,16 @@ A mixin of MainWindow (it uses the window's state, bridge, settings and menus).
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog
 
 from explorer.core import zoo
 from explorer.ui.settings import fill_recent_menu, read_list
+
+if TYPE_CHECKING:
+    from explorer.core.opening import ModelHandle
 
 WEIGHTS_FILTER = "PyTorch weights (*.pt *.pth *.bin);;All files (*)"
 
@@ -34,6 +38,22 @@ def _torchvision_names() -> list[str]:
     from explorer.core.model_specs.torchvision_models import names
 
     return [f"torchvision:{n}" for n in names()]
+
+
+def _resize_note(handle: "ModelHandle") -> str:
+    """For a torchvision detector, what the size means: it resizes every image itself (GeneralizedRCNNTransform),
+    so the size sets that resize, not the image given to it (new-user trial: 8×8 was said, 224×224 was run)."""
+    if handle.entry.preprocess != "detection":
+        return ""
+    from explorer.core.detection_builders import resize_rule
+
+    rule = resize_rule(handle.model)
+    if rule is None:
+        return ""
+    return (f"\n{handle.name} resizes each image itself (torchvision's GeneralizedRCNNTransform): now the shorter "
+            f"side to {rule[0]} px, the longer to at most {rule[1]} px. A size H×W sets the shorter side to the "
+            f"smaller of the two and the longer side's limit to the larger (or more, in the model's own "
+            f"proportion), so the graph's shapes and the live detections are at that size.")
 
 
 class ModelMenuMixin:
@@ -74,14 +94,16 @@ class ModelMenuMixin:
 
     def choose_input_size(self) -> None:
         """Model > Input size…: capture the model (and preprocess a model without a preset of its own) at
-        another size."""
+        another size; a torchvision detector resizes its images by it (detection_builders.set_input_size), and
+        the dialog says how it does now."""
         from explorer.arguments import CLIError, parse_image_size
 
         handle = self.state.handle
         if handle is None or self.bridge is None:
             return
         h, w = handle.entry.input_size
-        text, prompt = f"{h}x{w}", f"Input size of {handle.name} (H×W, C×H×W or one number):"
+        ask = f"Input size of {handle.name} (H×W, C×H×W or one number):"
+        text, prompt = f"{h}x{w}", ask + _resize_note(handle)
         while True:  # a wrong entry is said in the dialog, which stays to be corrected
             text, ok = QInputDialog.getText(self, "Input size", prompt, text=text)
             if not ok:
@@ -89,7 +111,7 @@ class ModelMenuMixin:
             try:
                 size = parse_image_size(text)
             except CLIError as exc:
-                prompt = f"{exc}.\nInput size of {handle.name} (H×W):"
+                prompt = f"{exc}.\n{ask}{_resize_note(handle)}"
                 continue
             break
         if size is not None:
