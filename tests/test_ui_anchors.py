@@ -621,3 +621,26 @@ def test_the_labels_mode_fits_the_narrow_left_column(qtbot, app_state):
     assert panel.cross.isVisible()
     assert panel.cross.sizeHint().width() <= 260, panel.cross.sizeHint().width()
     assert "training" in panel.cross.toolTip() and "§3.3" in panel.cross.toolTip()
+
+
+def test_while_a_detector_loads_the_dock_says_whose_anchors_are_drawn(qtbot, app_state):
+    """New-user trial: for the 15 s fasterrcnn_resnet50_fpn took to load, the dock showed "38×38×9 = 12,996
+    anchors (configured anchors, stride 16)" of the classifier still running, which read as the detector's own.
+    While another model loads, the dock says the anchors are still the running model's; then the new ones come."""
+    state, bridge = app_state
+    panel = AnchorsPanel(state, bridge)
+    qtbot.addWidget(panel)
+    panel.show()
+    open_model_and_wait(qtbot, state, bridge, "alexnet", "random", "cpu")
+    assert "Loading" not in panel.info.text()
+    bridge.open_model("fasterrcnn-tiny", "bundled", "cpu")
+    qtbot.waitUntil(lambda: state.loading == "fasterrcnn-tiny" or state.handle.name == "fasterrcnn-tiny", timeout=5000)
+    if state.handle.name == "alexnet":  # caught while loading (a small model may be in before this line)
+        assert "Loading fasterrcnn-tiny… the anchors drawn are those of alexnet" in panel.info.text()
+    qtbot.waitUntil(lambda: state.handle.name == "fasterrcnn-tiny", timeout=60000)
+    assert "Loading" not in panel.info.text()
+    # the same line for a load asked for directly (the state's busy signal), and gone when it fails
+    state.set_loading("vgg16")
+    assert "Loading vgg16… the anchors drawn are those of fasterrcnn-tiny" in panel.info.text()
+    state.modelFailed.emit("could not open vgg16")
+    assert "Loading" not in panel.info.text()

@@ -49,6 +49,7 @@ class AnchorsPanel(QWidget):
         self.overlay.on_change = self._update_texts
         self._probe_added = False
         self._defaults_applied = False
+        self._loading = ""  # a model being opened: what is drawn is still the current model's until it comes
         # (sizes, ratios) per level of the model's anchor generator: the shapes named before its output comes
         self._model_shapes: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
 
@@ -161,6 +162,8 @@ class AnchorsPanel(QWidget):
         self.visibility = DockVisibility(self)   # the probe runs only while this dock can be seen
         self.visibility.changed.connect(lambda _shown: self._sync_probe())
         state.modelChanged.connect(self._on_model)
+        state.modelLoading.connect(self._on_loading)
+        state.modelFailed.connect(lambda _message: self._on_loading(""))
         state.resultReady.connect(self._on_result)
         state.frameChanged.connect(self._on_frame)
         state.graphChanged.connect(self._on_graph)
@@ -194,7 +197,14 @@ class AnchorsPanel(QWidget):
             self._probe_added = False
 
     # -- state -----------------------------------------------------------------------------------------------
+    def _on_loading(self, name: str) -> None:
+        """New-user trial: while fasterrcnn_resnet50_fpn loaded (15 s), the previous model's configured anchors
+        read as the detector's own. The dock says whose anchors these are until the new model is in."""
+        self._loading = name
+        self._update_texts(self.overlay)
+
     def _on_model(self, handle: "ModelHandle") -> None:
+        self._loading = ""
         o = self.overlay
         o.rpn = None
         self._defaults_applied = False
@@ -326,6 +336,10 @@ class AnchorsPanel(QWidget):
     def _info_lines(self, overlay: AnchorsOverlay) -> list[str]:
         rpn = overlay.rpn
         lines = []
+        current = self.state.handle
+        if self._loading and (current is None or current.name != self._loading):
+            what = f"those of {current.name}, the model still running" if current is not None else "none yet"
+            lines.append(f"<i>Loading {self._loading}… the anchors drawn are {what}.</i>")
         needs_rpn = overlay.mode in ("objectness", "proposals")
         if rpn is None:
             if overlay.model_has_rpn:
