@@ -158,3 +158,38 @@ def test_models_opened_from_the_model_menus_zoo_lists_are_recent_models(window, 
     with qtbot.waitSignal(window.state.modelChanged, timeout=LOAD_TIMEOUT):
         entry.trigger()
     assert _recent_models_shown(window)[:3] == ["fasterrcnn-tiny", "alexnet", "yolov1-tiny"]
+
+
+def test_the_open_model_dialog_opens_on_one_return_and_grows_for_its_error(qtbot):
+    """New-user trial: typing "densenet121" and pressing Return did nothing (the completion list took it); a second
+    Return was needed. And a long error ("unknown model 'resnet19' …") was cut in half at the dialog's edge."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from explorer.core import zoo
+    from explorer.ui.open_model import OpenModelDialog
+    from explorer.ui.settings import open_settings
+
+    dialog = OpenModelDialog(None, open_settings(), sorted(zoo.ZOO), "")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    before = dialog.height()
+    QTest.keyClicks(dialog.spec_edit, "resnet19")
+    popup = dialog.spec_edit.completer().popup()
+    dialog.spec_edit.completer().complete()
+    QTest.keyClick(popup if popup.isVisible() else dialog.spec_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bool(dialog.error.text()), timeout=2000)
+    assert "unknown model 'resnet19'" in dialog.error.text() and dialog.isVisible()
+    qtbot.wait(50)
+    label = dialog.error
+    assert dialog.height() > before
+    assert label.geometry().bottom() <= dialog.contentsRect().bottom()
+    assert label.height() >= label.heightForWidth(label.width())  # every line of the error shows
+    dialog.spec_edit.clear()
+    QTest.keyClicks(dialog.spec_edit, "densenet121")
+    dialog.spec_edit.completer().complete()  # the list is open, nothing chosen in it
+    assert popup.isVisible() and not popup.currentIndex().isValid()
+    with qtbot.waitSignal(dialog.accepted, timeout=2000):
+        QTest.keyClick(popup, Qt.Key.Key_Return)
+    assert dialog.spec == "densenet121"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStringListModel, Qt
+from PySide6.QtCore import QEvent, QObject, QSettings, QStringListModel, Qt
 from PySide6.QtWidgets import (QCompleter, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
@@ -78,6 +78,7 @@ class OpenModelDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.spec_edit.setCompleter(completer)
+        completer.popup().installEventFilter(self)  # Return with no completion chosen opens (see eventFilter)
         browse = QPushButton("File…")
         browse.setToolTip("A Python file, TorchScript (.pt), a torch.export program (.pt2) or ONNX (.onnx)")
         browse.clicked.connect(self._browse)
@@ -109,6 +110,26 @@ class OpenModelDialog(QDialog):
         self.spec = ""
         self.input_size: tuple[int, int] | None = None
 
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Return in the completion list with no row chosen opens the model typed: the list took the first Return
+        for itself, and a user who had typed a whole name had to press it twice (new-user trial)."""
+        popup = self.spec_edit.completer().popup() if self.spec_edit.completer() else None
+        if obj is popup and event.type() == QEvent.Type.KeyPress and \
+                event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not popup.currentIndex().isValid():
+            popup.hide()
+            self.accept()
+            return True
+        return super().eventFilter(obj, event)
+
+    def _show_error(self, text: str) -> None:
+        """The error under the fields, the dialog grown to show all of it (a long one was cut in half)."""
+        self.error.setText(text)
+        layout = self.layout()
+        layout.activate()
+        height = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else self.sizeHint().height()
+        if height > self.height():
+            self.resize(self.width(), height)
+
     def add_names(self, names: list[str]) -> None:
         """More completions (torchvision's catalogue, listed in the background)."""
         current = self._names.stringList()
@@ -135,7 +156,7 @@ class OpenModelDialog(QDialog):
                 model_specs.parse(spec)
             self.input_size = parse_image_size(self.size_edit.text())
         except (ValueError, ExplorerError, CLIError) as exc:
-            self.error.setText(str(exc))
+            self._show_error(str(exc))
             return
         self.spec = spec
         super().accept()
