@@ -14,7 +14,7 @@ from PIL import Image
 from explorer.core import zoo
 from explorer.core.engine import Engine, pick_device
 from explorer.core.errors import ExplorerError
-from explorer.core.labels import class_names
+from explorer.core.labels import class_names, label
 from explorer.core.preprocess import Preprocessor
 from explorer.core.results import Frame, FrameResult
 
@@ -45,6 +45,13 @@ def test_labels_from_torchvision_metadata():
     assert class_names("voc", 20)[14] == "person"  # YOLOv1's 20 classes: no background
     coco = class_names("coco", 91)
     assert coco[1] == "person" and coco[18] == "dog"
+    # COCO's ids without a class in the released dataset are "N/A" in torchvision's list (12 was "street sign" in
+    # the paper's 91): a random-weights detector predicts them, and a box says what the id is (new-user trial)
+    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+
+    unused = [i for i, n in enumerate(FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]) if n == "N/A"]
+    assert unused == [12, 26, 29, 30, 45, 66, 68, 69, 71, 83]
+    assert label(coco, 12) == "unused COCO id 12" and label(coco, 18) == "dog" and label(coco, 95) == "class 95"
     from explorer.core.scenes import SHAPE_CLASSES
     assert class_names("shapes", len(SHAPE_CLASSES) + 1, background=True) == ["__background__", *SHAPE_CLASSES]
     assert class_names("nothing", 3) == ["class 0", "class 1", "class 2"]

@@ -78,8 +78,16 @@ def class_names(kind: str, num_classes: int | None = None, background: bool | No
     return names
 
 
+PLACEHOLDER = "N/A"  # torchvision's COCO list names the 10 ids the released dataset left unused "N/A"
+
+
 def label(names: list[str] | tuple[str, ...], index: int) -> str:
-    return names[index] if 0 <= index < len(names) else f"class {index}"
+    """The class's name; an index past the list reads "class N", and one of COCO's unused ids (a random-weights
+    detector predicts them) says what it is rather than "N/A" (new-user trial)."""
+    if not 0 <= index < len(names):
+        return f"class {index}"
+    name = names[index]
+    return f"unused COCO id {index}" if name == PLACEHOLDER else name
 
 
 def voc_palette(n: int = 256) -> "np.ndarray":
