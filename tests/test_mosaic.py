@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.core.mosaic import (COLORMAPS, Mosaic, MosaicOptions, as_chw, best_columns, build_mosaic, chw_note,
-                                  channel_image, display_shrink, layout_for, lut, value_at)
+from explorer.core.mosaic import (BACKGROUND, COLORMAPS, Mosaic, MosaicOptions, as_chw, best_columns, build_mosaic,
+                                  channel_image, chw_note, display_shrink, layout_for, lut, tile_sheet, value_at)
 
 
 def _expected_index(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -262,3 +262,37 @@ def test_mosaic_on_cuda_matches_cpu():
     gpu = build_mosaic(act.cuda(), MosaicOptions(order="mean", colormap="rdbu"))
     np.testing.assert_array_equal(cpu.channels, gpu.channels)
     assert np.abs(cpu.image.astype(int) - gpu.image.astype(int)).max() <= 1
+
+
+def test_tile_sheet_upscales_small_maps_with_nearest_neighbour_for_a_figure():
+    """New-user trial: resnet18's layer4 (512 maps of 7×7) exported as 281×121 px. On the sheet each tile is ×7
+    (49 px ≥ 48) and the grid as square as possible: 23 columns (⌈√512⌉), ⌈512/23⌉ = 23 rows, 2 px gaps, so
+    2 + 23·(49 + 2) = 1175 px each way; every feature value a 7×7 square of its mosaic colour."""
+    act = torch.relu(torch.randn(512, 7, 7, generator=torch.Generator().manual_seed(3)))
+    m = build_mosaic(act, MosaicOptions(fit=(480, 200), shrink=None))   # laid out for a wide, short view
+    assert (m.width, m.height) == (281, 121)                             # what the dock showed and exported
+    sheet = tile_sheet(m, min_tile_px=48, gap=2)
+    assert sheet.scale == 7 and sheet.tile_size == (49, 49) and sheet.grid == (23, 23)
+    assert sheet.image.shape == (1175, 1175, 3)
+    for t in (0, 22, 23, 300, 511):
+        mx, my = m.tile_origin(t)
+        x, y = sheet.tile_origin(t)
+        tile = sheet.image[y:y + 49, x:x + 49]
+        expected = m.image[my:my + 7, mx:mx + 7]
+        for fy, fx in ((0, 0), (3, 5), (6, 6)):   # each feature value fills its 7×7 square, one colour
+            assert (tile[fy * 7:fy * 7 + 7, fx * 7:fx * 7 + 7] == expected[fy, fx]).all()
+    # the gaps and the empty cells after the last tile are the background
+    x, y = sheet.tile_origin(511)
+    assert (sheet.image[y:y + 49, x + 49:x + 51] == BACKGROUND).all()
+    assert (sheet.image[-50:-2, -50:-2] == BACKGROUND).all()   # cell 528: no tile
+
+
+def test_tile_sheet_keeps_large_maps_and_caps_its_size():
+    act = torch.rand(16, 55, 50)
+    sheet = tile_sheet(build_mosaic(act), min_tile_px=48, gap=2)
+    assert sheet.scale == 1 and sheet.tile_size == (55, 50)
+    rows, cols = sheet.grid
+    assert sheet.image.shape == (2 + rows * 57, 2 + cols * 52, 3)
+    # 4096 maps of 1×1 (a classifier's features): ×48 would be 64 columns of 48 px; capped at 1000 px, ×13
+    big = tile_sheet(build_mosaic(torch.rand(4096)), min_tile_px=48, gap=2, max_side=1000)
+    assert big.grid == (64, 64) and big.scale == 13 and max(big.image.shape[:2]) == 2 + 64 * 15 <= 1000

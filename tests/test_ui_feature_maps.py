@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QScrollArea, QWidget
 
 from explorer.core.activations import ActivationFrame, ActivationProbe
@@ -371,6 +371,54 @@ def test_a_fully_connected_layer_has_no_overlay_and_no_receptive_field(qtbot, do
 
 
 # -- options, pins, exports ----------------------------------------------------------------------------------------
+def _assert_figure_of(written: np.ndarray, mosaic) -> None:
+    """The exported figure holds `mosaic`'s tiles as tile_sheet lays them out (tested in test_mosaic), where
+    figure_layout puts them."""
+    from explorer.core.mosaic import tile_sheet
+    from explorer.ui.feature_maps.export import MIN_TILE_PX, figure_layout
+
+    sheet = tile_sheet(mosaic, MIN_TILE_PX)
+    fig = figure_layout(sheet)
+    assert written.shape == (fig.height, fig.width, 3)
+    x, y = fig.sheet_origin
+    h, w = sheet.image.shape[:2]
+    np.testing.assert_array_equal(written[y:y + h, x:x + w], sheet.image)
+
+
+def test_the_png_export_is_a_titled_figure_with_crisp_tiles_and_a_colour_scale(qtbot, dock, tmp_path):
+    """New-user trial: the PNG was the view's mosaic (resnet18's layer4: 281×121 px), no words, no scale.
+    alexnet's features.12 is 256 maps of 6×6: each tile ×8 = 48 px (nearest neighbour), 16×16 tiles with 2 px
+    gaps = 2 + 16·50 = 802 px; 20 px margins, a 56 px title band and a 64 px scale band: 842 × 962 px."""
+    from explorer.core.mosaic import lut
+
+    fm = _select(qtbot, dock, "features.12")
+    fm.set_options(order="index", top_k=0, norm="channel", colormap="viridis")
+    m = fm.mosaic
+    assert fm.frame.shape == (256, 6, 6) and m.shrink == 1
+    png = tmp_path / "features12.png"
+    assert fm.export_png(str(png))
+    fig = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
+    assert fig.shape == (20 + 56 + 802 + 64 + 20, 20 + 802 + 20, 3)
+    # the tiles: channel 37's feature value (2, 5) is an 8×8 square of its mosaic colour at cell (row 2, col 5)
+    mx, my = m.tile_origin(m.tile_of_channel(37))
+    x, y = 20 + 2 + 5 * 50, 20 + 56 + 2 + 2 * 50
+    assert (fig[y + 2 * 8:y + 3 * 8, x + 5 * 8:x + 6 * 8] == m.image[my + 2, mx + 5]).all()
+    assert (fig[y - 2:y, x:x + 48] == (48, 48, 48)).all()      # the gap above it
+    # the title: two lines of dark text on white above the tiles
+    title, subtitle = fig[20:44, 20:600], fig[46:72, 20:600]
+    assert (title.max(axis=2) < 100).sum() > 200 and (subtitle.max(axis=2) < 100).sum() > 200
+    assert (fig[:20] == 255).all()                               # the margin stays white
+    # the colour scale: viridis from left to right, 360 px under the tiles, its labels under it
+    bar_y = 20 + 56 + 802 + 12
+    expected = lut("viridis")[np.round(np.linspace(0, 255, 360)).astype(int)]
+    np.testing.assert_array_equal(fig[bar_y + 8, 20:380], expected)
+    assert (fig[bar_y + 16 + 4:bar_y + 16 + 24, 20:400].max(axis=2) < 100).sum() > 50
+    # the raw numbers stay raw
+    npy = tmp_path / "features12.npy"
+    assert fm.export_npy(str(npy))
+    np.testing.assert_array_equal(np.load(npy), fm.frame.activation.numpy())
+
+
 def test_options_pins_and_exports(qtbot, dock, tmp_path):
     model = dock.state.handle.model
     fm = _select(qtbot, dock, "features.0")
@@ -392,8 +440,7 @@ def test_options_pins_and_exports(qtbot, dock, tmp_path):
 
     png, npy = tmp_path / "mosaic.png", tmp_path / "acts.npy"
     assert fm.export_png(str(png)) and fm.export_npy(str(npy))
-    written = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
-    np.testing.assert_array_equal(written, fm.mosaic.image)
+    _assert_figure_of(cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB), fm.mosaic)
     np.testing.assert_array_equal(np.load(npy), fm.frame.activation.numpy())
     assert fm.export_png(str(tmp_path / "no_suffix")) and (tmp_path / "no_suffix.png").is_file()
     assert dock.messages[-1] == f"Mosaic written to {tmp_path / 'no_suffix.png'}"
@@ -906,8 +953,8 @@ def test_a_mosaic_larger_than_its_view_is_built_at_the_view_size(qtbot, dock, tm
     assert fm.export_png(str(png))
     written = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
     full = build_mosaic(fm.frame.activation, replace(fm.mosaic.options, shrink=1))
-    assert written.shape == (1 + rows * 56, 1 + cols * 56, 3)
-    np.testing.assert_array_equal(written, full.image)
+    assert full.tile_size == (55, 55)
+    _assert_figure_of(written, full)   # 55 ≥ 48: tiles 1:1, every feature pixel
 
 
 def test_the_first_frame_of_a_layer_comes_from_the_pipeline_already_fitted(qtbot, dock, monkeypatch):
@@ -1025,3 +1072,25 @@ def test_in_the_window_the_overlay_leaves_the_image_while_another_bottom_tab_is_
     assert w.bridge.open_image(str(path))
     qtbot.waitUntil(lambda: fm.overlay.field_box is None, timeout=RESULT_TIMEOUT)   # cleared with the source
     assert not fm.overlay.field_item.isVisible() and fm.feature_pixel is None
+
+
+def test_a_new_pin_is_scrolled_into_sight_in_a_short_dock(qtbot, app_state):
+    """New-user trial: after Pin in a short dock only the pinned row's "layer4 512×7×7 ×" showed, its mosaic
+    below the fold. The dock's scroll area now brings the whole pin into sight."""
+    d = _build(qtbot, *app_state, size=(1100, 420))
+    d.area.setMaximumHeight(250)   # a laptop's bottom dock (1280×720: 790×260 px)
+    _open(qtbot, d)
+    fm = _select(qtbot, d, "features.3")
+    assert fm.pin_layer("features.3")
+    pin = fm.pins.pins["features.3"]
+    qtbot.waitUntil(lambda: pin.frame is not None, timeout=RESULT_TIMEOUT)
+    viewport = d.area.viewport()
+    # the dock is too short for all of it: it scrolls
+    qtbot.waitUntil(lambda: fm.height() > viewport.height() + 50, timeout=5000)
+
+    def in_sight() -> bool:
+        top_left = pin.view.mapTo(viewport, QPoint(0, 0))
+        return viewport.rect().contains(QRect(top_left, pin.view.size()))
+
+    qtbot.waitUntil(in_sight, timeout=5000)
+    assert pin.view.height() >= 40 and pin.title.mapTo(viewport, QPoint(0, 0)).y() >= 0

@@ -8,7 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolButton
 
-from tests.test_ui_top_patches import dock, index_and_wait  # noqa: F401 - `dock` is a fixture
+from tests.conftest import open_model_and_wait
+from tests.test_ui_top_patches import MODEL, WEIGHTS, dock, index_and_wait  # noqa: F401 - `dock` is a fixture
 
 TIMEOUT = 120_000
 
@@ -47,3 +48,38 @@ def test_the_files_a_run_skipped_stay_named_in_the_pane_until_the_next_run(qtbot
     _, clean = index_and_wait(qtbot, d, lambda: d.view.start_index())
     assert not clean.skipped and not bar.isVisible()
     assert not d.errors
+
+
+def test_the_skipped_line_belongs_to_its_runs_model_and_layers(qtbot, dock):  # noqa: F811
+    """New-user trial: "Skipped 1 file … broken.jpg" stayed through vgg16, a video, another detector and
+    densenet121. It stays for the run's model while a layer it indexed is shown, hides for another layer, and goes
+    for good with another model (opening the first model again does not bring it back)."""
+    d = dock
+    bar = d.view.progress
+    index_and_wait(qtbot, d, lambda: d.view.start_index())
+    assert bar.isVisible() and "broken.jpg" in bar.skipped_label.text()
+    # another layer of the same model: not this index's line
+    d.state.select("backbone.0")
+    qtbot.waitUntil(lambda: d.fm.frame is not None and d.fm.frame.layer == "backbone.0", timeout=TIMEOUT)
+    assert not bar.isVisible()
+    d.state.select("backbone")   # back to the layer the run indexed: the line is about it again
+    qtbot.waitUntil(lambda: d.fm.frame is not None and d.fm.frame.layer == "backbone", timeout=TIMEOUT)
+    assert bar.isVisible() and bar.skipped_label.isVisible()
+    # other things (a note, another image of the folder) leave it
+    d.state.show_message("Something else happened.")
+    assert d.bridge.show_folder_file(str(d.paths[1]))
+    qtbot.wait(200)
+    assert bar.isVisible()
+    # another model: gone, and not back with the first model
+    open_model_and_wait(qtbot, d.state, d.bridge, "yolov1-tiny", "bundled")
+    assert not bar.isVisible() and bar.skipped_job is None
+    open_model_and_wait(qtbot, d.state, d.bridge, MODEL, WEIGHTS, "cpu")
+    d.state.select("backbone")
+    qtbot.waitUntil(lambda: d.fm.frame is not None and d.fm.frame.layer == "backbone", timeout=TIMEOUT)
+    assert not bar.isVisible()
+    # the same model's next run says its own again
+    _, again = index_and_wait(qtbot, d, lambda: d.view.start_index())
+    assert again.skipped and bar.isVisible() and "broken.jpg" in bar.skipped_label.text()
+    # other weights of the same model are another index too
+    open_model_and_wait(qtbot, d.state, d.bridge, MODEL, "random", "cpu")
+    assert not bar.isVisible() and bar.skipped_job is None

@@ -580,3 +580,18 @@ def test_a_layer_not_indexed_is_not_said_to_have_other_weights_because_another_l
     assert out.text.endswith("Indexed with these weights: backbone.")
     other = _missing(target, "random (seed 0)", [SimpleNamespace(layer="backbone.0", weights_label="bundled")])
     assert other.status == OTHER_WEIGHTS and "(bundled), not with random (seed 0)" in other.text
+
+
+def test_the_help_text_is_never_cut_in_a_short_dock(qtbot, dock):
+    """New-user trial: in a short dock the hint in the grid's place ("Indexing runs the model …") lost its first
+    and last lines. It keeps the height its wrapped lines need, and scrolls."""
+    d = dock
+    d.host.resize(900, 250)   # the pane at its least height, as in a laptop's bottom dock
+    d.fm.select_channel(3)
+    looked_up(qtbot, d, pl.NOT_INDEXED, 3)
+    qtbot.wait(50)
+    hint = d.view.hint
+    assert hint.isVisible() and "Zeiler & Fergus" in hint.text()
+    assert hint.height() >= hint.heightForWidth(hint.width())       # every line has its room
+    scroll = d.view.hint_scroll
+    assert hint.height() <= scroll.viewport().height() or scroll.verticalScrollBar().maximum() > 0

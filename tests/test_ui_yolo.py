@@ -328,3 +328,79 @@ def test_raw_confidences_and_sizes_are_marked_raw(qtbot, app_state, docked):
     line = panel.cell_info.text().split("<br>")[1 + box]
     assert line.startswith(f"box {box}: ") and "raw" not in line
     assert o.hover_texts[box].textItem.toPlainText() == f"box {box} conf {num(g.conf[row, col, box])}"
+
+
+def _whole_in_sight(widget) -> bool:
+    """Every pixel of `widget` can be seen: inside each of its ancestors (a scroll area's viewport, the dock)."""
+    from PySide6.QtCore import QRect
+
+    if not widget.isVisible():
+        return False
+    ancestor = widget.parentWidget()
+    while ancestor is not None:
+        if not ancestor.rect().contains(QRect(widget.mapTo(ancestor, QPoint(0, 0)), widget.size())):
+            return False
+        ancestor = ancestor.parentWidget()
+    return True
+
+
+def test_the_class_chart_fits_a_short_dock_with_its_axis(qtbot, app_state, docked):
+    """New-user trial: in a small dock the chart (16 px a class) was taller than the dock, its bars and its only
+    axis never in sight together. It now takes the dock's height beside the texts: whole, with its axis."""
+    state, bridge = app_state
+    docked.front(qtbot, "yoloDock")
+    panel = docked.yolo
+    docked.window.resizeDocks([docked.docks["yoloDock"]], [240], Qt.Orientation.Vertical)
+    open_model_and_wait(qtbot, state, bridge, "yolov1-tiny", "bundled")
+    _scene_result(qtbot, state, bridge)
+    qtbot.waitUntil(lambda: panel.bars_plot.isVisible(), timeout=5000)
+    qtbot.wait(50)
+    assert panel.height() <= 260
+    plot = panel.bars_plot
+    assert _whole_in_sight(plot) and plot.height() >= 120
+    assert plot.getAxis("bottom").isVisible() and plot.getAxis("left").isVisible()
+    vb = plot.getViewBox()   # every bar's row inside the chart's view
+    (_, _), (y0, y1) = vb.viewRange()
+    assert y0 <= -0.5 and y1 >= len(panel.overlay.labels) - 0.5
+    assert panel.body.direction() == panel.body.Direction.LeftToRight   # beside the texts in a wide dock
+    # a narrow dock: the chart goes under the texts, still whole
+    docked.window.resize(500, 900)
+    docked.window.resizeDocks([docked.docks["yoloDock"]], [420], Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: panel.body.direction() == panel.body.Direction.TopToBottom, timeout=5000)
+    qtbot.wait(50)
+    assert _whole_in_sight(plot) and plot.height() >= 120
+
+
+def test_twenty_classes_in_a_short_chart_name_every_other_bar_and_the_most_probable(qtbot, app_state, docked):
+    """VOC's 20 classes in a short chart: names that would overlap give way (every k-th is named), the most
+    probable class always is; a taller chart names them all."""
+    from PySide6.QtGui import QFontMetrics
+
+    docked.front(qtbot, "yoloDock")
+    panel, o = docked.yolo, docked.yolo.overlay
+    docked.window.resizeDocks([docked.docks["yoloDock"]], [240], Qt.Orientation.Vertical)
+    c = 20
+    o.set_model(S, B, c, "darknet", [f"class{i}" for i in range(c)])
+    cells = np.zeros((S, S, B * 5 + c), np.float32)
+    cells[..., B * 5:] = 0.01
+    cells[..., B * 5 + 7] = 0.8                  # class 7 the most probable everywhere
+    cells[..., 4] = 0.5
+    o.set_raw(Y.cells_to_flat(cells, S, B, c), (H, W))
+    panel._show_cell(None)
+    qtbot.wait(50)
+    plot = panel.bars_plot
+    axis, vb = plot.getAxis("left"), plot.getViewBox()
+    assert _whole_in_sight(plot)
+
+    def named() -> list[int]:
+        return [int(v) for v, _ in axis._tickLevels[0]]
+
+    line = QFontMetrics(plot.font()).height()
+    rows = named()
+    assert 7 in rows and len(rows) < c
+    gaps = np.diff([vb.mapViewToScene(QPointF(0, r)).y() for r in rows])
+    assert gaps.min() >= line * 0.99            # no two names overlap
+    docked.window.resizeDocks([docked.docks["yoloDock"]], [700], Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: plot.height() > (line + 2) * c + 60, timeout=5000)
+    qtbot.wait(50)
+    assert named() == list(range(c))

@@ -9,13 +9,15 @@ the state's, shared with the image view, so the cells marked here own exactly th
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QScrollArea, QSlider,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QFontMetrics, QResizeEvent
+from PySide6.QtWidgets import (QBoxLayout, QCheckBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QScrollArea,
+                               QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from explorer.core import yolo as Y
 from explorer.ui.overlay_base import legend_label, show_legend
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from explorer.ui.state import AppState
 
 __all__ = ["YoloOverlay", "YoloPanel", "class_colour"]
+
+CHART_MIN_H = 120      # the class chart's height at least (the dock's height otherwise)
+CHART_MIN_W = 220
+SIDE_BY_SIDE_W = 560   # a dock at least this wide puts the chart beside the texts, else under them
 
 
 class YoloPanel(QWidget):
@@ -57,15 +63,23 @@ class YoloPanel(QWidget):
         self.cell_info = QLabel("Hover a cell of the grid.")
         self.cell_info.setWordWrap(True)
         self.cell_info.setTextFormat(Qt.TextFormat.RichText)
-        # horizontal bars: one row per class, its name on the left axis
+        # horizontal bars: one row per class, its name on the left axis. Beside the scrolled texts, as tall as
+        # the dock: the bars shrink to fit, so every bar and the axis are seen together (new-user trial: in a
+        # small dock the chart was taller than the dock, its only axis below the fold)
         self.bars_plot = pg.PlotWidget()
-        self.bars_plot.setMinimumHeight(160)
+        self.bars_plot.setMinimumHeight(CHART_MIN_H)
+        self.bars_plot.setMinimumWidth(CHART_MIN_W)
+        # its 600×480 size hint would make the dock claim the image view's height: it takes what the dock has
+        self.bars_plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.bars_plot.setMouseEnabled(False, False)
         self.bars_plot.hideButtons()
         self.bars_plot.invertY(True)
         self.bars_plot.setLabel("bottom", "Pr(class | object) of the hovered cell")
         self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.8, brushes=[])
         self.bars_plot.addItem(self.bars)
+        self._labels: list[str] = []
+        self._probs = np.zeros(0)
+        self.bars_plot.getViewBox().sigResized.connect(lambda *_: self._label_rows())
         self.tensor_info = QLabel()
         self.tensor_info.setWordWrap(True)
         self.tensor_info.setTextFormat(Qt.TextFormat.RichText)
@@ -80,13 +94,15 @@ class YoloPanel(QWidget):
             checks.addWidget(cb)
         content = QWidget()
         layout = QVBoxLayout(content)
-        scroll = QScrollArea()   # the dock can be short: the controls scroll
+        scroll = QScrollArea()   # the dock can be short: the controls and texts scroll, the chart stays whole
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        # side by side in a wide dock (the window's bottom dock), the chart under the texts in a narrow one
+        self.body = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.body.setContentsMargins(0, 0, 0, 0)
+        self.body.addWidget(scroll, 3)
+        self.body.addWidget(self.bars_plot, 2)
         self.legend = legend_label()   # beside the controls, not over the image (it hid objects there)
         # what only means something for a YOLO model: hidden (with the empty chart) for any other model
         self.yolo_widgets = QWidget()
@@ -96,7 +112,6 @@ class YoloPanel(QWidget):
         yl.addLayout(checks)
         yl.addWidget(self.legend)
         yl.addWidget(self.cell_info)
-        yl.addWidget(self.bars_plot)
         yl.addWidget(self.tensor_info)
         layout.addWidget(self.summary)
         layout.addWidget(self.yolo_widgets)
@@ -113,6 +128,11 @@ class YoloPanel(QWidget):
             self._on_overlay_change(self.overlay)
         if state.result is not None:
             self._on_result(state.result)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        wide = event.size().width() >= SIDE_BY_SIDE_W
+        self.body.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
+        super().resizeEvent(event)
 
     # -- state -----------------------------------------------------------------------------------------------
     def _on_model(self, handle: "ModelHandle") -> None:
@@ -153,6 +173,8 @@ class YoloPanel(QWidget):
     # -- texts -----------------------------------------------------------------------------------------------
     def _on_overlay_change(self, o: YoloOverlay) -> None:
         self.yolo_widgets.setVisible(bool(o.S))
+        if not o.S:
+            self.bars_plot.setVisible(False)
         show_legend(self.legend, o)
         if not o.S:
             self.summary.setText("No YOLO model loaded: this panel draws a YOLOv1 model's S×S grid, its boxes and "
@@ -184,10 +206,24 @@ class YoloPanel(QWidget):
         n = len(probs)
         self.bars.setOpts(x0=np.zeros(n), y=np.arange(n), width=probs, height=0.8,
                           brushes=[pg.mkBrush(*class_colour(c)) for c in range(n)])
-        self.bars_plot.getAxis("left").setTicks([[(i, o.label(i)) for i in range(n)]])
+        self._labels, self._probs = [o.label(i) for i in range(n)], np.asarray(probs)
+        self._label_rows()
         self.bars_plot.setYRange(-0.6, n - 0.4, padding=0)
         self.bars_plot.setXRange(0, max(1.0, float(probs.max())), padding=0)
-        self.bars_plot.setMinimumHeight(max(160, 16 * n + 50))
+
+    def _label_rows(self) -> None:
+        """Name as many bars as the chart's height can hold without the names overlapping: every k-th class, and
+        always the most probable one (its neighbours within k give way)."""
+        n = len(self._labels)
+        if not n:
+            return
+        axis = self.bars_plot.getAxis("left")
+        line = QFontMetrics(axis.style.get("tickFont") or self.bars_plot.font()).height()
+        row = self.bars_plot.getViewBox().height() / n
+        step = max(1, math.ceil(line / row)) if row > 0 else 1
+        top = int(np.argmax(self._probs)) if len(self._probs) == n else 0
+        rows = sorted({i for i in range(0, n, step) if abs(i - top) >= step} | {top})
+        axis.setTicks([[(i, self._labels[i]) for i in rows]])
 
     def _update_tensor_info(self) -> None:
         o = self.overlay

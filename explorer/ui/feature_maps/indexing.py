@@ -281,7 +281,11 @@ class IndexBar(QWidget):
     """The run's progress bar, its figures (done, rate, ETA, skipped) and Cancel while a run is on; after a run
     that skipped files, a line naming them (every path in its tooltip) until the next run or its ✕. The status
     bar's note about them goes after its time, and a user who looked away never knew which files they were
-    (new-user trial). A cancelled run names none: the run that finishes the folder tries them again."""
+    (new-user trial). A cancelled run names none: the run that finishes the folder tries them again.
+
+    The line is about that run's index (its model, weights and layers): another model takes it away for good,
+    and a layer the run did not index hides it while shown (`follow`); a new-user trial saw it stay through
+    vgg16, a video and densenet121."""
 
     def __init__(self, runner: IndexRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -322,6 +326,8 @@ class IndexBar(QWidget):
         skipped.addWidget(self.skipped_label, 1)
         skipped.addWidget(dismiss, 0, Qt.AlignmentFlag.AlignTop)
         self.skipped_part.setVisible(False)
+        self.skipped_job: IndexJob | None = None  # the run the line is about (None: no line)
+        self._shown_for: tuple[str, str, int | None, str] | None = None  # what the dock shows (follow)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -335,28 +341,55 @@ class IndexBar(QWidget):
         runner.finished.connect(self._finished)
         runner.failed.connect(lambda *_: self._show_skipped("", ""))
 
+    def follow(self, model: str, weights: str, seed: int | None, layer: str) -> None:
+        """The dock shows `layer` of `model` with `weights` (model "": none). The skipped line goes for good with
+        another model or weights (a random seed counts), and hides while a layer its run did not index is shown."""
+        self._shown_for = (model, weights, seed if weights == "random" else None, layer)
+        job = self.skipped_job
+        if job is None or self.runner.running:
+            return
+        if model and not self._same_model(job):
+            self._show_skipped("", "")
+            return
+        here = self._belongs_here(job)
+        self.skipped_part.setVisible(here)
+        self.setVisible(here)
+
+    def _same_model(self, job: IndexJob) -> bool:
+        shown = self._shown_for
+        return shown is None or shown[:3] == (job.model, job.weights, job.seed if job.weights == "random" else None)
+
+    def _belongs_here(self, job: IndexJob) -> bool:
+        """Whether the dock shows what `job` indexed (nothing told yet: yes)."""
+        shown = self._shown_for
+        return shown is None or (bool(shown[0]) and self._same_model(job) and shown[3] in job.layers)
+
     def _started(self, job: IndexJob) -> None:
         self.bar.setRange(0, 0)  # busy until the first count
         self.label.setText(f"Indexing {job.name}…")
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Cancel")
         self.skipped_part.setVisible(False)  # the last run's files: this run says again what it skips
+        self.skipped_job = None
         self.running_part.setVisible(True)
         self.setVisible(True)
 
     def _finished(self, job: IndexJob, summary: IndexSummary) -> None:
         if summary.skipped and not summary.cancelled:
-            self._show_skipped(*skipped_text(summary, job.unit))
+            self._show_skipped(*skipped_text(summary, job.unit), job=job)
         else:
             self._show_skipped("", "")
 
-    def _show_skipped(self, text: str, tip: str) -> None:
-        """After a run: `text` in sight (empty: nothing to say, the bar hides)."""
+    def _show_skipped(self, text: str, tip: str, job: IndexJob | None = None) -> None:
+        """After a run: `text` about `job`'s files, in sight while the dock shows what it indexed (empty: nothing
+        to say, the bar hides)."""
         self.running_part.setVisible(False)
         self.skipped_label.setText(text)
         self.skipped_label.setToolTip(tip)
-        self.skipped_part.setVisible(bool(text))
-        self.setVisible(bool(text))
+        self.skipped_job = job if text else None
+        shown = bool(text) and job is not None and self._belongs_here(job)
+        self.skipped_part.setVisible(shown)
+        self.setVisible(shown)
 
     def dismiss_skipped(self) -> None:
         if not self.runner.running:

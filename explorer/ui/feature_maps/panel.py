@@ -580,11 +580,14 @@ class FeatureMapsPanel(QWidget):
         self.pins.unpin(layer)
 
     def export_png(self, path: str) -> bool:
-        """Write the current mosaic as a PNG with every feature pixel (see export.export_png)."""
+        """Write the current mosaic as a PNG figure with every feature pixel, titled (see export.export_png)."""
         if self.mosaic is None:
             self.state.show_error("No feature maps to export yet.")
             return False
-        return self._exported(lambda: export.export_png(path, self.mosaic, self.frame.activation), "Mosaic")
+        handle, frame = self.state.handle, self.frame
+        layer = self._name(frame.layer) + (f" [{frame.output_key}]" if len(frame.output_keys) > 1 else "")
+        return self._exported(lambda: export.export_png(path, self.mosaic, frame.activation,
+                                                        handle.name if handle is not None else "", layer), "Mosaic")
 
     def export_npy(self, path: str) -> bool:
         """Write the raw activations (C, H, W) float32 as .npy."""

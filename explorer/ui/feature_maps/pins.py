@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QToolButton, QVBoxLayout, QWidget
 
 from explorer.core.activations import ActivationFrame, ActivationProbe
 from explorer.core.mosaic import Mosaic, MosaicOptions, build_mosaic
@@ -104,7 +104,17 @@ class PinRow(QWidget):
         if shown is not None:
             pin.draw(replace(shown))
         self.bridge.add_probe(probe)
+        QTimer.singleShot(0, self.bring_into_view)  # once the dock has laid the new row out
         return True
+
+    def bring_into_view(self) -> None:
+        """Scroll the dock that holds the row (a scroll area around the panel) until the pins are in sight: in a
+        short dock only a new pin's title showed, its mosaic below the fold (new-user trial)."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is not None and self.isVisible():
+            area.ensureWidgetVisible(self, 0, 0)
 
     def unpin(self, layer: str) -> None:
         pin = self.pins.pop(layer, None)

@@ -47,9 +47,8 @@ REFRESH_WHILE_INDEXING_S = 3.0
 MARKED_NOTE_MS = 8000  # how long the status bar says which patch is marked on the image
 LIVE_SETTLE_MS = 500  # a stream's play or pause that lasts this long moves a run to another thread count  # the grid follows a run's saves (it shows only what is committed)
 HINTS = {  # what the empty grid says, by state (a problem is said by the line above it)
-    pl.NOT_INDEXED: "Indexing runs the model once over every image of a folder (sub-folders too) or every frame of "
-                    "a video, and keeps for each channel of the layer the images that activate it most, each cut "
-                    "to the channel's receptive field (Zeiler & Fergus 2014, Fig. 2).",
+    pl.NOT_INDEXED: "Indexing runs the model over a folder's images or a video's frames and keeps, for each "
+                    "channel, the patches that activate it most (Zeiler & Fergus 2014, Fig. 2).",
     pl.NO_CHANNEL: "Click a channel in the mosaic to see the image patches that activate it most.",
     pl.SHOWN: "Nothing is saved for this channel yet.",
 }
@@ -156,10 +155,16 @@ class TopPatchesView(QWidget):
         self.hint = QLabel("")  # in the grid's place while there are no patches (as the large channel's hint)
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint.setStyleSheet("background: rgb(30, 30, 30); color: #b0b0b0; padding: 12px;")
-        self.hint.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)  # gives way in a short dock
+        self.hint.setStyleSheet("background: rgb(30, 30, 30); color: #b0b0b0; padding: 8px;")
+        # a short dock scrolls the hint rather than cutting its first and last lines off (new-user trial)
+        self.hint_scroll = QScrollArea()
+        self.hint_scroll.setWidgetResizable(True)
+        self.hint_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hint_scroll.setStyleSheet("QScrollArea { background: rgb(30, 30, 30); border: none; }")
+        self.hint_scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)  # gives way
+        self.hint_scroll.setWidget(self.hint)
         self.pages = QStackedWidget()
-        self.pages.addWidget(self.hint)
+        self.pages.addWidget(self.hint_scroll)
         self.pages.addWidget(self.scroll)
 
         lay = QVBoxLayout(self)
@@ -195,6 +200,9 @@ class TopPatchesView(QWidget):
 
         self._last_refresh = time.perf_counter()
         handle = self.state.handle
+        # the last run's skipped files are said while its model and a layer it indexed are shown
+        self.progress.follow(handle.name if handle is not None else "", handle.weights if handle is not None else "",
+                             handle.seed if handle is not None else None, self.layer)
         if handle is None or not self.layer:
             self._apply(None, "Open a model and select a layer: its channels' top patches over a folder show here."
                         if handle is None else "Select a layer to see its channels' top patches.")
@@ -244,7 +252,7 @@ class TopPatchesView(QWidget):
         # with a module's name, which is shown as it is spelled (new-user trial: "Conv1", "Features.0")
         self.status_label.setText(line[:1].upper() + line[1:])
         self.hint.setText(HINTS.get(lookup.status, "") if lookup is not None else "")
-        self.pages.setCurrentWidget(self.scroll if crops else self.hint)
+        self.pages.setCurrentWidget(self.scroll if crops else self.hint_scroll)
         self.status_label.setVisible(bool(self.status_label.text()))
         self.grid.set_crops(crops)
         self.grid.select(self.opened)
