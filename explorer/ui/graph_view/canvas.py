@@ -54,7 +54,8 @@ class GraphCanvas(QGraphicsView):
 
     def wheelEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         factor = 1.0015 ** event.angleDelta().y()
-        if ZOOM_RANGE[0] < self.zoom * factor < ZOOM_RANGE[1]:
+        # A Fit of a very long graph may be below the range: from there the wheel zooms in, never further out.
+        if min(ZOOM_RANGE[0], self.zoom) <= self.zoom * factor <= max(ZOOM_RANGE[1], self.zoom):
             # Keep the scene point under the cursor where it is (the view's own anchor uses the last mouse
             # move, which a wheel event need not follow).
             pos = event.position().toPoint()

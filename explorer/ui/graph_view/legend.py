@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, QSize
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter
+from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from explorer.core.graph_view import count_text
-from explorer.ui.graph_view.style import KIND_COLORS, font, scale_color
+from explorer.ui.graph_view.style import KIND_COLORS, SCALE, font
 
 
 class Legend(QWidget):
@@ -83,6 +83,20 @@ class Legend(QWidget):
                 return attempt
         return placed
 
+    def full_height(self, width: float) -> float:
+        """The height of every entry at `width`, on as many lines as they need (an exported picture's legend,
+        which has no tooltip to name the kinds a "+N more" would leave out)."""
+        placed = self._place(self._entries(), width)
+        return (placed[-1][0] + 1) * self.ROW + 4 if placed else 0.0
+
+    def render_full(self, painter: QPainter, origin: QPointF, width: float) -> None:
+        """Draw every entry at `width` with its top-left at `origin` (in the painter's units: pixel-sized fonts
+        follow its scale, as the scene's do)."""
+        painter.save()
+        painter.translate(origin)
+        self._paint(painter, self._place(self._entries(), width))
+        painter.restore()
+
     def _place(self, entries: list[tuple[str, str, float]], width: float) -> list[tuple[int, float, tuple]]:
         placed, line, x = [], 0, 6.0
         for entry in entries:
@@ -104,8 +118,12 @@ class Legend(QWidget):
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802, ARG002 - Qt API
         p = QPainter(self)
+        self._paint(p, self._flow(self.width()))
+        p.end()
+
+    def _paint(self, p: QPainter, placed: list[tuple[int, float, tuple]]) -> None:
         p.setFont(font(False))
-        for line, x, (kind, text, _w) in self._flow(self.width()):
+        for line, x, (kind, text, _w) in placed:
             top = 3 + line * self.ROW
             if kind == "chip":
                 p.setBrush(QColor(KIND_COLORS.get(text, "#f5f5f5")))
@@ -114,9 +132,11 @@ class Legend(QWidget):
                 p.setPen(QColor("#263238"))
                 p.drawText(QPointF(x + 18, top + 11), text)
             elif kind == "bar":
-                for i in range(160):
-                    p.setPen(scale_color(i / 159))
-                    p.drawLine(QPointF(x + i, top + 1), QPointF(x + i, top + 13))
+                # the boxes' scale (style.SCALE) as a gradient: it stays whole at an exported picture's scale
+                ramp = QLinearGradient(x, 0, x + 160, 0)
+                for t, rgb in SCALE:
+                    ramp.setColorAt(t, QColor(*rgb))
+                p.fillRect(QRectF(x, top + 1, 160, 12), ramp)
                 p.setPen(QColor("#263238"))
                 p.drawText(QPointF(x + 166, top + 11), text)
             else:   # "text", or "more" (the kinds left out)

@@ -5,10 +5,13 @@ bridge's job helper lays it out off the UI thread and `bridge.run_on_model` time
 frames (one nn.Module never runs in two threads). The panel draws, turns mouse and keys into expand, collapse
 and `state.select`, and marks what `state.selection` says.
 
-The first view is readable (issue 21): it is fitted only down to the zoom where the labels are
-style.MIN_TEXT_PX tall on screen; a bigger graph opens at that zoom at its input end, and the overview
-(minimap.Minimap), in a column of its own beside the view, shows where the view is in the whole. A caption
-above the view says which input the shapes are for (caption.caption).
+The automatic view (a model's load, Expand all, Collapse all) is readable (issue 21): it is fitted only down to
+the zoom where the labels are style.MIN_TEXT_PX tall on screen; a bigger graph is shown at that zoom from its
+left and top edges, with the input (at load) or the selection (after Expand/Collapse all) in sight
+(navigation.view_origin), and the overview (minimap.Minimap), in a column of its own beside the view, shows
+where the view is in the whole. The user's Fit (F) shows the whole graph, however small its text gets: that is
+what they asked for (new-user trial: it stopped at the readable zoom and so did nothing). A caption above the
+view says which input the shapes are for (caption.caption).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ COLOUR_KEY = "graph/colour"                 # the colouring chosen last (time is
 OVERVIEW_KEY = "graph/overview"             # "on" or "off": the toolbar's Overview switch
 STORED_COLOURS = ("kind", "params", "macs")
 FIT_MARGIN = 12       # view pixels around a fitted graph
+SCENE_PAD = 40        # scene units the view may scroll past the graph's edges
 MAX_FIT_ZOOM = 1.25   # a small graph is not blown up past this when fitted
 EDGE_SLICE = 150      # edges added per event-loop turn: a big graph never blocks the UI thread for long
 
@@ -72,8 +76,9 @@ class GraphPanel(QWidget):
         self._layout_key = f"graph-layout:{id(self)}"
         self._layout_pending = False
         self._layout_token = 0
-        self._fit_next = False
-        self._auto_fit = False                     # the view is the automatic fit: it follows resizes
+        self._fit_next = ""                        # the next layout's automatic view: what it keeps in sight
+        self._auto_fit = ""                        # the view is a fit ("whole", or the automatic view's "input" or
+                                                   # "selection"): it follows resizes until the user moves it
         self._center_next: str | None = None
         self._anchor: tuple[str, QPointF] | None = None
         self._time_token = 0
@@ -170,6 +175,7 @@ class GraphPanel(QWidget):
         self.times = None          # another model (or the same on another device): its times are not these
         self._time_token += 1      # and a timing still running is of the previous one
         self.minimap.set_area(QRectF())
+        self.toolbar.search_box.clear()   # the search was typed for the previous graph: left, it marked this one
         self._show_caption()
         if graph is None:
             self.view = self.engine = None
@@ -181,7 +187,7 @@ class GraphPanel(QWidget):
         tree = tree_for(graph)
         self.view = GraphView(graph, tree)
         self.engine = LayoutEngine(tree)
-        self._fit_next = True
+        self._fit_next = "input"   # the layer that comes with a load is no user's pick: show the input end
         if self.overlay == "time":
             self._measure_times()
         self.request_layout()
@@ -246,14 +252,14 @@ class GraphPanel(QWidget):
         self._edge_queue = [r for r in result.edges if len(r.points) >= 2]
         self._add_edges()
         area = self.area()
-        self.scene.setSceneRect(area.adjusted(-40, -40, 40, 40))
+        self.scene.setSceneRect(area.adjusted(-SCENE_PAD, -SCENE_PAD, SCENE_PAD, SCENE_PAD))
         self.minimap.set_area(area)
         self._recolor()
         self._mark_selection()
         self._search_changed(self.toolbar.search_box.text(), keep_index=True)
         if self._fit_next:
-            self._fit_next = False
-            self.fit()
+            self._fit(self._fit_next)
+            self._fit_next = ""
         elif anchor is not None and anchor[0] in self.boxes:
             # Keep the box that was expanded or collapsed where it was on screen.
             bid, was = anchor
@@ -283,41 +289,48 @@ class GraphPanel(QWidget):
 
     # -- the view ---------------------------------------------------------------------------------------------
     def fit(self) -> None:
-        """The whole graph in view, but never below the zoom where its labels are readable: a graph too big
-        for that opens at its input end, and the overview shows the rest."""
+        """F and the toolbar's Fit: the whole graph in view, however small its text gets."""
+        self._fit("whole")
+
+    def _fit(self, mode: str) -> None:
+        """Fit the graph to the view: "whole" at any zoom; else the automatic view, never below the readable
+        zoom, where a bigger graph keeps the input ("input") or the selected box ("selection") in sight."""
         if self.layout_result is None:
             return
-        # The canvas's size without the overview's column: a graph that fits there needs no overview, one that
-        # does not opens at the readable zoom whether the column is there yet or not.
+        # The canvas's size without the overview's column: a graph that fits there needs no overview. The scene's
+        # padding must fit too, or scroll bars come and take the room the fit counted on.
         area, vp = self.area(), self.minimap.full_size()
         self._fitted_size = vp
-        scale = min((vp.width() - 2 * FIT_MARGIN) / max(area.width(), 1.0),
-                    (vp.height() - 2 * FIT_MARGIN) / max(area.height(), 1.0), MAX_FIT_ZOOM)
-        if scale >= readable_scale():
-            self.canvas.set_zoom(scale)
+        scale = min(MAX_FIT_ZOOM, *(min((v - 2 * FIT_MARGIN) / max(a, 1.0), v / (a + 2 * SCENE_PAD))
+                                    for v, a in ((vp.width(), area.width()), (vp.height(), area.height()))))
+        if mode == "whole" or scale >= readable_scale():
+            self.canvas.set_zoom(max(scale, 1e-4))
+            self.minimap.place()
             self.canvas.centerOn(area.center())
         else:
             self.canvas.set_zoom(readable_scale())
-            self._show_input_end()
-        self._auto_fit = True
+            self.minimap.place()      # the overview's column first: the view is placed in the room it leaves
+            self._place_view(self.selected if mode == "selection" else "")
+        self._auto_fit = mode
 
-    def _show_input_end(self) -> None:
-        """Scroll to where the data comes in: the input box at the top, centred across."""
-        lay = self.layout_result
-        first = lay.boxes.get("input") or lay.boxes.get(navigation.first_box(lay) or "")
-        zoom = self.canvas.zoom
-        seen_h = self.canvas.viewport().height() / zoom
-        x = first.x + first.width / 2 if first is not None else lay.width / 2
-        self.canvas.centerOn(QPointF(x, -FIT_MARGIN / zoom + seen_h / 2))
+    def _place_view(self, keep: str) -> None:
+        """Show the graph from its left and top edges, moved only as far as `keep` (else the input) needs to be
+        in sight, with the left edge where it cuts the fewest boxes (navigation.view_origin)."""
+        lay, zoom, vp = self.layout_result, self.canvas.zoom, self.canvas.viewport()
+        if keep not in lay.boxes:
+            keep = "input" if "input" in lay.boxes else navigation.first_box(lay) or ""
+        w, h = vp.width() / zoom, vp.height() / zoom
+        x, y = navigation.view_origin(lay, (w, h), FIT_MARGIN / zoom, keep)
+        self.canvas.centerOn(QPointF(x + w / 2, y + h / 2))
 
     def _end_auto_fit(self) -> None:
-        self._auto_fit = False
+        self._auto_fit = ""
 
     def _on_resized(self) -> None:
         """The first view (the panel gets its size after the model's layout arrived) fits the new size, until
         the user has moved it. The overview's column coming or going is no new size: the fit allowed for it."""
         if self._auto_fit and self.layout_result is not None and self.minimap.full_size() != self._fitted_size:
-            self.fit()
+            self._fit(self._auto_fit)
 
     def _scroll_by(self, dx: float, dy: float) -> None:
         h, v = self.canvas.horizontalScrollBar(), self.canvas.verticalScrollBar()
@@ -326,7 +339,7 @@ class GraphPanel(QWidget):
 
     def _ensure_visible(self, bid: str) -> None:
         if bid in self.boxes:
-            self._auto_fit = False
+            self._auto_fit = ""
             self.canvas.ensureVisible(self.boxes[bid], 40, 40)
 
     def _bring_into_view(self, bid: str, margin: float = 40) -> None:
@@ -341,7 +354,7 @@ class GraphPanel(QWidget):
         m = margin / max(canvas.zoom, 1e-6)      # view pixels -> scene units at this zoom
         if visible.contains(rect.adjusted(-m, -m, m, m)):
             return
-        self._auto_fit = False
+        self._auto_fit = ""
         x = rect.center().x() if rect.width() + 2 * m <= visible.width() else rect.left() - m + visible.width() / 2
         y = rect.center().y() if rect.height() + 2 * m <= visible.height() else rect.top() - m + visible.height() / 2
         canvas.centerOn(QPointF(x, y))
@@ -350,7 +363,7 @@ class GraphPanel(QWidget):
     def _remember_anchor(self, bid: str) -> None:
         if bid in self.boxes:
             self._anchor = (bid, QPointF(self.canvas.mapFromScene(self.boxes[bid].pos())))
-            self._auto_fit = False
+            self._auto_fit = ""
 
     def toggle(self, bid: str) -> None:
         if self.view is not None and self.view.is_block(bid):
@@ -375,13 +388,13 @@ class GraphPanel(QWidget):
     def expand_all(self) -> None:
         if self.view is not None:
             self.view.expand_all()
-            self._fit_next = True
+            self._fit_next = "selection"
             self.request_layout()
 
     def collapse_all(self) -> None:
         if self.view is not None:
             self.view.collapse_all()
-            self._fit_next = True
+            self._fit_next = "selection"
             if self.selected:
                 self.select(self.view.representative(self.selected))
             self.request_layout()
@@ -463,12 +476,7 @@ class GraphPanel(QWidget):
         if not keep_index or matches != self.matches:
             self.match_index = -1
         self.matches = matches
-        if not text:
-            self.toolbar.set_match_text("")
-        elif self.match_index >= 0:
-            self.toolbar.set_match_text(f"{self.match_index + 1}/{len(matches)}")
-        else:
-            self.toolbar.set_match_text(f"{len(matches)} matches")
+        self.toolbar.show_matches(len(matches) if text.strip() else None, self.match_index)
         found = set(matches)
         for bid, box in self.boxes.items():
             box.set_marks(matched=bid in found)
@@ -499,16 +507,16 @@ class GraphPanel(QWidget):
             return
         self.match_index = (self.match_index + step) % len(self.matches)
         target = self.matches[self.match_index]
-        self.toolbar.set_match_text(f"{self.match_index + 1}/{len(self.matches)}")
+        self.toolbar.show_matches(len(self.matches), self.match_index)
         before = set(self.view.expanded)
         self.view.reveal(target)
         self.select(target)
         if self.view.expanded != before:
             self._center_next = target
-            self._auto_fit = False
+            self._auto_fit = ""
             self.request_layout()
         elif target in self.boxes:
-            self._auto_fit = False
+            self._auto_fit = ""
             self.canvas.centerOn(self.boxes[target])
 
     # -- colouring --------------------------------------------------------------------------------------------
@@ -593,11 +601,18 @@ class GraphPanel(QWidget):
     def _export_rect(self) -> QRectF:
         return self.area() if self.layout_result is not None else self.scene.itemsBoundingRect()
 
+    def picture(self) -> export.Picture:
+        """The graph as the window shows it, under its model and input and over its legend, without the
+        selection and search marks (export.Picture)."""
+        name = self.graph.model_name if self.graph else "graph"
+        title = " · ".join(t for t in (name, caption(self.graph, self.state.handle)[0]) if t)
+        return export.Picture(self.scene, self._export_rect(), self.boxes.values(), self.legend, title)
+
     def export_svg(self, path: str | Path) -> None:
-        export.export_svg(self.scene, self._export_rect(), path, self.graph.model_name if self.graph else "graph")
+        export.export_svg(self.picture(), path, self.graph.model_name if self.graph else "graph")
 
     def export_png(self, path: str | Path, scale: float = 1.5) -> None:
-        export.export_png(self.scene, self._export_rect(), path, scale)
+        export.export_png(self.picture(), path, scale)
 
     def export_csv(self, path: str | Path) -> None:
         if self.graph is not None:
