@@ -221,6 +221,14 @@ def test_clicking_a_patch_opens_its_image_with_the_field_the_dock_draws(qtbot, d
     assert not d.errors
 
 
+def _assert_a_new_grid_frames_no_tile(qtbot, d) -> None:
+    """The grid looked up again frames no tile (no field of an opened patch is on the image)."""
+    before = d.view.lookup
+    d.view.refresh()
+    qtbot.waitUntil(lambda: d.view.lookup is not before and d.view.lookup.status == pl.SHOWN, timeout=TIMEOUT)
+    assert d.view.tiles and not any(t.selected for t in d.view.tiles)
+
+
 def test_clear_takes_the_opened_patchs_frame_away_with_its_field(qtbot, dock):
     """Finding: after Clear the opened tile kept its yellow frame, with no field marked on the image any more.
     Clear takes the field and the tile's frame away together (also once the grid is looked up again); the next
@@ -235,10 +243,7 @@ def test_clear_takes_the_opened_patchs_frame_away_with_its_field(qtbot, dock):
     qtbot.mouseClick(d.fm.controls.clear_button, Qt.MouseButton.LeftButton)
     assert not overlay.field_item.isVisible()
     assert not any(t.selected for t in d.view.tiles)          # the pane agrees with the image
-    before = d.view.lookup
-    d.view.refresh()                                          # the grid built again frames no tile either
-    qtbot.waitUntil(lambda: d.view.lookup is not before and d.view.lookup.status == pl.SHOWN, timeout=TIMEOUT)
-    assert d.view.tiles and not any(t.selected for t in d.view.tiles)
+    _assert_a_new_grid_frames_no_tile(qtbot, d)
     tile = d.view.tiles[2]
     qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)        # opened again: framed again
     assert tile.selected and overlay.field_item.isVisible()
@@ -276,10 +281,7 @@ def test_another_field_takes_the_opened_patchs_frame_away(qtbot, dock):
     assert overlay.field_box != pytest.approx(p.field)
     assert not any(t.selected for t in d.view.tiles) and d.view.opened is None
     assert d.messages[-1] == ""                              # the note went with the frame
-    before = d.view.lookup
-    d.view.refresh()                                          # the grid built again frames no tile either
-    qtbot.waitUntil(lambda: d.view.lookup is not before and d.view.lookup.status == pl.SHOWN, timeout=TIMEOUT)
-    assert d.view.tiles and not any(t.selected for t in d.view.tiles)
+    _assert_a_new_grid_frames_no_tile(qtbot, d)
 
     tile = d.view.tiles[2]
     qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)        # opened again: framed again
