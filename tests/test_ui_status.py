@@ -38,3 +38,17 @@ def test_a_skipped_file_of_a_folder_is_a_note_that_does_not_stay(window, qtbot, 
     said = next(m for m in window.status.log.entries if "b.jpg" in m.text)
     assert said.text.startswith("skipped:") and said.level == "note"
     assert not window.status.error_in_sight
+
+
+def test_a_detectors_size_is_its_shorter_side_not_a_box(window, qtbot):
+    """New-user trial: the status bar said "fasterrcnn_resnet50_fpn · 800×800", but a torchvision detector resizes
+    each image to a shorter side (min_size) with its aspect kept (a 640×480 frame runs at 1067×800). The label
+    names the shorter side and the tooltip the rule, from the model's own transform; a classifier keeps H×W."""
+    assert "227×227" in window.model_label.text() or "224×224" in window.model_label.text()
+    with qtbot.waitSignal(window.state.modelChanged, timeout=LOAD_TIMEOUT):
+        window.bridge.open_model("fasterrcnn-tiny", "bundled")
+    transform = window.state.handle.model.transform
+    short, longest = transform.min_size[-1], transform.max_size
+    assert f"fasterrcnn-tiny · short side {short} ·" in window.model_label.text()
+    assert "×" not in window.model_label.text().split("·")[1]
+    assert f"shorter side of {short} px, the longer at most {longest} px" in window.model_label.toolTip()

@@ -282,7 +282,23 @@ class StatusArea(QObject):
         if self.error_in_sight and self._error_at < self._asked_at:
             self.dismiss()  # the model asked for after that error opened: the failure is not news any more
         h, w = handle.entry.input_size
-        self.model_label.setText(f"{handle.name} · {h}×{w} · {handle.weights_label} weights")
-        self.model_label.setToolTip(f"{handle.name}: input {handle.entry.input_channels}×{h}×{w} (Model > Input "
-                                    f"size… changes it), {handle.weights_label} weights, on {handle.device}")
+        size, given = f"{h}×{w}", f"input {handle.entry.input_channels}×{h}×{w}"
+        rule = _resize_rule(handle)
+        if rule is not None:  # a detector resizes each image itself, keeping its aspect: "800×800" was no box
+            size = f"short side {rule[0]}"
+            given = f"each image resized to a shorter side of {rule[0]} px, the longer at most {rule[1]} px"
+        self.model_label.setText(f"{handle.name} · {size} · {handle.weights_label} weights")
+        self.model_label.setToolTip(f"{handle.name}: {given} (Model > Input size… changes it), "
+                                    f"{handle.weights_label} weights, on {handle.device}")
         self.device_label.setText(f"device: {handle.device.upper()}")
+
+
+def _resize_rule(handle) -> tuple[int, int] | None:
+    """(shorter side, longest longer side) of a detector that resizes each image keeping its aspect
+    (torchvision's GeneralizedRCNNTransform without a fixed size); None for every other model."""
+    transform = getattr(handle.model, "transform", None)
+    if handle.entry.task != "detection" or getattr(transform, "fixed_size", None) is not None:
+        return None
+    from explorer.core.detection_builders import resize_rule
+
+    return resize_rule(handle.model)
