@@ -84,6 +84,12 @@ def test_detector_internal_resize():
     assert rcnn_resize(m, 480, 640) == (w / 640, h / 480)
     geo = input_geometry((1.0, 1.0), (0.0, 0.0), m, (480, 640))
     assert geo.scale == (w / 640, h / 480)
+    # a fixed, non-square size (SSD-style): torchvision's fixed_size is (width, height); it was read as (H, W)
+    m.transform.fixed_size = (320, 240)
+    with torch.no_grad():
+        images, _ = m.transform([torch.rand(3, 480, 640)])
+    assert images.image_sizes[0] == (240, 320)
+    assert rcnn_resize(m, 480, 640) == (320 / 640, 240 / 480)
 
 
 def test_each_fpn_level_and_rpn_head_output_has_its_own_stride():

@@ -120,7 +120,7 @@ def rcnn_resize(model: object, height: int, width: int) -> tuple[float, float]:
     if transform is None or not hasattr(transform, "min_size"):
         return 1.0, 1.0
     if getattr(transform, "fixed_size", None):
-        fw, fh = transform.fixed_size[1], transform.fixed_size[0]
+        fw, fh = transform.fixed_size  # (width, height): torchvision resizes to [fixed_size[1], fixed_size[0]]
         return fw / width, fh / height
     scale = min(float(transform.min_size[-1]) / min(height, width), float(transform.max_size) / max(height, width))
     import math
