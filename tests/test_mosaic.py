@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from explorer.core.mosaic import (BACKGROUND, COLORMAPS, Mosaic, MosaicOptions, as_chw, best_columns, build_mosaic,
-                                  channel_image, chw_note, display_shrink, layout_for, lut, tile_sheet, value_at)
+                                  channel_image, chw_note, display_shrink, layout_for, lut, value_at)
+from explorer.core.tile_sheet import tile_sheet
 
 
 def _expected_index(x: np.ndarray, lo: float, hi: float) -> np.ndarray:

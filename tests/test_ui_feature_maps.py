@@ -374,7 +374,7 @@ def test_a_fully_connected_layer_has_no_overlay_and_no_receptive_field(qtbot, do
 def _assert_figure_of(written: np.ndarray, mosaic) -> None:
     """The exported figure holds `mosaic`'s tiles as tile_sheet lays them out (tested in test_mosaic), where
     figure_layout puts them."""
-    from explorer.core.mosaic import tile_sheet
+    from explorer.core.tile_sheet import tile_sheet
     from explorer.ui.feature_maps.export import MIN_TILE_PX, figure_layout
 
     sheet = tile_sheet(mosaic, MIN_TILE_PX)

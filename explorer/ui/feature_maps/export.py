@@ -2,7 +2,7 @@
 
 The PNG is a figure a student can put in a report (new-user trial: resnet18's layer4 came out 281×121 px, with
 no words): a title line (model, layer, shape, colormap, normalisation), every tile upscaled with nearest
-neighbour to at least MIN_TILE_PX (explorer.core.mosaic.tile_sheet), and a colour scale under it. Qt draws only
+neighbour to at least MIN_TILE_PX (explorer.core.tile_sheet), and a colour scale under it. Qt draws only
 the words (QPainter on a QImage, the app's font); the tiles and the scale bar are copied in as exact pixels.
 The .npy keeps the raw numbers. Each function writes one file and returns its path, or raises ExplorerError with
 the sentence the status bar shows."""
@@ -18,7 +18,8 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from explorer.core.errors import ExplorerError
-from explorer.core.mosaic import Mosaic, TileSheet, build_mosaic, is_diverging, lut, tile_sheet
+from explorer.core.mosaic import Mosaic, build_mosaic, is_diverging, lut
+from explorer.core.tile_sheet import TileSheet, tile_sheet
 
 if TYPE_CHECKING:
     import torch
