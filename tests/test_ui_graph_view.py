@@ -146,6 +146,11 @@ def test_search_jumps_between_matches(qtbot, panel):
     assert panel.selected == "layer3.1.conv1"
     panel.toolbar.search_box.setText("Conv2d")                            # op types match too
     assert len(panel.matches) == sum(1 for n in panel.graph.nodes if n.op == "Conv2d")
+    # a name is looked for before an op (new-user trial: "conv2" matched all 20 Conv2d, first layer1.0.conv1)
+    panel.toolbar.search_box.setText("conv2")
+    assert panel.matches == [f"layer{i}.{j}.conv2" for i in range(1, 5) for j in range(2)]
+    panel.toolbar.search_box.setText("layer4")                            # the block, not its 20 children
+    assert panel.matches == ["layer4"]
 
 
 def test_arrow_keys_and_enter(qtbot, panel):

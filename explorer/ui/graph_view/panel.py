@@ -138,7 +138,8 @@ class GraphPanel(QWidget):
         canvas.resized.connect(self._on_resized)
         self.minimap.moved.connect(self._end_auto_fit)
         shortcut = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        QShortcut(QKeySequence.Find, self, activated=self.focus_search, context=shortcut)
+        # the window's one search: Ctrl+F from any dock (new-user trial: pressed in the feature maps, it was lost)
+        QShortcut(QKeySequence.Find, self, activated=self.focus_search, context=Qt.ShortcutContext.WindowShortcut)
         QShortcut(QKeySequence(Qt.Key_F3), self, activated=self.next_match, context=shortcut)
         QShortcut(QKeySequence(Qt.SHIFT | Qt.Key_F3), self, activated=self.previous_match, context=shortcut)
         self.state.graphChanged.connect(self.set_graph)
@@ -482,13 +483,16 @@ class GraphPanel(QWidget):
             box.set_marks(matched=bid in found)
 
     def find(self, text: str) -> list[str]:
-        """Items whose path, name or op contains `text` (case-insensitive), in execution order."""
+        """Items matching `text` (case-insensitive), in execution order: those whose own name contains it; if none,
+        those whose path does ("layer3.1.conv"); if none, those whose op does ("Conv2d"). New-user trial: "conv2"
+        matched every Conv2d (the op) and its first hit was layer1.0.conv1; "layer4" matched its 20 children."""
         text = text.strip().lower()
         if not text or self.view is None:
             return []
         tree = self.view.tree
-        hits = [it for it in tree.items.values() if it.id != ROOT and
-                (text in it.id.lower() or text in it.label.lower() or text in it.type.lower())]
+        items = [it for it in tree.items.values() if it.id != ROOT]
+        hits = ([it for it in items if text in it.label.lower()] or [it for it in items if text in it.id.lower()]
+                or [it for it in items if text in it.type.lower()])
         hits.sort(key=lambda it: (it.order, not it.is_block, len(tree.chain(it.id))))
         return [it.id for it in hits]
 
