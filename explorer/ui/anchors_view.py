@@ -390,6 +390,7 @@ class AnchorsPanel(QWidget):
         # the model's transform resizes the frame, then pads it to a multiple of 32 (GeneralizedRCNNTransform)
         padded = f", padded to {ph}×{pw}" if (ph, pw) != (h, w) else ""
         return (f"model input {h}×{w} (H×W){padded}, k = {k} anchors per position<br>"
-                "<table cellspacing=4><tr><th>level</th><th>map</th><th>stride</th><th>3×3 conv</th>"
-                f"<th>cls (k)</th><th>reg (4k)</th></tr>{rows}</table>"
+                "<table cellspacing=4><tr>" + "".join(  # headers aligned as their values (a <th> centres)
+                    f"<th align=left>{h}</th>" for h in ("level", "map", "stride", "3×3 conv", "cls (k)", "reg (4k)"))
+                + f"</tr>{rows}</table>"
                 f"cls: one sigmoid logit per anchor (torchvision); the paper's softmax has 2k = {2 * k} channels.")
