@@ -271,3 +271,15 @@ def test_frames_reuse_memory_only_when_nobody_holds_them(tmp_path):
     view = a[:1]  # a view (or a tensor) over the array holds it too
     del a
     assert pool.get((2, 2, 3)) is not view.base
+
+
+def test_camera_devices_are_the_video_nodes_linux_lists(tmp_path):
+    """File > Open camera names the cameras the machine has (new-user trial: nothing said which exist), from
+    /dev/videoN without opening them; a system without that folder says nothing."""
+    from explorer.core.sources import camera_devices
+
+    for name in ("video2", "video0", "video10", "videoX", "vbi0", "media0"):
+        (tmp_path / name).write_text("")
+    assert camera_devices(tmp_path) == [0, 2, 10]
+    assert camera_devices(tmp_path / "missing") is None
+    assert camera_devices(tmp_path / "video0") is None  # a file, not a folder

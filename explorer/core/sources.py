@@ -491,6 +491,20 @@ class CaptureThread(threading.Thread):
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")  # not GIF: it may move
 
 
+def camera_devices(dev: Path = Path("/dev")) -> list[int] | None:
+    """The indexes of the video devices Linux lists (/dev/videoN, what OpenCV's V4L2 backend opens for index N),
+    without opening them (opening a camera can take seconds, or the device from another program); None where
+    there is no such folder to look in (other systems: the index is tried when opened)."""
+    if not dev.is_dir():
+        return None
+    found = []
+    for entry in dev.glob("video*"):
+        suffix = entry.name[len("video"):]
+        if suffix.isdigit():
+            found.append(int(suffix))
+    return sorted(found)
+
+
 def _is_still_image(path: Path) -> bool:
     """A still image by its first bytes (JPEG, PNG, BMP, TIFF; WebP's RIFF....WEBP), whatever its name."""
     try:

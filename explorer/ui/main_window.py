@@ -36,6 +36,7 @@ DEFAULT_IMAGE = RESOURCES / "images" / "chelsea.jpg"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif *.pgm *.ppm);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg);;All files (*)"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+MAX_CAMERA_INDEX = 63  # V4L2 numbers devices up to 63 (/dev/video0..63)
 
 
 @dataclass
@@ -380,7 +381,19 @@ class MainWindow(ModelMenuMixin, WindowLayoutMixin, QMainWindow):
             self.open_video(path)
 
     def choose_camera(self) -> None:
-        index, ok = QInputDialog.getInt(self, "Open camera", "Camera index:", 0, 0, 16)
+        """The camera's index, with the ones this machine has named (new-user trial: 99 typed became 9, silently,
+        and nothing said which cameras exist)."""
+        from explorer.core.sources import camera_devices
+
+        found = camera_devices()
+        if found is None:
+            note, first = "", 0
+        elif found:
+            note, first = "\nFound here: " + ", ".join(f"{i} (/dev/video{i})" for i in found), found[0]
+        else:
+            note, first = "\nNo camera was found here (no /dev/video* device).", 0
+        index, ok = QInputDialog.getInt(self, "Open camera", f"Camera index (0–{MAX_CAMERA_INDEX}):{note}", first,
+                                        0, MAX_CAMERA_INDEX)
         if ok:
             self.open_camera(index)
 
