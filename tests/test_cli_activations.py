@@ -59,11 +59,12 @@ def test_graph_node_name_and_text_output(tmp_path, capsys, sample_image_path):
     assert img.shape[:2] == (1 + 3 * 57, 1 + 4 * 57)
 
 
-def test_unknown_layer_is_one_error_line():
+def test_unknown_layer_is_one_error_line(tmp_path):
+    # (--out was /nonexistent/x.png: a folder that does not exist is now refused first, before any work)
     proc = subprocess.run([sys.executable, "-m", "explorer", "activations", "resnet18",
                            str(ROOT / "resources" / "images" / "chelsea.jpg"), "--layer", "layr1", "--out",
-                           "/nonexistent/x.png"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
+                           str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and not (tmp_path / "x.png").exists()
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: unknown layer 'layr1'") and "layer1" in lines[0]
     assert "Traceback" not in proc.stderr
@@ -94,14 +95,26 @@ def test_help_points_to_a_command_that_works(capsys, command):
     assert err == "" and [line.split()[0] for line in table.splitlines()[1:]] == zoo.names()
 
 
-def test_a_layer_like_no_other_gets_examples_and_an_unwritable_out_is_a_runtime_error(tmp_path):
+def test_a_layer_like_no_other_gets_examples_and_an_unwritable_out_is_refused_first(tmp_path, monkeypatch,
+                                                                                     capsys):
     image = str(ROOT / "resources" / "images" / "chelsea.jpg")
     proc = subprocess.run([sys.executable, "-m", "explorer", "activations", "resnet18", image, "--layer", "zzz"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     line = proc.stderr.strip()
     assert proc.returncode == 2 and len(line.splitlines()) == 1
     assert line.startswith("error: unknown layer 'zzz'; layers are module paths such as conv1, bn1")
+    # a folder that does not exist: a path given that cannot be used, so 2, before the model runs (was 1, after)
+    out = tmp_path / "no" / "such" / "dir" / "x.png"
     proc = subprocess.run([sys.executable, "-m", "explorer", "activations", "resnet18", image, "--layer", "conv1",
-                           "--out", str(tmp_path / "no" / "such" / "dir" / "x.png")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1 and proc.stderr.startswith("error: cannot write")
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr == (f"error: --out '{out}' cannot be written: the folder '{out.parent}' does not exist\n")
+    # a write that fails while running (a full disk, say) stays a failure while running: 1
+    import cv2
+
+    from explorer.cli import main
+
+    monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
+    assert main(["activations", "resnet18", image, "--layer", "conv1", "--weights", "random", "--out",
+                 str(tmp_path / "x.png")]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot write")

@@ -3,6 +3,7 @@ one `warning:` line for weights holding NaN, and nothing but `error:`/`warning:`
 
 from __future__ import annotations
 
+import argparse
 import json
 import struct
 import subprocess
@@ -47,7 +48,7 @@ def test_help_documents_the_exit_statuses():
     (["activations", "resnet18", "IMG", "--layer", "zzz"], EXIT_USAGE),       # an unknown layer (was 1)
     (["anchors", "--ratios", "0", "1"], EXIT_USAGE),           # a bad value found by the core (was 1)
     (["predict", "resnet18", "IMG", "--weights", "BAD"], EXIT_USAGE),        # a weights file given (was 1)
-    (["predict", "resnet18", "IMG", "--device", "cuda:7"], EXIT_FAILURE),    # this machine lacks it
+    (["predict", "resnet18", "IMG", "--device", "cuda:7"], EXIT_USAGE),      # this machine lacks it (was 1)
 ])
 def test_exit_statuses(capsys, tmp_path, sample_image_path, argv, code):
     (tmp_path / "bad.pt").write_bytes(b"garbage")
@@ -58,6 +59,127 @@ def test_exit_statuses(capsys, tmp_path, sample_image_path, argv, code):
     assert main(argv) == code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: "), err
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    return dict(build_parser()._subparsers._group_actions[0].choices)
+
+
+def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {a.option_strings[-1]: a for a in parser._actions if a.option_strings}
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Training and evaluation replaced by a failure: a check of what was given must come first."""
+    import explorer.core.evaluate as evaluate
+    import explorer.core.train_fasterrcnn as frcnn
+    import explorer.core.train_yolo as yolo
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the work started")
+
+    for module, name in ((yolo, "train"), (frcnn, "train"), (evaluate, "evaluate")):
+        monkeypatch.setattr(module, name, refuse)
+
+
+# every sub-command with a --device option, as the least that would run (a test below checks the list is whole)
+DEVICE_ARGV = {
+    "predict": ["predict", "resnet18", "IMG", "--weights", "random"],
+    "activations": ["activations", "resnet18", "IMG", "--layer", "layer1", "--weights", "random", "--out", "PNG"],
+    "index": ["index", "resnet18", "IMG", "--layer", "layer1", "--weights", "random", "--db", "DB"],
+    "train": ["train", "yolov1-tiny", "--max-steps", "1", "--scenes", "2", "--out", "PT"],
+    "evaluate": ["evaluate", "yolov1-tiny", "--scenes", "1"],
+}
+
+
+def _argv(argv: list[str], tmp_path: Path, image: Path) -> list[str]:
+    subst = {"IMG": str(image), "PNG": str(tmp_path / "m.png"), "DB": str(tmp_path / "i.sqlite"),
+             "PT": str(tmp_path / "w.pt")}
+    return [subst.get(a, a) for a in argv]
+
+
+def test_every_device_option_is_checked_here():
+    with_device = {name for name, p in _subcommands().items() if "--device" in _options(p)}
+    assert with_device == set(DEVICE_ARGV)
+
+
+@pytest.mark.parametrize("command", sorted(DEVICE_ARGV))
+@pytest.mark.parametrize("device", ["banana", "cuda:7", "cuda:x"])
+def test_a_device_this_machine_lacks_is_a_usage_error(capsys, tmp_path, sample_image_path, no_work, command,
+                                                      device):
+    """`evaluate --device banana` was exit status 1 while a bad --epochs was 2: a device given is an argument
+    given, so 2, in every sub-command, before any work."""
+    if device == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has cuda:7")
+    argv = _argv(DEVICE_ARGV[command], tmp_path, sample_image_path) + ["--device", device]
+    assert main(argv) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"error: device '{device}' "), captured.err
+    assert not captured.out
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+# every option naming a file to write or an index database; a test below checks the list is whole
+PATH_ARGV = {
+    ("activations", "--out"): ["activations", "resnet18", "IMG", "--layer", "layer1", "--weights", "random"],
+    ("train", "--out"): ["train", "yolov1-tiny", "--max-steps", "1", "--scenes", "2"],
+    ("index", "--db"): ["index", "resnet18", "IMG", "--layer", "layer1", "--weights", "random"],
+    ("top", "--db"): ["top", "resnet18", "--layer", "layer1", "--channel", "0"],
+}
+
+
+def test_every_output_path_option_is_checked_here():
+    found = {(name, opt) for name, p in _subcommands().items() for opt in _options(p) if opt in ("--out", "--db")}
+    assert found == set(PATH_ARGV)
+
+
+@pytest.mark.parametrize("command, option", sorted(PATH_ARGV))
+@pytest.mark.parametrize("where", ["FOLDER", "UNDER_FILE"])
+def test_a_path_that_cannot_be_used_is_a_usage_error(capsys, tmp_path, sample_image_path, no_work, command,
+                                                     option, where):
+    """A folder where a file is wanted, or a file where a folder should be: exit status 2 and one sentence,
+    before any work (`train --out afile/x.pt` trained an epoch, then 'error: FileExistsError: ...', 1;
+    `top --db FOLDER/` was 1)."""
+    (tmp_path / "afile").write_text("a file")
+    name = "m.png" if command == "activations" else "w.pt"  # activations' --out must end in .png
+    if where == "FOLDER":
+        (tmp_path / name).mkdir()
+        target = str(tmp_path / name)
+    else:
+        target = str(tmp_path / "afile" / name)
+    before = sorted(tmp_path.iterdir())
+    argv = _argv(PATH_ARGV[(command, option)] + [option, target], tmp_path, sample_image_path)
+    assert main(argv) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("error: "), captured.err
+    assert "Error" not in captured.err and "Errno" not in captured.err, captured.err  # a sentence, no class name
+    assert sorted(tmp_path.iterdir()) == before  # nothing written
+
+
+# every numeric option of train and evaluate, with a value it cannot take
+BAD_NUMBERS = {
+    "train": {"--epochs": "0", "--scenes": "-1", "--seed": "-1", "--batch-size": "0", "--lr": "-1",
+              "--threads": "0", "--backbone-lr-scale": "nan", "--max-steps": "0"},
+    "evaluate": {"--scenes": "0", "--seed": "-1"},
+}
+
+
+def test_every_numeric_option_of_train_and_evaluate_is_checked_here():
+    for command, bad in BAD_NUMBERS.items():
+        numeric = {opt for opt, a in _options(_subcommands()[command]).items() if a.type in (int, float)}
+        assert numeric == set(bad), command
+
+
+@pytest.mark.parametrize("command, option", [(c, o) for c, bad in BAD_NUMBERS.items() for o in bad])
+def test_a_number_out_of_range_is_a_usage_error(capsys, tmp_path, no_work, command, option):
+    """`train --lr -1` was 'error: ValueError: Invalid learning rate: -1.0' with status 1."""
+    argv = ["train", "yolov1-tiny", "--out", str(tmp_path / "w.pt")] if command == "train" else [
+        "evaluate", "yolov1-tiny"]
+    assert main([*argv, option, BAD_NUMBERS[command][option]]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {option} must be ") and err.count("\n") == 1, err
+    assert "Error" not in err, err
 
 
 def test_failures_while_running_are_1():

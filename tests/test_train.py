@@ -187,3 +187,89 @@ def test_train_replaces_bundled_weights_only_with_force(tmp_path, monkeypatch, c
     capsys.readouterr()
     assert main([*argv, "--force"]) == 0
     torch.load(target, weights_only=True)  # a state_dict now
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Training replaced by a failure: a check that is to come before any work must fail first."""
+    import explorer.core.train_fasterrcnn as frcnn
+    import explorer.core.train_yolo as yolo
+
+    def refuse(config: object) -> None:
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(yolo, "train", refuse)
+    monkeypatch.setattr(frcnn, "train", refuse)
+
+
+@pytest.mark.parametrize("model", ["yolov1-tiny", "fasterrcnn-tiny"])
+def test_train_out_under_a_file_is_refused_before_any_work(tmp_path, capsys, no_training, model):
+    """New-user trial: `--out afile/x.pt` generated scenes and trained an epoch, then said
+    'error: FileExistsError: [Errno 17] File exists' with status 1."""
+    from explorer.cli import main
+
+    (tmp_path / "afile").write_text("not a folder")
+    for out in (tmp_path / "afile" / "x.pt", tmp_path / "afile" / "deeper" / "x.pt"):
+        assert main(["train", model, "--max-steps", "1", "--scenes", "2", "--out", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == (f"error: --out '{out}' cannot be written: '{tmp_path / 'afile'}' is a file, not a "
+                                "folder\n"), captured.err
+        assert not captured.out
+    assert (tmp_path / "afile").read_text() == "not a folder"
+
+
+def test_train_out_that_is_a_folder_is_refused_before_any_work(tmp_path, capsys, no_training):
+    from explorer.cli import main
+
+    assert main(["train", "yolov1-tiny", "--max-steps", "1", "--scenes", "2", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --out '{tmp_path}' is a folder, not a file; name a file in it, such "
+                                       f"as '{tmp_path / 'yolov1-tiny-trained.pt'}'\n")
+    (tmp_path / "x.pt.ckpt").mkdir()  # the checkpoint beside it could not be written either
+    assert main(["train", "yolov1-tiny", "--max-steps", "1", "--scenes", "2", "--out", str(tmp_path / "x.pt")]) == 2
+    assert capsys.readouterr().err.startswith("error: the checkpoint beside --out ")
+
+
+def test_train_says_it_creates_a_missing_folder(tmp_path, capsys, monkeypatch):
+    """`--out /nonexistent/dir/x.pt` created the folders without a word: now one line says so, before the
+    training starts (and `--help` says it)."""
+    import explorer.core.train_yolo as yolo
+    from explorer.cli import build_parser, main
+
+    seen: list[bool] = []
+
+    def record(config: TrainConfig) -> None:
+        seen.append(config.out.parent.is_dir())
+        config.out.write_bytes(b"weights")
+
+    monkeypatch.setattr(yolo, "train", record)
+    out = tmp_path / "new" / "dir" / "x.pt"
+    assert main(["train", "yolov1-tiny", "--max-steps", "1", "--scenes", "2", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out.splitlines()
+    assert stdout[0] == f"created folder {tmp_path / 'new' / 'dir'} for --out" and seen == [True]
+    assert main(["train", "yolov1-tiny", "--max-steps", "1", "--scenes", "2", "--out", str(out)]) == 0
+    assert "created folder" not in capsys.readouterr().out  # it exists now
+    train_help = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert "a missing folder is created" in " ".join(train_help.split())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lr", "-1"], "--lr must be a positive number, such as 0.001 (not -1)"),
+    (["--lr", "0"], "--lr must be a positive number, such as 0.001 (not 0)"),
+    (["--lr", "nan"], "--lr must be a positive number, such as 0.001 (not nan)"),
+    (["--lr", "inf"], "--lr must be a positive number, such as 0.001 (not inf)"),
+    (["--backbone-lr-scale", "-0.5"], "--backbone-lr-scale must be 0 or more (not -0.5)"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 2⁶³−1 (not -1)"),
+    (["--seed", str(2**64)], f"--seed must be a whole number from 0 to 2⁶³−1 (not {2**64})"),
+    (["--epochs", "0"], "--epochs must be positive"),
+    (["--threads", "-2"], "--threads must be positive"),
+    (["--batch-size", "0"], "--batch-size must be positive"),
+])
+def test_train_numbers_are_checked_before_any_work(tmp_path, capsys, no_training, argv, message):
+    """`--lr -1` was 'error: ValueError: Invalid learning rate: -1.0' with status 1, after the scenes were made."""
+    from explorer.cli import main
+
+    out = tmp_path / "sub" / "x.pt"
+    assert main(["train", "yolov1-tiny", "--max-steps", "1", "--scenes", "2", "--out", str(out), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {message}\n" and not captured.out
+    assert not (tmp_path / "sub").exists()  # nothing made for a run that never starts

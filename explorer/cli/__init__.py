@@ -7,10 +7,12 @@ exit status (below), never a traceback; warnings the core issues for the user (e
 classes, e.g. weights holding NaN) are one `warning:` line each.
 
 Exit status: 0 done; 2 (EXIT_USAGE) what was given cannot be used, so the work did not start: a malformed
-command line (argparse's own convention), an unknown model or layer, an image, video, camera, weights file or
-input size that cannot be used; 1 (EXIT_FAILURE) something failed while running: a download, a stream that
-broke, an output that cannot be written, no such device here, memory, an unexpected error; 130 interrupted
-(128 + SIGINT, the shell's convention).
+command line (argparse's own convention), a number out of range, an unknown model or layer, an image, video,
+camera, weights file or input size that cannot be used, a device this machine lacks, a file to write that is
+a folder or whose folder cannot be (checked before any work: explorer.cli.common.usable_device and
+check_output_file); 1 (EXIT_FAILURE) something failed while running: a download, a stream that broke, an
+output that could not be written after all, memory, an unexpected error; 130 interrupted (128 + SIGINT, the
+shell's convention).
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ EXIT_INTERRUPTED = 130
 
 EPILOG = """exit status:
   0    done
-  2    what was given cannot be used: a malformed command line, an unknown model or layer, an image,
-       video, camera, weights file or input size that cannot be used
-  1    a failure while running: a download, a stream that broke, an output that cannot be written,
-       a device this machine lacks, memory, an unexpected error
+  2    what was given cannot be used: a malformed command line, a number out of range, an unknown
+       model or layer, an image, video, camera, weights file or input size that cannot be used, a
+       device this machine lacks, a file to write that is a folder or whose folder cannot be
+  1    a failure while running: a download, a stream that broke, an output that could not be
+       written after all, memory, an unexpected error
   130  interrupted (Ctrl+C)
 Errors are one 'error:' line on stderr; warnings (e.g. weights holding NaN) one 'warning:' line each."""
 

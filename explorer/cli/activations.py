@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from explorer.arguments import add_seed_option
-from explorer.cli.common import CLIError, print_json
+from explorer.cli.common import CLIError, check_output_file, print_json, usable_device
 from explorer.cli.specs import add_input_option, add_model_argument
 from explorer.core.errors import ExplorerError
 
@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     value_range = _parse_range(args.value_range)
     if not str(args.out).lower().endswith(".png"):
         raise CLIError(f"--out '{args.out}' must be a .png file")
+    check_output_file(args.out, "--out", example="mosaic.png")
+    args.device = usable_device(args.device)
 
     entry = specs.resolve(args.model, args.trust)
     shape = specs.input_shape(entry, args.input)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.cli.common import CLIError, print_json
+from explorer.cli.common import CLIError, check_seed, print_json, usable_device
 
 MODELS = ("yolov1-tiny", "fasterrcnn-tiny")
 
@@ -17,7 +17,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("model", choices=MODELS, help="detector to evaluate")
     p.add_argument("--weights", default="bundled", help="bundled (default), random, or a state_dict file")
     p.add_argument("--scenes", type=int, default=200, help="number of scenes (default 200)")
-    p.add_argument("--seed", type=int, default=1, help="scene-set seed (default 1; set 0 is the training set)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="scene-set seed, 0 or more (default 1; set 0 is the training set)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
@@ -26,13 +27,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.scenes <= 0:
         raise CLIError("--scenes must be positive")
+    check_seed(args.seed)
+    device = usable_device(args.device)  # a device this machine lacks: one line, exit status 2, as predict
     import torch
 
     from explorer.core.evaluate import evaluate
 
-    from explorer.core.engine import pick_device
-
-    device = pick_device(args.device)  # "cuda" on a machine without one: one clear line, as predict says it
     torch.set_num_threads(min(2, torch.get_num_threads()))
     result = evaluate(args.model, args.weights, args.scenes, args.seed, device)
     if args.json:

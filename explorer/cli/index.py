@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from explorer.arguments import DEVICE_HELP, WEIGHTS_HELP, add_seed_option
-from explorer.cli.common import CLIError, print_json, skipped_warning
+from explorer.cli.common import CLIError, check_output_file, print_json, skipped_warning, usable_device
 from explorer.cli.specs import add_model_argument
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -184,8 +184,14 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             raise CLIError(RAY_MISSING) from None
         cluster = RayCluster(address=None if args.ray == "local" else args.ray)
+    if cluster is None:  # on Ray, the device is the nodes', not this machine's
+        usable_device(args.device)
     entry = resolve(args.model, args.trust)
     db = default_db_path() if args.db is None else args.db
+    # a folder, or a file where its folder should be: exit status 2 before any work (was 1); a missing folder
+    # is created by the store, as for the default database
+    check_output_file(db, "--db" if args.db is not None else "the index database", make_folder=True,
+                      example="patch-index.sqlite")
     if args.rebuild:
         try:
             PatchStore(db).close()

@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from explorer.arguments import add_seed_option
-from explorer.cli.common import CLIError, print_json, skipped_warning
+from explorer.cli.common import CLIError, print_json, skipped_warning, usable_device
 from explorer.cli.specs import add_input_option, add_model_argument
 
 
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401 - imported here, not at module level (fast --help)
 
     from explorer.cli import specs
-    from explorer.core.engine import Engine, pick_device
+    from explorer.core.engine import Engine
     from explorer.core.errors import ExplorerError, SourceError
     from explorer.core.opening import open_model
     from explorer.core.sources import FolderSource, ImageSource, open_source
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     shape = specs.input_shape(entry, args.input)
     if args.raw and (not args.json or entry.preprocess != "yolo"):
         raise CLIError("--raw needs --json and a YOLO model (yolov1, yolov1-tiny)")
-    device = pick_device(args.device)
+    device = usable_device(args.device)
     source = open_source(args.source, resolution)  # fails fast, before the model is built
     warned: list[dict[str, str]] = []
     if isinstance(source, FolderSource):

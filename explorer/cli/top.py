@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from explorer.arguments import WEIGHTS_HELP, add_seed_option
@@ -63,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("-k must be at least 1")
     if args.channel < 0:
         raise CLIError("--channel must be 0 or more")
+    if args.db is not None and Path(args.db).expanduser().is_dir():  # exit status 2, as index says it (was 1)
+        raise CLIError(f"--db '{args.db}' is a folder, not a file; name the index database in it, such as "
+                       f"'{Path(args.db) / 'patch-index.sqlite'}'")
     entry = resolve(args.model, args.trust)
     try:
         top = top_patches(entry.name, args.layer, args.channel, weights=args.weights or "", seed=args.seed,

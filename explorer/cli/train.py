@@ -8,9 +8,10 @@ them by default and left the app's detector scoring mAP 0.000.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from explorer.cli.common import CLIError
+from explorer.cli.common import CLIError, check_output_file, check_seed, make_folder, usable_device
 
 MODELS = ("yolov1-tiny", "fasterrcnn-tiny")
 # Defaults that reproduce the bundled weights (resources/weights/README.md; to replace them, add
@@ -32,10 +33,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("model", choices=MODELS, help="detector to train")
     p.add_argument("--epochs", type=int, help="passes over the training scenes (default: the bundled recipe)")
     p.add_argument("--scenes", type=int, help="number of training scenes, generated once (default: recipe)")
-    p.add_argument("--seed", type=int, default=0, help="scene-set and torch seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="scene-set and torch seed, 0 or more (default 0)")
     p.add_argument("--batch-size", type=int, help="images per step (default: recipe)")
-    p.add_argument("--lr", type=float, help="peak learning rate of Adam (default: recipe)")
-    p.add_argument("--out", type=Path, help="where to save the weights (default ./MODEL-trained.pt)")
+    p.add_argument("--lr", type=float, help="peak learning rate of Adam, above 0 (default: recipe)")
+    p.add_argument("--out", type=Path,
+                   help="file to save the weights to (default ./MODEL-trained.pt), checked before training starts; "
+                        "a missing folder is created, with a line saying so; an existing file is replaced")
     p.add_argument("--force", action="store_true",
                    help="allow --out to replace a file in the bundled resources folder (the shipped weights)")
     p.add_argument("--resume", type=Path, help="checkpoint to continue from (OUT.ckpt of an earlier run)")
@@ -45,7 +48,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="yolov1-tiny only: start its conv layers from a trained fasterrcnn-tiny (bundled: the "
                         "shipped weights; a state_dict file; none: random init). Default bundled")
     p.add_argument("--backbone-lr-scale", type=float, default=1.0,
-                   help="yolov1-tiny: learning-rate factor of the initialised conv layers (default 1)")
+                   help="yolov1-tiny: learning-rate factor of the initialised conv layers, 0 or more (0 keeps them "
+                        "as initialised; default 1)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (quick checks)")
     return p
 
@@ -68,27 +72,45 @@ def check_out(out: Path, force: bool) -> None:
                        f"to replace them")
 
 
-def run(args: argparse.Namespace) -> int:
-    import time
-
-    import torch
-
-    from explorer.core.train_common import RESOURCES, TrainConfig
-
-    recipe = DEFAULTS[args.model]
+def check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric option, before any work: one sentence each (CLIError, exit status 2). A bad --lr used to
+    reach Adam after the scenes were generated ("error: ValueError: Invalid learning rate: -1.0", status 1)."""
     for name in ("epochs", "scenes", "batch_size", "threads", "max_steps"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise CLIError(f"--{name.replace('_', '-')} must be positive")
-    from explorer.core.engine import pick_device
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise CLIError(f"--lr must be a positive number, such as 0.001 (not {args.lr:g})")
+    if not (math.isfinite(args.backbone_lr_scale) and args.backbone_lr_scale >= 0):
+        raise CLIError(f"--backbone-lr-scale must be 0 or more (not {args.backbone_lr_scale:g})")
+    check_seed(args.seed)
 
-    args.device = pick_device(args.device)  # as predict and evaluate say it
+
+def check_paths(out: Path, force: bool, model: str) -> Path | None:
+    """The weights file and its checkpoint beside it can be written (checked before any work: a file where
+    --out's folder should be once failed after a whole epoch); returns the folder to create, if missing."""
+    check_out(out, force)
+    missing = check_output_file(out, "--out", make_folder=True, example=f"{model}-trained.pt")
+    check_output_file(out.with_name(out.name + ".ckpt"), "the checkpoint beside --out", make_folder=True)
+    return missing
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    check_numbers(args)
+    args.device = usable_device(args.device)  # as predict and evaluate say it
+    out = args.out or Path(f"{args.model}-trained.pt")
+    missing = check_paths(out, args.force, args.model)
+
+    from explorer.core.train_common import RESOURCES, TrainConfig
+
+    recipe = DEFAULTS[args.model]
     init_backbone = None
     if args.model == "yolov1-tiny" and args.init_backbone.lower() != "none":
         init_backbone = (RESOURCES / "weights" / "fasterrcnn-tiny.pt" if args.init_backbone == "bundled"
                          else Path(args.init_backbone))
-    out = args.out or Path(f"{args.model}-trained.pt")
-    check_out(out, args.force)
+    make_folder(missing, "--out")
     config = TrainConfig(
         model=args.model,
         epochs=args.epochs or recipe["epochs"], scenes=args.scenes or recipe["scenes"], seed=args.seed,
