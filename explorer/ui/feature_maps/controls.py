@@ -90,7 +90,8 @@ class Controls(FlowBox):
         self.opacity_slider.setToolTip("Overlay opacity")
         self.gradient_check = QCheckBox("Gradient")
         self.gradient_check.setToolTip("Gradient view: on a click in the large map, show |∂activation/∂input| "
-                                       "on the input image")
+                                       "on the input image, with or without Overlay (ticked with a pixel "
+                                       "chosen: its gradient at once). A pixel a ReLU holds at 0 has none.")
         self.target_combo = QComboBox()
         self.target_combo.setToolTip("Class (classifiers) or detection (detectors) to explain with Grad-CAM")
         self.target_combo.setMinimumWidth(110)

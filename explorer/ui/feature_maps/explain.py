@@ -3,7 +3,10 @@ layer's probe in the pipeline thread after the next forward pass: explorer.core.
 answers, drawn as a heat map over the source image.
 
 Grad-CAM: Selvaraju et al., "Grad-CAM", ICCV 2017. The gradient view: |∂A/∂input| of one feature pixel
-(Simonyan et al. 2014), whose support is that pixel's receptive field."""
+(Simonyan et al. 2014), whose support is that pixel's receptive field. It is drawn whether or not Overlay is
+ticked (Overlay lays the channel on the photo; the gradient is its own request). A pixel whose activation is 0
+after a ReLU has a zero gradient everywhere: nothing to draw, and the info line says why (new-user trial: the
+photo showed only the crop outline and no word)."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class Explainer:
         self.set_info = set_info
         self.targets: list[TargetChoice] = []
         self.heat_of: tuple[str, int] | None = None  # (source, frame index) the heat map shown was computed on
+        self.heat_kind = ""  # "gradcam" or "gradient": what the heat map shown is
 
     def fill_targets(self, result: FrameResult | None) -> None:
         """Grad-CAM's targets from the newest result, as the inference table lists them (its threshold)."""
@@ -62,7 +66,14 @@ class Explainer:
     def request_gradient(self, probe: ActivationProbe | None, fy: int, fx: int, channel: int | None) -> None:
         if probe is not None:
             probe.request("gradient", gradient_job(probe.layer, fy, fx, channel, self.state.graph, probe.output_key))
+            which = f"channel {channel}" if channel is not None else "all channels"
+            self.state.show_message(f"Computing the gradient of {which} at (y {fy}, x {fx})…", 3000)
             self.bridge.rerun()
+
+    def hide_gradient(self) -> None:
+        """Gradient unticked: its heat map leaves the photo (a Grad-CAM map stays)."""
+        if self.heat_kind == "gradient" and self.overlay.heat_shown:
+            self.overlay.hide_heat()
 
     def on_frame(self, result: FrameResult, frame: ActivationFrame) -> None:
         """A new frame of maps: an older heat map goes, the answers that came with it are drawn."""
@@ -94,19 +105,29 @@ class Explainer:
                 self.state.show_error(str(item))
                 self.set_info(f"{'Grad-CAM' if name == 'gradcam' else 'The gradient view'}: {item}")  # stays
                 continue
-            shown = True
             if name == "gradcam":
+                shown = True
                 self.show_heat(heat_image(item.cam_input, HEAT_COLORMAP), frame)
                 # ReLU(Σ α_k A_k) is 0 where no channel speaks for the target (Selvaraju et al. 2017, eq. 2)
                 zero = "" if float(np.max(item.cam_input, initial=0.0)) > 0 else (
                     " — zero everywhere: no channel of this layer speaks for it (try an earlier layer)")
                 self.set_info(f"Grad-CAM at {item.layer} for {item.target}: {self._score_kind()} "
                               f"{item.score:.4g}{zero}")
+                self.heat_kind = name
             else:
-                self.show_heat(saliency_image(item.magnitude, HEAT_COLORMAP), frame)  # made clearly visible
                 which = f"channel {item.channel}" if item.channel is not None else "all channels"
-                self.set_info(f"gradient of {which} at (y {item.fy}, x {item.fx}) = {item.value:.4g} with respect "
-                              "to the input")
+                where = f"gradient of {which} at (y {item.fy}, x {item.fx})"
+                if not np.any(item.magnitude):  # nothing to draw: say so, and leave no older map to misread
+                    self.overlay.hide_heat()
+                    why = (f"its activation is {item.value:.4g} (a ReLU's zero), so no input pixel moves it"
+                           if item.value <= 0 else "no input pixel moves it")
+                    self.set_info(f"{where} is zero everywhere: {why}; click a brighter pixel of the large map")
+                    continue
+                shown = True
+                self.show_heat(saliency_image(item.magnitude, HEAT_COLORMAP), frame)  # made clearly visible
+                self.heat_kind = name
+                self.set_info(f"{where} (activation {item.value:.4g}) with respect to the input: the heat map on "
+                              "the photo")
         return shown
 
     def show_heat(self, rgba: np.ndarray, frame: ActivationFrame) -> None:

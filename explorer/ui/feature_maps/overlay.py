@@ -9,7 +9,10 @@ show while the overlay is off the view, so it comes back as it was when the dock
 A channel or heat map covers only the part of the photo the model saw (resnet18's 224×224 centre crop of the
 photo resized to 256): while one is shown, that region is outlined (dashed, light grey), tagged at its top-left
 corner, above the line, over the photo the model never saw, and named in the legend the dock shows
-(overlay_base's legend_rows), so that the overlay's edge is not an unexplained rectangle (new-user trial)."""
+(overlay_base's legend_rows), so that the overlay's edge is not an unexplained rectangle (new-user trial). So
+are a feature pixel's receptive field (yellow; a field larger than the model input, whose box would reach far
+past the photo with one stray edge in view, is drawn by its part in the image only, dashed cyan) and a channel
+that reaches past the outline (explorer.ui.feature_maps.on_image has the words)."""
 
 from __future__ import annotations
 
@@ -23,9 +26,13 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 
 from explorer.core.receptive import Box, InputGeometry
-from explorer.ui.overlay_base import OverlayBase
+from explorer.ui.feature_maps.on_image import FieldText
+from explorer.ui.overlay_base import LegendRow, OverlayBase
 
 INPUT_RGB = (225, 225, 225)  # the model-input outline: light on a photo, apart from the field's yellow and cyan
+FIELD_RGB = (255, 255, 0)
+PART_RGB = (0, 255, 255)
+CHANNEL_RGB = (150, 150, 150)
 
 
 def _rect(box: Box) -> QRectF:
@@ -72,12 +79,12 @@ class FeatureOverlay(OverlayBase):
         self.channel_item = pg.ImageItem(axisOrder="row-major")
         self.heat_item = pg.ImageItem(axisOrder="row-major")
         self.field_item = QGraphicsRectItem()
-        pen = QPen(QColor(255, 255, 0))
+        pen = QPen(QColor(*FIELD_RGB))
         pen.setWidthF(2.0)
         pen.setCosmetic(True)
         self.field_item.setPen(pen)
         self.clip_item = QGraphicsRectItem()  # the part of the field inside the image (the rest is padding)
-        dashed = QPen(QColor(0, 255, 255))
+        dashed = QPen(QColor(*PART_RGB))
         dashed.setCosmetic(True)
         dashed.setStyle(Qt.PenStyle.DashLine)
         self.clip_item.setPen(dashed)
@@ -93,7 +100,9 @@ class FeatureOverlay(OverlayBase):
             item.setZValue(20 + z)
             item.setVisible(False)
         self.field_box: Box | None = None
+        self.field_text: FieldText | None = None
         self.channel_rect: QRectF | None = None
+        self.channel_text = ""  # where the channel lies when it reaches past the input's outline ('' within it)
         self.input: InputRegion | None = None
 
     def redraw(self) -> None:
@@ -114,11 +123,18 @@ class FeatureOverlay(OverlayBase):
         self._update_input()
 
     def _update_input(self) -> None:
-        """Outline the input region while a channel or heat map lies on it, and say so in the legend."""
+        """Outline the input region while a channel or heat map lies on it; the legend says what is drawn."""
         shown = self.input is not None and (self.channel_item.isVisible() or self.heat_item.isVisible())
         self.input_item.setVisible(shown)
         self.input_tag.setVisible(shown)
-        rows = [(INPUT_RGB, Qt.PenStyle.DashLine, self.input.text)] if shown and self.input is not None else []
+        rows: list[LegendRow] = [(INPUT_RGB, Qt.PenStyle.DashLine, self.input.text)] if shown and self.input else []
+        if self.channel_item.isVisible() and self.channel_text:
+            rows.append((CHANNEL_RGB, "square", self.channel_text))
+        text = self.field_text
+        if text is not None and self.field_item.isVisible():
+            rows.append((FIELD_RGB, Qt.PenStyle.SolidLine, text.box_text))
+        if text is not None and self.clip_item.isVisible():
+            rows.append((PART_RGB, Qt.PenStyle.DashLine, text.part_text))
         if rows != self.legend_rows:
             self.legend_rows = rows
             if self.on_legend is not None:
@@ -129,9 +145,11 @@ class FeatureOverlay(OverlayBase):
         return self.input_item.isVisible()
 
     # drawing -----------------------------------------------------------------------------------------------
-    def show_channel(self, rgba: np.ndarray, box: Box, opacity: float) -> None:
+    def show_channel(self, rgba: np.ndarray, box: Box, opacity: float, text: str = "") -> None:
+        """`text`: where the channel lies, for the legend, when it reaches past the input's outline."""
         self.channel_item.setImage(rgba, autoLevels=False, levels=None)  # uint8 RGBA as is: no rescaling pass
         self.channel_rect = _rect(box)
+        self.channel_text = text
         self.channel_item.setRect(self.channel_rect)
         self.channel_item.setOpacity(opacity)
         self.channel_item.setVisible(True)
@@ -144,13 +162,21 @@ class FeatureOverlay(OverlayBase):
         self.heat_item.setVisible(True)
         self._update_input()
 
-    def show_field(self, box: Box, clipped: Box) -> None:
-        """The field (yellow) and, when part of it lies outside the image, the part inside (dashed cyan)."""
+    def show_field(self, box: Box, clipped: Box, text: FieldText | None = None) -> None:
+        """The field (yellow) and, when part of it lies outside the image, the part inside (dashed cyan). A field
+        larger than the model input (`text.fits` False) is drawn by its part inside only, a little bolder: its
+        box would reach far past the photo, one edge of it a stray line in view."""
+        fits = text is None or text.fits
         self.field_box = box
+        self.field_text = text
         self.field_item.setRect(_rect(box))
-        self.field_item.setVisible(True)
+        self.field_item.setVisible(fits)
         self.clip_item.setRect(_rect(clipped))
-        self.clip_item.setVisible(clipped != box)
+        pen = self.clip_item.pen()
+        pen.setWidthF(1.0 if fits else 2.0)
+        self.clip_item.setPen(pen)
+        self.clip_item.setVisible(clipped != box or not fits)
+        self._update_input()
 
     def set_opacity(self, opacity: float) -> None:
         self.channel_item.setOpacity(opacity)
@@ -169,6 +195,8 @@ class FeatureOverlay(OverlayBase):
         self.field_item.setVisible(False)
         self.clip_item.setVisible(False)
         self.field_box = None
+        self.field_text = None
+        self._update_input()
 
     @property
     def heat_shown(self) -> bool:
@@ -178,6 +206,7 @@ class FeatureOverlay(OverlayBase):
         """Forget everything drawn (a new model or source: the OverlayHost calls this, and so does Clear)."""
         super().clear()
         self.field_box = None
+        self.field_text = None
         self.channel_rect = None
         self._update_input()  # (the region stays known: it is the model's, not a picture)
         if self.on_clear is not None:

@@ -34,15 +34,14 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidg
 
 from explorer.core.activations import ActivationFrame, ActivationProbe, UnknownLayerError, resolve_layer
 from explorer.core.errors import ExplorerError
-from explorer.core.heatmaps import channel_overlay
 from explorer.core.mosaic import Mosaic, MosaicOptions, build_mosaic, channel_image, value_at
-from explorer.core.receptive import (FieldGeometry, backbone_size, feature_field, feature_map_box,
-                                     layer_field_geometry)
+from explorer.core.receptive import FieldGeometry, backbone_size, feature_field, layer_field_geometry
 from explorer.ui.export_dialog import ask_export_path
 from explorer.ui.feature_maps import export
 from explorer.ui.feature_maps.channel_view import ChannelView
 from explorer.ui.feature_maps.controls import NO_LAYER, Controls
 from explorer.ui.feature_maps.explain import Explainer
+from explorer.ui.feature_maps.on_image import channel_picture, field_text
 from explorer.ui.feature_maps.image_view import ImageView, carried_range
 from explorer.ui.feature_maps.options import load_options, save_options
 from explorer.ui.feature_maps.overlay import FeatureOverlay, input_region
@@ -59,7 +58,6 @@ if TYPE_CHECKING:
 PROBE_PREFIX = "featuremaps:"
 NO_PLACE = ("This layer's outputs have no place on the image (after flatten or a fully connected layer an output "
             "sees the whole image; after RoI pooling, a whole region): no receptive field, no overlay.")
-OVERLAY_MAX_PX = 1024  # a channel laid over the image is upsampled on the device to at most about this size
 
 
 class FeatureMapsPanel(QWidget):
@@ -102,6 +100,7 @@ class FeatureMapsPanel(QWidget):
         c.mosaicChanged.connect(self._on_options_changed)
         c.rate_combo.currentIndexChanged.connect(lambda _i: self._apply_rate())
         c.overlay_check.toggled.connect(self._on_overlay_toggled)
+        c.gradient_check.toggled.connect(self._on_gradient_toggled)
         c.opacity_slider.valueChanged.connect(lambda _v: self.overlay.set_opacity(c.opacity))
         c.gradcam_button.clicked.connect(lambda: self.request_gradcam())
         c.clear_button.clicked.connect(self.clear_overlay)
@@ -514,14 +513,8 @@ class FeatureMapsPanel(QWidget):
             return
         if frame.geometry is None or frame.input_size is None:
             return
-        c, h, w = frame.shape
-        ih, iw = self._backbone_size()
-        box = frame.geometry.to_source(feature_map_box(field, (h, w), (ih, iw)))
-        up = int(field.stride) if field is not None else max(1, int(round(ih / h)))
-        scale = max(1, min(up, OVERLAY_MAX_PX // max(h, w, 1)))  # bilinear upsampling on the device
-        # transparent where the channel is quiet, opaque at its strongest (the slider scales the whole)
-        rgba = channel_overlay(frame.activation, self.channel, self._colormap(), size=(h * scale, w * scale))
-        self.overlay.show_channel(rgba, box, self.controls.opacity)
+        rgba, box, text = channel_picture(frame, self.channel, field, self._backbone_size(), self._colormap())
+        self.overlay.show_channel(rgba, box, self.controls.opacity, text)
 
     def select_feature_pixel(self, fy: int, fx: int) -> tuple[float, float, float, float] | None:
         """Draw the receptive field of feature pixel (fy, fx) on the input image (source pixels); with the
@@ -537,14 +530,20 @@ class FeatureMapsPanel(QWidget):
             return None
         source = self.last_result.frame.image.shape[:2] if self.last_result is not None else None
         ff = feature_field(field, fy, fx, frame.geometry, self._backbone_size(), source)
-        self.overlay.show_field(ff.source_box, ff.source_clipped)
+        text = field_text(ff, self._backbone_size())
+        self.overlay.show_field(ff.source_box, ff.source_clipped, text)
         self.top_patches.field_replaced(ff.source_box)  # another field: the opened tile no longer stands for it
-        x0, y0, x1, y1 = ff.input_box
-        self._set_info(f"receptive field of (y {fy}, x {fx}): {ff.size:g}×{ff.size:g} input pixels, "
-                       f"rows {y0:g}..{y1 - 1:g}, columns {x0:g}..{x1 - 1:g} of the model input")
+        self._set_info(text.info)
         if self.controls.gradient_check.isChecked():
             self.request_gradient(fy, fx)
         return ff.source_box
+
+    def _on_gradient_toggled(self, on: bool) -> None:
+        """Ticked with a pixel chosen: its gradient now (no second click); unticked: the gradient leaves."""
+        if on and self.feature_pixel is not None and self.frame is not None and self.channel is not None:
+            self.request_gradient(*self.feature_pixel)
+        elif not on:
+            self.explainer.hide_gradient()
 
     def clear_overlay(self) -> None:
         """Clear: take the channel, heat map and receptive field off the image. Overlay keeps its tick (the
