@@ -70,8 +70,8 @@ def test_a_field_larger_than_the_input_is_drawn_by_its_part_in_the_image_and_nam
     fm.select_channel(0)
     fm.select_feature_pixel(6, 3)
     # the 435 px box reaches past the photo (one edge of it was a stray yellow line): not drawn
-    x0, y0, x1, y1 = o.field_box
-    h, w = resnet.state.frame.image.shape[:2]
+    x0, _, x1, _ = o.field_box
+    w = resnet.state.frame.image.shape[1]
     assert x0 < 0 and x1 > w and not o.field_item.isVisible()
     assert o.clip_item.isVisible() and o.clip_item.pen().widthF() == 2.0
     text = "receptive field of (y 6, x 3): 435×435 px, larger than the 224×224 input; its dashed cyan part lies"
