@@ -35,8 +35,11 @@ def test_the_gradient_shows_without_overlay_and_a_zero_one_says_why(qtbot, resne
     fm.select_channel(0)
     zero, best = _pixels(fm, 0)
 
+    said: list[str] = []
+    fm.state.message.connect(lambda text, *_: said.append(text))
     fm.select_feature_pixel(*zero)      # old: an invisible map, the crop outline, "= 0 with respect to the input"
     qtbot.waitUntil(lambda: "zero everywhere" in fm.info_label.text(), timeout=RESULT_TIMEOUT)
+    assert any("zero everywhere" in t for t in said)  # also in the status bar: the info line may be out of sight
     assert "a ReLU's zero" in fm.info_label.text() and "brighter pixel" in fm.info_label.text()
     assert not o.heat_shown and not o.input_shown
 

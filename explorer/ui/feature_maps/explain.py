@@ -121,7 +121,9 @@ class Explainer:
                     self.overlay.hide_heat()
                     why = (f"its activation is {item.value:.4g} (a ReLU's zero), so no input pixel moves it"
                            if item.value <= 0 else "no input pixel moves it")
-                    self.set_info(f"{where} is zero everywhere: {why}; click a brighter pixel of the large map")
+                    text = f"{where} is zero everywhere: {why}; click a brighter pixel of the large map"
+                    self.set_info(text)
+                    self.state.show_message(text, 8000, answer=True)  # the dock's info line may be out of sight
                     continue
                 shown = True
                 self.show_heat(saliency_image(item.magnitude, HEAT_COLORMAP), frame)  # made clearly visible
