@@ -105,3 +105,14 @@ def test_a_field_that_fits_keeps_its_yellow_box_and_names_it(qtbot, app_state):
     assert (FIELD_RGB, Qt.PenStyle.SolidLine, "receptive field of (y 0, x 0): 11×11 px of the model input") \
         in o.legend_rows
     assert fm.info_label.text().startswith("receptive field of (y 0, x 0): 11×11 input pixels")
+
+
+def test_an_opened_patchs_field_larger_than_the_image_is_drawn_by_its_part_in_it():
+    """As a feature pixel's: a top patch of layer4 has a field larger than the image, whose yellow box would be a
+    stray edge far outside; it passes both of the image's opposite edges, so only its part in the image is drawn."""
+    from explorer.ui.feature_maps.on_image import patch_field_text
+
+    big = patch_field_text((-100.0, -80.0, 300.0, 320.0), (0.0, 0.0, 224.0, 224.0), 0)
+    assert big is not None and not big.fits and "400×400 px, larger than the image" in big.part_text
+    assert patch_field_text((10.0, 10.0, 50.0, 50.0), (10.0, 10.0, 50.0, 50.0), 2) is None   # inside: yellow box
+    assert patch_field_text((-10.0, 10.0, 50.0, 50.0), (0.0, 10.0, 50.0, 50.0), 2) is None   # past one edge only

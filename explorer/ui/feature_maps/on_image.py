@@ -76,6 +76,21 @@ def field_text(ff: FeatureField, input_size: tuple[int, int]) -> FieldText:
                      "its dashed cyan part lies in the image")
 
 
+def patch_field_text(field: tuple[float, float, float, float], part: tuple[float, float, float, float],
+                     rank: int) -> FieldText | None:
+    """The words for an opened top patch's field (source pixels) and its part in the image: None (the plain
+    yellow box) unless the field is wider or taller than the image (it passes the image's two opposite edges),
+    which is drawn by its part in the image, as a feature pixel's is (else one edge of it, far outside, is a
+    stray line)."""
+    fx0, fy0, fx1, fy1 = field
+    px0, py0, px1, py1 = part
+    if not ((fx0 < px0 and fx1 > px1) or (fy0 < py0 and fy1 > py1)):
+        return None
+    n = f"{fx1 - fx0:g}×{fy1 - fy0:g}"
+    text = f"receptive field of patch #{rank + 1}: {n} px, larger than the image; its dashed cyan part lies in it"
+    return FieldText(False, text, "", text)
+
+
 def channel_extent_text(field: FieldGeometry | None, channel: int, map_size: tuple[int, int],
                         input_size: tuple[int, int]) -> str:
     """'' when the channel laid over the photo lies within the model input's outline (to half a pixel); else

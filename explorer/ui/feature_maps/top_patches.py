@@ -30,6 +30,7 @@ from explorer.core.patch_index import DEFAULT_TOP_K, IndexStoreError, IndexSumma
 from explorer.ui.elided_label import ElidedLabel
 from explorer.ui.feature_maps import patch_lookup as pl
 from explorer.ui.feature_maps.indexing import IndexBar, IndexJob, IndexRunner, counted, duration
+from explorer.ui.feature_maps.on_image import patch_field_text
 from explorer.ui.feature_maps.patch_tiles import PatchGrid, source_name
 from explorer.ui.jobs import error_text
 from explorer.ui.settings import read_int, read_str
@@ -404,7 +405,8 @@ class TopPatchesView(QWidget):
     def _mark_opened(self, crop: pl.Crop) -> None:
         p = crop.patch
         self.opened = crop
-        self.overlay.show_field(p.field, p.box)  # after the open: a new source clears the overlay first
+        # after the open: a new source clears the overlay first
+        self.overlay.show_field(p.field, p.box, patch_field_text(p.field, p.box, p.rank))
         self.grid.select(crop)
         self.patchOpened.emit(p.y, p.x)
         self._marked_note = (f"{source_name(crop)}: patch #{p.rank + 1} of channel {self.channel} "
