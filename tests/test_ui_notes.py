@@ -65,7 +65,8 @@ def test_ui_notes_hub_card_and_views(qtbot, state, bridge, tmp_path):
     from explorer.ui.notes.hub import VIEWS, NotesPanel
     panel = NotesPanel(state, bridge)
     qtbot.addWidget(panel)
-    assert "Krizhevsky" in panel.card.text() and "2012" in panel.title.text()
+    # the year once, on the card's first line, not again in the title (new-user trial)
+    assert "Krizhevsky" in panel.card.text() and "· 2012</p>" in panel.card.text() and panel.title.text() == "alexnet"
     assert f"{state.graph.total_params:,}" in panel.card.text()          # from the captured graph
     assert len(VIEWS) == 8 and all(":" in ref for _, ref in VIEWS)
     view = panel.open("explorer.ui.notes.calculator_view:CalculatorView")

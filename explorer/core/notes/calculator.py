@@ -168,6 +168,20 @@ ALEXNET_NOTES: list[AlexNetLayer] = [
 ]
 
 
+# The calculator's input ranges, one per kind of input, the same in every box (the views show them).
+KERNEL_RANGE = (1, 15)        # AlexNet's 11×11 is the largest kernel the notes meet
+CHANNEL_RANGE = (1, 8192)     # VGG's fc layers have 4096; every conv in the zoo has fewer
+STACK_RANGE = (1, 10)         # stacked layers n
+
+
+def saving_text(ours: int, theirs: int, what: str) -> str:
+    """`ours` parameters against `theirs`: "saving: 28%" when fewer, "costs 5.0× as many as {what}" when more
+    (a negative percentage reads badly: 1×1 layers stacked five deep cost five times one 1×1)."""
+    if ours <= theirs:
+        return f"saving: {(1.0 - ours / theirs) * 100:.0f}%"
+    return f"no saving: costs {ours / theirs:.1f}× as many as {what}"
+
+
 def dense_params(n_in: int, n_out: int, bias: bool = False) -> int:
     """Parameters of a fully connected layer."""
     return n_in * n_out + (n_out if bias else 0)

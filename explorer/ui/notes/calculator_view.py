@@ -17,13 +17,22 @@ if TYPE_CHECKING:
     from explorer.ui.state import AppState
 
 
-def _spin(value: int, lo: int = 1, hi: int = 8192) -> QSpinBox:
+def _spin(value: int, bounds: tuple[int, int] = calc.CHANNEL_RANGE) -> QSpinBox:
+    """A spin box whose range is said where it is typed: the tooltip, and `_row`'s label (a spin box clamps what
+    is typed silently: 99999 in a 1–15 box gives 9)."""
+    lo, hi = bounds
     s = QSpinBox()
     s.setRange(lo, hi)
     s.setValue(value)
     s.setGroupSeparatorShown(True)
     s.setMaximumWidth(110)
+    s.setToolTip(f"{lo:,} to {hi:,}")
     return s
+
+
+def _row(form: QFormLayout, label: str, spin: QSpinBox) -> None:
+    """`label (lo–hi)`, the spin box's range shown next to its name."""
+    form.addRow(f"{label} ({spin.minimum():,}–{spin.maximum():,})", spin)
 
 
 class CalculatorView(NotesView):
@@ -41,11 +50,13 @@ class CalculatorView(NotesView):
         # 1. one k×k convolution
         box = QGroupBox("One k×k convolution")
         form = QFormLayout(box)
-        self.k, self.cin, self.cout, self.groups = _spin(3, 1, 15), _spin(128), _spin(128), _spin(1, 1, 512)
+        self.k, self.cin, self.cout, self.groups = (_spin(3, calc.KERNEL_RANGE), _spin(128), _spin(128),
+                                                    _spin(1, calc.CHANNEL_RANGE))
         self.bias = QCheckBox("bias")
         for label, w in (("kernel k", self.k), ("input channels", self.cin), ("output channels", self.cout),
-                         ("groups", self.groups), ("", self.bias)):
-            form.addRow(label, w)
+                         ("groups", self.groups)):
+            _row(form, label, w)
+        form.addRow("", self.bias)
         self.conv_result = title_label("", 11)
         self.conv_result.setWordWrap(True)
         form.addRow(self.conv_result)
@@ -54,10 +65,11 @@ class CalculatorView(NotesView):
         # 2. stacked 3×3 against one larger kernel (VGG)
         box = QGroupBox("Stacked k×k against one convolution of the same field (VGG)")
         form = QFormLayout(box)
-        self.stack_c, self.stack_k, self.stack_n = _spin(128), _spin(3, 1, 7), _spin(2, 1, 5)
+        self.stack_c, self.stack_k, self.stack_n = _spin(128), _spin(3, calc.KERNEL_RANGE), \
+            _spin(2, calc.STACK_RANGE)
         for label, w in (("channels C (in = out)", self.stack_c), ("kernel k", self.stack_k),
                          ("stacked layers n", self.stack_n)):
-            form.addRow(label, w)
+            _row(form, label, w)
         self.stack_result = title_label("", 11)
         self.stack_result.setWordWrap(True)
         form.addRow(self.stack_result)
@@ -68,10 +80,10 @@ class CalculatorView(NotesView):
         form = QFormLayout(box)
         b = calc.INCEPTION_3A
         self.red_in, self.red_mid, self.red_out, self.red_k = _spin(b.c_in), _spin(b.n5x5red), _spin(b.n5x5), \
-            _spin(5, 1, 7)
+            _spin(5, calc.KERNEL_RANGE)
         for label, w in (("input channels", self.red_in), ("1×1 reduces to", self.red_mid),
                          ("output channels", self.red_out), ("kernel k", self.red_k)):
-            form.addRow(label, w)
+            _row(form, label, w)
         presets = QGridLayout()
         p3 = QPushButton("inception (3a) 3×3 branch")
         p3.clicked.connect(lambda: self.set_reduction(b.c_in, b.n3x3red, b.n3x3, 3))
@@ -132,11 +144,13 @@ class CalculatorView(NotesView):
         self.stack_result.setText(
             f"{n} × {k}×{k}: {' + '.join([f'{k}×{k}×{c}×{c}'] * n)} = {s.stacked_params:,} (field {s.stacked_rf})<br>"
             f"1 × {s.single.k}×{s.single.k}: {s.single.k}×{s.single.k}×{c}×{c} = {s.single_params:,} "
-            f"(field {s.single_rf})<br>saving: {s.saving * 100:.0f}%")
+            f"(field {s.single_rf})<br>"
+            f"{calc.saving_text(s.stacked_params, s.single_params, f'one {s.single.k}×{s.single.k}')}")
         r = calc.reduction_1x1(self.red_in.value(), self.red_mid.value(), self.red_out.value(), self.red_k.value())
         d, a, m = r.direct, r.reduce, r.after
         self.red_result.setText(
             f"direct {d.k}×{d.k}: {d.k}×{d.k}×{d.c_in}×{d.c_out} = {r.direct_params:,}<br>"
             f"1×1 then {m.k}×{m.k}: 1×1×{a.c_in}×{a.c_out} + {m.k}×{m.k}×{m.c_in}×{m.c_out} = "
             f"{a.params:,} + {m.params:,} = {r.reduced_params:,}<br>"
-            f"same field ({r.receptive_field}×{r.receptive_field}); saving: {r.saving * 100:.0f}%")
+            f"same field ({r.receptive_field}×{r.receptive_field}); "
+            f"{calc.saving_text(r.reduced_params, r.direct_params, f'the direct {d.k}×{d.k}')}")

@@ -8,7 +8,6 @@ showing it again goes on where it stopped (counted totals are kept: explorer.cor
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -29,11 +28,13 @@ def card_html(card: "CardData") -> str:
     link = f" <a href='{card.url}'>{card.url}</a>" if card.url else ""
     source = f" <span style='color:#5f6368'>({card.source} at {card.input_size[1]}×{card.input_size[0]})</span>" \
         if card.source else ""
-    year = f" · {card.year}" if card.year else ""  # a model from elsewhere has no paper year to show
+    # what the MACs assume (a detector's proposal count) and what torchvision's published figure counts
+    assumption = f"<br><span style='color:#5f6368'>{card.macs_assumption}.</span>" if card.macs_assumption else ""
+    year = f" · {card.year_text}" if card.year else ""  # a model from elsewhere has no paper year to show
     return (f"<p><b>{card.family}</b> · {card.task}{year}</p>"
             f"<p><b>Paper:</b> {card.paper}.{link}</p>"
             f"<p><b>Key idea:</b> {card.key_idea}</p>"
-            f"<p><b>Parameters:</b> {card.params_text} &nbsp; <b>MACs:</b> {card.macs_text}{source}</p>")
+            f"<p><b>Parameters:</b> {card.params_text} &nbsp; <b>MACs:</b> {card.macs_text}{source}{assumption}</p>")
 
 
 class CardView(NotesView):
@@ -89,14 +90,13 @@ class CardView(NotesView):
     # -- totals ---------------------------------------------------------------------------------------------
     def _take_graph_totals(self) -> None:
         """The current model's totals from the app's captured graph: nothing to build or run."""
-        from explorer.core.notes.cards import remember
+        from explorer.core.notes.cards import remember, with_graph
         graph, handle = self.state.graph, self.state.handle
         if graph is None or handle is None or graph.model_name not in self.cards:
             return
         name = graph.model_name
         if self.cards[name].params is None:
-            self.cards[name] = remember(replace(self.cards[name], params=graph.total_params,
-                                                macs=graph.total_macs, source="captured graph"))
+            self.cards[name] = remember(with_graph(self.cards[name], graph))
             self._fill_row(name)
 
     def missing(self) -> list[str]:
@@ -149,7 +149,8 @@ class CardView(NotesView):
         r = list(self.cards).index(name)
         card = self.cards[name]
         unknown = "failed" if name in self.failed else "…"
-        values = (card.name, str(card.year) if card.year else "–", card.family, card.key_idea,
+        year = ("project, " if card.project_model else "") + str(card.year) if card.year else "–"
+        values = (card.name, year, card.family, card.key_idea,
                   unknown if card.params is None else f"{card.params / 1e6:.1f} M",
                   unknown if card.macs is None else f"{card.macs / 1e9:.2f} G")
         for c, text in enumerate(values):

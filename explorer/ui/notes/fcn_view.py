@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 FCN = "fcn_resnet50"
 DEFAULT_SIZES = (160, 224, 320)
 TILE = 190          # pixels given to the largest input; smaller inputs are drawn to scale
+SIZE_RANGE = (32, 640)
+MAX_SIZES = 4
 
 
 class FcnView(NotesView):
@@ -43,6 +45,9 @@ class FcnView(NotesView):
         controls.addWidget(QLabel("Input sizes (the image resized to S×S; comma-separated):"))
         self.sizes_edit = QLineEdit(", ".join(str(s) for s in sizes))
         self.sizes_edit.setMaximumWidth(200)
+        self.sizes_edit.setToolTip(f"Up to {MAX_SIZES} sizes, each {SIZE_RANGE[0]} to {SIZE_RANGE[1]} pixels; "
+                                   "Return runs them")
+        self.sizes_edit.returnPressed.connect(self.run)      # Return runs, as the button does
         controls.addWidget(self.sizes_edit)
         self.run_button = QPushButton("Run FCN")
         self.run_button.clicked.connect(self.run)
@@ -70,18 +75,22 @@ class FcnView(NotesView):
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit() or not 32 <= int(part) <= 640:
-                raise ValueError(f"'{part}' is not a size between 32 and 640 pixels.")
+            lo, hi = SIZE_RANGE
+            if not part.isdigit() or not lo <= int(part) <= hi:
+                raise ValueError(f"'{part}' is not a size between {lo} and {hi} pixels.")
             sizes.append(int(part))
         if not sizes:
             raise ValueError("give at least one input size, e.g. 160, 224, 320.")
-        return sizes[:4]
+        if len(sizes) > MAX_SIZES:
+            raise ValueError(f"at most {MAX_SIZES} sizes at once ({len(sizes)} given).")
+        return sizes
 
     def run(self) -> None:
         try:
             sizes = self.parse_sizes()
         except ValueError as exc:
-            self._on_failed(str(exc))
+            self.jobs.cancel("fcn")       # a run still out for older sizes must not land under this error
+            self._on_failed(f"{exc} Nothing was run.")
             return
         handle = self.state.handle
         weights = handle.weights if handle is not None and handle.name == FCN else "random"
@@ -101,6 +110,9 @@ class FcnView(NotesView):
         self.jobs.run_with("fcn", handle, FCN, work, self._on_result, self._on_failed)
 
     def _on_failed(self, message: str) -> None:
+        """The error alone: the last run's pictures go, so they are never read as the new input's result."""
+        self._clear_columns()
+        self.runs = []
         self.status.setText(f"<span style='color:#c00'>{message}</span>")
 
     def _clear_columns(self) -> None:

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QGridLayout, QPushButton, QVBoxLayout, QWidget
 
 from explorer.ui.notes.common import note_label, title_label
@@ -34,6 +35,31 @@ VIEW_SIZES = {"RcnnView": (1100, 800), "SppView": (1150, 820), "RoiView": (1150,
               "ChartsView": (1000, 650), "CalculatorView": (1000, 800), "CardView": (1000, 760),
               "FasterPipelineView": (1250, 330)}
 
+SCREEN_MARGIN = 8      # pixels kept free at the available area's edges
+FRAME_ALLOWANCE = 40   # the window manager's title bar and borders, which the view's own size leaves out
+
+
+def place_on_screen(view: QWidget, size: tuple[int, int], anchor: QWidget | None) -> None:
+    """Size `view` to `size`, or less where the screen's available area (no task bars) is smaller, and put it over
+    `anchor`'s window (else the screen's centre), kept whole inside that area: a 760 px tall window used to open
+    at y = 255 on a 1000 px screen with its bottom cut off."""
+    screen = (anchor.screen() if anchor is not None else None) or QGuiApplication.primaryScreen()
+    if screen is None:
+        view.resize(*size)
+        return
+    area = screen.availableGeometry()
+    w = max(min(size[0], area.width() - 2 * SCREEN_MARGIN), 200)
+    h = max(min(size[1], area.height() - 2 * SCREEN_MARGIN - FRAME_ALLOWANCE), 150)
+    view.resize(w, h)
+    w, h = view.width(), view.height()          # a minimum size may have won
+    centre = anchor.window().frameGeometry().center() if anchor is not None and anchor.isVisible() \
+        else area.center()
+    x = min(max(centre.x() - w // 2, area.left() + SCREEN_MARGIN), area.right() + 1 - SCREEN_MARGIN - w)
+    y = min(max(centre.y() - (h + FRAME_ALLOWANCE) // 2, area.top() + SCREEN_MARGIN),
+            area.bottom() + 1 - SCREEN_MARGIN - FRAME_ALLOWANCE - h)
+    view.move(max(x, area.left()), max(y, area.top()))
+
+
 # open views per AppState: (id(state), ref) -> widget; a closed view is only hidden and comes back as it was
 _OPEN: dict[tuple[int, str], QWidget] = {}
 
@@ -52,7 +78,7 @@ def open_view(state: "AppState", bridge: "SessionBridge", ref: str, parent: QWid
         cls = _resolve(ref)
         view = cls(state, bridge)
         view.setParent(parent, view.windowFlags() | Qt.WindowType.Window)
-        view.resize(*VIEW_SIZES.get(cls.__name__, (1000, 750)))
+        place_on_screen(view, VIEW_SIZES.get(cls.__name__, (1000, 750)), parent)
         view.destroyed.connect(lambda *_: _OPEN.pop(key, None))
         _OPEN[key] = view
     view.show()
@@ -93,9 +119,7 @@ class NotesPanel(QWidget):
         return open_view(self.state, self.bridge, ref, self.window())
 
     def refresh(self) -> None:
-        from dataclasses import replace
-
-        from explorer.core.notes.cards import card_of
+        from explorer.core.notes.cards import card_of, with_graph
         from explorer.ui.notes.card_view import card_html
         handle = self.state.handle
         if handle is None:
@@ -103,8 +127,8 @@ class NotesPanel(QWidget):
         c = card_of(handle.entry)
         graph = self.state.graph
         if graph is not None and graph.model_name == handle.name:
-            c = replace(c, params=graph.total_params, macs=graph.total_macs, source="captured graph")
-        self.title.setText(f"{handle.name}  ({c.year})")
+            c = with_graph(c, graph)
+        self.title.setText(handle.name)        # the year is on the card's first line, once
         note = f"<p><i>{handle.weights_note}</i></p>" if handle.weights_note else ""
         if c.params is None:
             note += "<p><i>Parameters and MACs appear once the model's graph is captured.</i></p>"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 BOX_COLOURS = [QColor(c) for c in ("#ff5252", "#ffd740", "#40c4ff", "#69f0ae", "#e040fb", "#ffab40", "#b2ff59",
                                    "#18ffff", "#ff80ab", "#eeff41", "#7c4dff", "#ff6e40")]
+
+TILE_WIDTH = 170                 # a region's tile
+TEXT_WIDTH = TILE_WIDTH - 20     # its score lines, inside the 3 px border and 4 px margins
 
 
 class RcnnView(NotesView):
@@ -146,7 +150,13 @@ class RcnnView(NotesView):
         pic.setPixmap(to_pixmap(region.crop).scaled(128, 128, Qt.AspectRatioMode.IgnoreAspectRatio,
                                                     Qt.TransformationMode.SmoothTransformation))
         col.addWidget(pic, alignment=Qt.AlignmentFlag.AlignHCenter)
-        scores = QLabel("<br>".join(f"{p * 100:.1f}% {name[:18]}" for name, p in region.top))
+        # class names elided with "…" to the tile's width (not cut mid-word), the full names in the tooltip
+        lines = [f"{p * 100:.1f}% {name}" for name, p in region.top]
+        scores = QLabel()
+        metrics = QFontMetrics(scores.font())
+        scores.setText("<br>".join(html.escape(metrics.elidedText(line, Qt.TextElideMode.ElideRight, TEXT_WIDTH))
+                                   for line in lines))
+        scores.setToolTip("\n".join(lines))
         col.addWidget(scores)
-        tile.setFixedWidth(170)
+        tile.setFixedWidth(TILE_WIDTH)
         return tile

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from explorer.ui.state import AppState
 
 
+REGIONS_RANGE = (1, 100_000)   # regions per image for the CNN-passes comparison
+
+
 class RoiView(RegionFeatureView):
     TITLE = "Fast R-CNN: RoI pooling on the shared feature map"
     EXPLANATION = ("Girshick, ICCV 2015. Like SPPNet, the convolutions run once per image; each region of interest "
@@ -48,9 +51,12 @@ class RoiView(RegionFeatureView):
         row.addWidget(self.table, 2)
         passes = QVBoxLayout()
         line = QHBoxLayout()
-        line.addWidget(QLabel("Regions per image:"))
         self.regions = QSpinBox()
-        self.regions.setRange(1, 100_000)
+        self.regions.setRange(*REGIONS_RANGE)
+        lo, hi = REGIONS_RANGE
+        # a spin box clamps what is typed silently (0 goes back, 99999999999 stops at 99,999): say the range
+        line.addWidget(QLabel(f"Regions per image ({lo:,}–{hi:,}):"))
+        self.regions.setToolTip(f"{lo:,} to {hi:,} regions (R-CNN: about 2,000 selective-search proposals)")
         self.regions.setValue(2000)               # R-CNN's ~2000 selective-search proposals
         self.regions.setGroupSeparatorShown(True)
         self.regions.valueChanged.connect(self._fill_passes)
@@ -59,7 +65,15 @@ class RoiView(RegionFeatureView):
         self.passes = QTableWidget(3, 3)
         self.passes.setHorizontalHeaderLabels(["Method", "CNN passes", "How"])
         self.passes.verticalHeader().setVisible(False)
-        self.passes.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # the "How" column takes what is left and wraps; rows follow the wrapped text after every update
+        # (resizing the columns to their contents instead made "How" one long line, cut off at the edge)
+        header = self.passes.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.passes.setWordWrap(True)
+        self.passes.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.passes.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.passes.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         passes.addWidget(self.passes)
         row.addLayout(passes, 2)
@@ -74,7 +88,7 @@ class RoiView(RegionFeatureView):
                 if c == 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.passes.setItem(r, c, item)
-        self.passes.resizeColumnsToContents()
+        self.passes.resizeRowsToContents()
 
     def update_pooling(self) -> None:
         from explorer.core.notes.roi import roi_grid, roi_pool
