@@ -536,33 +536,38 @@ def _shown_dock(qtbot, app_state) -> FeatureMapsPanel:
     return fm
 
 
+def _ticked_in_the_next_docks(qtbot, app_state, check: str, key: str) -> None:
+    """The dock's `check` box, ticked (and written as `key`=true), comes back ticked in a new dock (the next
+    start); unticked there (`key`=false), the dock after it opens without it."""
+    from explorer.ui.settings import settings_path
+
+    assert f"{key}=true" in settings_path().read_text()
+    again = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(again)
+    assert getattr(again.controls, check).isChecked()
+    getattr(again.controls, check).click()                    # (this one is not on screen)
+    again.settings.sync()
+    assert f"{key}=false" in settings_path().read_text()
+    third = FeatureMapsPanel(*app_state)
+    qtbot.addWidget(third)
+    assert not getattr(third.controls, check).isChecked()
+
+
 def test_the_gradient_view_is_remembered_across_restarts(qtbot, app_state):
     """New-user trial: every option of the dock came back after a restart but Gradient. Ticked, it is written to
     the settings file; a new dock (the next start) opens with it ticked, and unticked after it was unticked."""
-    from explorer.ui.settings import settings_path
-
     fm = _shown_dock(qtbot, app_state)
     assert not fm.controls.gradient_check.isChecked()         # a first start: off
     qtbot.mouseClick(fm.controls.gradient_check, Qt.MouseButton.LeftButton)
     assert fm.controls.gradient_check.isChecked()
     fm.settings.sync()
-    assert "gradient=true" in settings_path().read_text()
-    again = FeatureMapsPanel(*app_state)
-    qtbot.addWidget(again)
-    assert again.controls.gradient_check.isChecked()
-    again.controls.gradient_check.click()                     # (this one is not on screen)
-    again.settings.sync()
-    third = FeatureMapsPanel(*app_state)
-    qtbot.addWidget(third)
-    assert not third.controls.gradient_check.isChecked()
+    _ticked_in_the_next_docks(qtbot, app_state, "gradient_check", "gradient")
 
 
 def test_overlay_is_remembered_across_restarts_and_clear_leaves_it_remembered(qtbot, app_state):
     """Finding: every option of the dock came back after a restart but Overlay. Ticked, it is written to the
     settings file (featureMaps/overlay, as Gradient); a new dock opens with it ticked; Clear (which leaves the tick)
     leaves it remembered; unticked, the next dock opens without it."""
-    from explorer.ui.settings import settings_path
-
     fm = _shown_dock(qtbot, app_state)
     assert not fm.controls.overlay_check.isChecked()          # a first start: off
     qtbot.mouseClick(fm.controls.overlay_check, Qt.MouseButton.LeftButton)
@@ -570,16 +575,7 @@ def test_overlay_is_remembered_across_restarts_and_clear_leaves_it_remembered(qt
     qtbot.mouseClick(fm.controls.clear_button, Qt.MouseButton.LeftButton)
     assert fm.controls.overlay_check.isChecked()              # Clear leaves the preference alone
     fm.settings.sync()
-    assert "overlay=true" in settings_path().read_text()
-    again = FeatureMapsPanel(*app_state)
-    qtbot.addWidget(again)
-    assert again.controls.overlay_check.isChecked()
-    again.controls.overlay_check.click()                      # (this one is not on screen)
-    again.settings.sync()
-    assert "overlay=false" in settings_path().read_text()
-    third = FeatureMapsPanel(*app_state)
-    qtbot.addWidget(third)
-    assert not third.controls.overlay_check.isChecked()
+    _ticked_in_the_next_docks(qtbot, app_state, "overlay_check", "overlay")
 
 
 def test_output_picker_for_a_multi_output_module(qtbot, app_state):

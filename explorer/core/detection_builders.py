@@ -62,6 +62,14 @@ def set_input_size(model: nn.Module, size: tuple[int, int]) -> bool:
     return True
 
 
+def aspect_resize(model: nn.Module) -> tuple[int, int] | None:
+    """resize_rule for a detector that keeps each image's aspect (shorter side, longest longer side); None for a
+    fixed-size transform (SSD's: H×W as given) and for other models. What the window says a detector's size is."""
+    if getattr(getattr(model, "transform", None), "fixed_size", None) is not None:
+        return None
+    return resize_rule(model)
+
+
 def resize_rule(model: nn.Module) -> tuple[int, int] | None:
     """(shorter side, longest longer side) to which a torchvision detector resizes each image (its
     GeneralizedRCNNTransform's min_size and max_size; a fixed size (SSD's) as (H, W)); None for other models."""

@@ -283,7 +283,11 @@ class StatusArea(QObject):
             self.dismiss()  # the model asked for after that error opened: the failure is not news any more
         h, w = handle.entry.input_size
         size, given = f"{h}×{w}", f"input {handle.entry.input_channels}×{h}×{w}"
-        rule = _resize_rule(handle)
+        rule = None
+        if handle.entry.task == "detection":  # a model is in: torch is loaded (not at start-up, before the paint)
+            from explorer.core.detection_builders import aspect_resize
+
+            rule = aspect_resize(handle.model)
         if rule is not None:  # a detector resizes each image itself, keeping its aspect: "800×800" was no box
             size = f"short side {rule[0]}"
             given = f"each image resized to a shorter side of {rule[0]} px, the longer at most {rule[1]} px"
@@ -291,14 +295,3 @@ class StatusArea(QObject):
         self.model_label.setToolTip(f"{handle.name}: {given} (Model > Input size… changes it), "
                                     f"{handle.weights_label} weights, on {handle.device}")
         self.device_label.setText(f"device: {handle.device.upper()}")
-
-
-def _resize_rule(handle) -> tuple[int, int] | None:
-    """(shorter side, longest longer side) of a detector that resizes each image keeping its aspect
-    (torchvision's GeneralizedRCNNTransform without a fixed size); None for every other model."""
-    transform = getattr(handle.model, "transform", None)
-    if handle.entry.task != "detection" or getattr(transform, "fixed_size", None) is not None:
-        return None
-    from explorer.core.detection_builders import resize_rule
-
-    return resize_rule(handle.model)

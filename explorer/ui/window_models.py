@@ -45,9 +45,9 @@ def _resize_note(handle: "ModelHandle") -> str:
     so the size sets that resize, not the image given to it (new-user trial: 8×8 was said, 224×224 was run)."""
     if handle.entry.preprocess != "detection":
         return ""
-    from explorer.core.detection_builders import resize_rule
+    from explorer.core.detection_builders import aspect_resize
 
-    rule = resize_rule(handle.model)
+    rule = aspect_resize(handle.model)  # a fixed-size transform (SSD's) takes H×W as it is: nothing to explain
     if rule is None:
         return ""
     return (f"\n{handle.name} resizes each image itself (torchvision's GeneralizedRCNNTransform): now the shorter "
